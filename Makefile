@@ -1,0 +1,120 @@
+# hptune - hyperparameter tuning of CPU CNNs on MPI clusters.
+#
+# Knobs (override on the command line or in the environment):
+#   CC            compiler for the MPI shell and the program   (default mpicc)
+#   CORE_CC       compiler for the pure core and unit tests     (default: $(CC) with MPI stripped: cc)
+#   CFLAGS        optimisation/warning flags
+#   HDF5_DIR, OPENBLAS_DIR, YAML_DIR   install prefixes for clusters without
+#                 pkg-config files (e.g. after `module load hdf5`); each sets
+#                 -I$DIR/include and -L$DIR/lib -Wl,-rpath,$DIR/lib
+#   PREFIX, DESTDIR   for `make install`
+#   SANITIZE=1    build with AddressSanitizer + UndefinedBehaviorSanitizer
+#                 (objects go to build-san/, binary to build-san/hptune)
+#
+# Targets: all check bench install clean deps data demo
+
+CC       ?= mpicc
+CORE_CC  ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CFLAGS   ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+
+# `make` sets CC=cc by default; treat that as "not chosen" and use mpicc.
+ifeq ($(origin CC),default)
+CC = mpicc
+endif
+
+WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
+ARCHFLAGS ?= -march=x86-64-v3 -mtune=native
+# No -ffast-math: the tuner must see NaN/inf from diverging trials.
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ARCHFLAGS) -Iinclude -fno-math-errno
+
+define dep_flags
+$(if $($(1)_DIR),-I$($(1)_DIR)/include,$(shell $(PKG_CONFIG) --cflags $(2) 2>/dev/null))
+endef
+define dep_libs
+$(if $($(1)_DIR),-L$($(1)_DIR)/lib -Wl,-rpath,$($(1)_DIR)/lib $(3),$(or $(shell $(PKG_CONFIG) --libs $(2) 2>/dev/null),$(3)))
+endef
+
+DEP_CFLAGS = $(call dep_flags,HDF5,hdf5) $(call dep_flags,OPENBLAS,openblas) $(call dep_flags,YAML,yaml-0.1) $(call dep_flags,ZLIB,zlib)
+DEP_LIBS   = $(call dep_libs,HDF5,hdf5,-lhdf5) $(call dep_libs,OPENBLAS,openblas,-lopenblas) \
+             $(call dep_libs,YAML,yaml-0.1,-lyaml) $(call dep_libs,ZLIB,zlib,-lz) -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD   = build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   = build
+SANFLAGS =
+endif
+
+ALL_CFLAGS = $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) $(SANFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+# The MPI shell: the only files that may include <mpi.h>.
+MPI_SRCS  = src/comm_mpi.c src/main.c
+CORE_SRCS = $(filter-out $(MPI_SRCS),$(wildcard src/*.c))
+CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/core/%.o)
+MPI_OBJS  = $(MPI_SRCS:src/%.c=$(BUILD)/mpi/%.o)
+CORE_LIB  = $(BUILD)/libhptune_core.a
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
+
+.PHONY: all check unit bench install clean deps data demo check-purity
+all: $(PROGRAM) $(UNIT_BINS)
+
+$(BUILD)/core/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/core
+	$(CORE_CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/mpi/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/mpi
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(PROGRAM): $(MPI_OBJS) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MPI_OBJS) $(CORE_LIB) $(DEP_LIBS)
+# Unit tests link the core with a plain C compiler and no MPI library: a core
+# file that calls MPI fails to link here.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(CORE_LIB) | $(BUILD)/tests
+	$(CORE_CC) $(ALL_CFLAGS) -Itests/unit $< $(CORE_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS)
+$(BUILD)/core $(BUILD)/mpi $(BUILD)/tests:
+	mkdir -p $@
+
+check-purity:
+	@bad=$$(grep -l '#include <mpi.h>' $(CORE_SRCS) include/*.h 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "MPI used outside the MPI shell: $$bad"; exit 1; fi
+
+# The whole suite: unit tests, then end-to-end tests with the real program.
+check: all check-purity
+	HPTUNE=$(abspath $(PROGRAM)) BUILD=$(BUILD) tests/run.sh
+
+bench: $(PROGRAM)
+	./$(PROGRAM) bench
+
+install: $(PROGRAM)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hptune/jobs $(DESTDIR)$(PREFIX)/share/hptune/slurm
+	install -m 0755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/hptune
+	install -m 0644 jobs/*.yaml $(DESTDIR)$(PREFIX)/share/hptune/jobs/
+	install -m 0755 slurm/*.sbatch $(DESTDIR)$(PREFIX)/share/hptune/slurm/
+
+# Debian/Ubuntu packages, installed only when missing.
+DEB_PKGS = gcc make pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libhdf5-dev hdf5-tools \
+           libyaml-dev zlib1g-dev
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all packages present"; fi
+
+# Obtain the official CIFAR-10 binary tarball and convert it to HDF5.
+data: $(PROGRAM)
+	datasets/get_cifar10.sh
+	./$(PROGRAM) prepare --from datasets/cifar-10-binary.tar.gz --out datasets/cifar10.h5
+
+demo: data
+	./$(PROGRAM) run jobs/demo.yaml
+
+clean:
+	rm -rf build build-san hptune

@@ -1,0 +1,110 @@
+/* job.h - a study described by a YAML job file (jobs/*.yaml), parsed with libyaml.
+ *
+ *   study:     {name: cifar10-asha, seed: 7, metric: val_accuracy, mode: max}
+ *   data:      {path: datasets/cifar10.h5, train_shards: [0,1,2,3,4,5,6,7,8], val_shards: [9],
+ *               test_eval: true}
+ *   strategy:  {name: asha, max_trials: 81, min_epochs: 1, max_epochs: 27,
+ *               reduction_factor: 3, brackets: 1}      # grid: {name: grid, repeats: 1}
+ *                                                      # random: {name: random, max_trials: 30}
+ *   objective: {type: train}                           # or {type: curves, file: x.csv, sleep_ms: 0}
+ *   space:     {key: {choice: [..]} | {grid: [..]} | {uniform: [lo, hi]} |
+ *               {loguniform: [lo, hi]} | {randint: [lo, hi]}   (inclusive),
+ *               optional step: q (quantized: lo + k*q)}
+ *   fixed:     {key: value, ...}                       # any hyperparameter of config.h
+ *   output:    {dir: runs/<name>, keep: last_and_best, checkpoint_every: 1}
+ *
+ * Every error names the file and line:column and says what to do, e.g.
+ *   jobs/x.yaml:12:18: space.filters: choice list is empty; give at least one value
+ * The parser makes no MPI calls; rank 0 parses and broadcasts the text.
+ */
+#ifndef HPTUNE_JOB_H
+#define HPTUNE_JOB_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#define HP_MAX_SHARDS 256
+
+typedef enum { HP_DIST_CHOICE = 0, HP_DIST_GRID, HP_DIST_UNIFORM, HP_DIST_LOGUNIFORM, HP_DIST_RANDINT } hp_dist;
+typedef enum {
+    HP_METRIC_VAL_ACCURACY = 0,
+    HP_METRIC_VAL_LOSS,
+    HP_METRIC_VAL_F1,
+    HP_METRIC_TRAIN_ACCURACY,
+    HP_METRIC_TRAIN_LOSS,
+    HP_METRIC_COUNT
+} hp_metric;
+typedef enum { HP_STRATEGY_GRID = 0, HP_STRATEGY_RANDOM, HP_STRATEGY_ASHA } hp_strategy_kind;
+typedef enum { HP_OBJECTIVE_TRAIN = 0, HP_OBJECTIVE_CURVES } hp_objective_kind;
+typedef enum { HP_KEEP_LAST = 0, HP_KEEP_LAST_AND_BEST, HP_KEEP_ALL } hp_keep_policy;
+
+typedef struct hp_param {
+    const hp_key *key;    /* the hyperparameter (config.h table) */
+    hp_dist dist;
+    double low, high;     /* uniform / loguniform / randint (inclusive) */
+    double step;          /* 0: continuous; else values are low + k*step <= high */
+    int n_values;         /* choice / grid */
+    double *values;       /* choice / grid values (enum keys: enum index), owned */
+    int line, column;     /* 1-based position of the key in the job file */
+} hp_param;
+
+typedef struct hp_job {
+    char *path;           /* the job file as given */
+    char *text;           /* its full text (kept in study.h5) */
+    /* study */
+    char *name;
+    uint64_t seed;
+    hp_metric metric;
+    int maximize;         /* mode: max (1) / min (0); default from the metric */
+    /* data */
+    char *data_path;
+    int n_train_shards, train_shards[HP_MAX_SHARDS];
+    int n_val_shards, val_shards[HP_MAX_SHARDS];
+    int shards_line, shards_column; /* position of data: (for shard errors) */
+    int test_eval;        /* evaluate the best trial on the test set at the end (default true) */
+    /* strategy */
+    hp_strategy_kind strategy;
+    int max_trials;       /* random/asha; grid: grid size x repeats */
+    int repeats;          /* grid */
+    int min_epochs, max_epochs, reduction_factor, brackets; /* asha */
+    /* objective */
+    hp_objective_kind objective;
+    char *curves_path;    /* resolved relative to the job file's folder */
+    int sleep_ms;
+    /* space and fixed values */
+    int n_params;
+    hp_param *params;     /* in job-file order, owned */
+    hp_config fixed;      /* defaults overridden by fixed: */
+    /* output */
+    char *out_dir;        /* NULL: runs/<name> */
+    hp_keep_policy keep;
+    int checkpoint_every; /* epochs between trial checkpoints (default 1) */
+} hp_job;
+
+/* Parse text (path is used for messages and relative paths); validates every
+ * key and value.  On error: -1 with "path:line:col: what; what to do". */
+int hp_job_parse(hp_job *job, const char *text, const char *path);
+/* Read the file and parse it. */
+int hp_job_load(hp_job *job, const char *path);
+void hp_job_release(hp_job *job);
+/* Check the shard numbers against a data file with n_shards shards. */
+int hp_job_check_shards(const hp_job *job, int n_shards);
+
+const char *hp_metric_name(hp_metric m);
+
+/* Size of the grid (product of choice/grid lengths); 0 if the space has a
+ * continuous parameter (then grid is not possible). */
+long hp_space_grid_size(const hp_job *job);
+/* Configuration of a trial: fixed values, then the space's values for this
+ * trial -- grid: point (trial_id % grid_size) in row-major order of the
+ * space's parameters in file order (last parameter varies fastest);
+ * random/asha: sampled from a stream seeded by (study seed, trial id,
+ * HP_STREAM_SAMPLE), parameters in file order.  config->seed is derived from
+ * (study seed, trial id).  Deterministic: same job and id, same config. */
+void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config);
+
+/* `hptune check JOB.yaml`: validate and print the plan; returns exit status. */
+int cmd_check(int argc, char **argv);
+
+#endif
