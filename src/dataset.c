@@ -1,0 +1,571 @@
+/* dataset.c - read the CIFAR-10 HDF5 file written by `hptune prepare`.
+ *
+ * Every open validates the whole layout of include/dataset.h (format
+ * version, presence, element type and shape of every dataset, shard offsets)
+ * before any data is read, so a damaged or foreign file gives one message
+ * that names the file and says to run `hptune prepare` again, instead of an
+ * HDF5 error trace or a crash later on.  Training shards are read with
+ * hyperslab selections: a rank that trains on shards {3, 1} reads only those
+ * rows from disk.
+ */
+#include "dataset.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+/* On a negative HDF5 return: record file:line, context and HDF5's message, jump. */
+#define H5_CHECK(expr, label, ...)                                  \
+    do {                                                            \
+        if ((expr) < 0) {                                           \
+            hp_h5_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
+            goto label;                                             \
+        }                                                           \
+    } while (0)
+
+#define REDO_HINT "run `hptune prepare` again to recreate it"
+
+/* ---- HDF5 error reporting (shared with prepare.c through dataset.h) ---- */
+
+void hp_h5_quiet(void)
+{
+    /* We report failures ourselves, once; HDF5's own stack dump would bury it. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+typedef struct h5_innermost_error {
+    int found;
+    char description[512];
+    char minor[160];
+} h5_innermost_error;
+
+/* Walking upward, entry 0 is where HDF5 detected the problem: the most
+ * specific description ("file signature not found", "unable to open file"). */
+static herr_t take_innermost_error(unsigned n, const H5E_error2_t *entry, void *client_data)
+{
+    h5_innermost_error *inner = client_data;
+    if (n != 0)
+        return 0;
+    inner->found = 1;
+    snprintf(inner->description, sizeof inner->description, "%s",
+             entry->desc ? entry->desc : "");
+    if (H5Eget_msg(entry->min_num, NULL, inner->minor, sizeof inner->minor) < 0)
+        inner->minor[0] = '\0';
+    return 0;
+}
+
+int hp_h5_error_at(const char *src_file, int src_line, const char *fmt, ...)
+{
+    char context[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+
+    h5_innermost_error inner = {0};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost_error, &inner);
+    H5Eclear2(H5E_DEFAULT);
+    if (!inner.found)
+        return hp_errorf_at(src_file, src_line, "%s: HDF5 call failed (no HDF5 message)", context);
+    if (inner.minor[0] && strcmp(inner.minor, inner.description) != 0)
+        return hp_errorf_at(src_file, src_line, "%s: HDF5: %s (%s)", context, inner.description,
+                            inner.minor);
+    return hp_errorf_at(src_file, src_line, "%s: HDF5: %s", context, inner.description);
+}
+
+/* ---- layout validation ---- */
+
+typedef enum { ELEM_U8, ELEM_I32, ELEM_I64, ELEM_F32, ELEM_STRING } element_kind;
+
+static const char *const element_names[] = {"uint8", "int32", "int64", "float32",
+                                             "fixed-length string"};
+
+/* One dataset of the layout.  Shape entries: >= 0 fixed, or one of the
+ * symbolic sizes below, resolved while validating. */
+enum { DIM_N_TRAIN = -1, DIM_N_TEST = -2, DIM_N_SHARDS_PLUS_1 = -3 };
+
+typedef struct layout_entry {
+    const char *name;
+    element_kind kind;
+    int rank;
+    long long shape[4];
+} layout_entry;
+
+static const layout_entry layout[] = {
+    {"train/images", ELEM_U8, 4, {DIM_N_TRAIN, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W}},
+    {"train/labels", ELEM_U8, 1, {DIM_N_TRAIN}},
+    {"train/source_index", ELEM_I32, 1, {DIM_N_TRAIN}},
+    {"train/shard_offsets", ELEM_I64, 1, {DIM_N_SHARDS_PLUS_1}},
+    {"test/images", ELEM_U8, 4, {DIM_N_TEST, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W}},
+    {"test/labels", ELEM_U8, 1, {DIM_N_TEST}},
+    {"meta/class_names", ELEM_STRING, 1, {HP_NUM_CLASSES}},
+    {"meta/mean", ELEM_F32, 1, {HP_IMAGE_C}},
+    {"meta/std", ELEM_F32, 1, {HP_IMAGE_C}},
+};
+
+/* An open, validated file. */
+typedef struct dataset_file {
+    const char *path;
+    hid_t file;
+    int n_shards;
+    int n_train, n_test;
+    int64_t *shard_offsets; /* (n_shards + 1), owned */
+} dataset_file;
+
+static int element_matches(hid_t dtype, element_kind kind)
+{
+    H5T_class_t cls = H5Tget_class(dtype);
+    size_t size = H5Tget_size(dtype);
+    switch (kind) {
+    case ELEM_U8:
+        return cls == H5T_INTEGER && size == 1 && H5Tget_sign(dtype) == H5T_SGN_NONE;
+    case ELEM_I32:
+        return cls == H5T_INTEGER && size == 4 && H5Tget_sign(dtype) == H5T_SGN_2;
+    case ELEM_I64:
+        return cls == H5T_INTEGER && size == 8 && H5Tget_sign(dtype) == H5T_SGN_2;
+    case ELEM_F32:
+        return cls == H5T_FLOAT && size == 4;
+    case ELEM_STRING:
+        return cls == H5T_STRING && H5Tis_variable_str(dtype) == 0;
+    }
+    return 0;
+}
+
+/* "int16", "float64", "string": what the file holds, for the message. */
+static void describe_element(hid_t dtype, char *buf, size_t size)
+{
+    size_t bytes = H5Tget_size(dtype);
+    switch (H5Tget_class(dtype)) {
+    case H5T_INTEGER:
+        snprintf(buf, size, "%sint%zu", H5Tget_sign(dtype) == H5T_SGN_NONE ? "u" : "", bytes * 8);
+        break;
+    case H5T_FLOAT:
+        snprintf(buf, size, "float%zu", bytes * 8);
+        break;
+    case H5T_STRING:
+        snprintf(buf, size, "%s string", H5Tis_variable_str(dtype) > 0 ? "variable-length" : "fixed-length");
+        break;
+    default:
+        snprintf(buf, size, "a non-numeric type");
+        break;
+    }
+}
+
+static void format_shape(char *buf, size_t size, int rank, const long long *dims)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < rank && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", dims[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+}
+
+/* Does the link path exist as a dataset?  Checks each group on the way, since
+ * H5Lexists("train/images") fails (rather than returning 0) without /train. */
+static int dataset_exists(const dataset_file *df, const char *name, int *exists)
+{
+    char prefix[64];
+    *exists = 0;
+    for (const char *slash = strchr(name, '/'); ; slash = strchr(slash + 1, '/')) {
+        size_t len = slash ? (size_t)(slash - name) : strlen(name);
+        snprintf(prefix, sizeof prefix, "%.*s", (int)len, name);
+        htri_t found = H5Lexists(df->file, prefix, H5P_DEFAULT);
+        if (found < 0)
+            return hp_h5_error_at(__FILE__, __LINE__, "%s: looking for /%s", df->path, prefix);
+        if (!found)
+            return 0;
+        if (!slash)
+            break;
+    }
+    /* H5Oopen + H5Iget_type rather than H5Oget_info, whose signature differs across 1.10/1.12. */
+    hid_t object = H5Oopen(df->file, name, H5P_DEFAULT);
+    if (object < 0)
+        return hp_h5_error_at(__FILE__, __LINE__, "%s: inspecting /%s", df->path, name);
+    *exists = H5Iget_type(object) == H5I_DATASET;
+    H5Oclose(object);
+    return 0;
+}
+
+static int resolve_dim(const dataset_file *df, long long symbolic)
+{
+    switch (symbolic) {
+    case DIM_N_TRAIN: return df->n_train;
+    case DIM_N_TEST: return df->n_test;
+    case DIM_N_SHARDS_PLUS_1: return df->n_shards + 1;
+    default: return (int)symbolic;
+    }
+}
+
+/* Check one dataset's presence, element type and shape.  The first dimension
+ * of /train/images and /test/images defines n_train and n_test. */
+static int validate_entry(dataset_file *df, const layout_entry *entry)
+{
+    int exists;
+    if (dataset_exists(df, entry->name, &exists) < 0)
+        return -1;
+    if (!exists)
+        return HP_ERR("%s has no dataset /%s: it is not a complete hptune dataset file; %s",
+                      df->path, entry->name, REDO_HINT);
+
+    int rc = -1;
+    hid_t dset, dtype, space;
+    H5_CHECK(dset = H5Dopen2(df->file, entry->name, H5P_DEFAULT), out,
+             "%s: opening /%s", df->path, entry->name);
+    H5_CHECK(dtype = H5Dget_type(dset), close_dataset, "%s: type of /%s", df->path, entry->name);
+    if (!element_matches(dtype, entry->kind)) {
+        char found[64];
+        describe_element(dtype, found, sizeof found);
+        HP_ERR("%s: /%s holds %s elements, expected %s; the file is damaged or was not "
+               "written by hptune; %s", df->path, entry->name, found,
+               element_names[entry->kind], REDO_HINT);
+        goto close_type;
+    }
+    H5_CHECK(space = H5Dget_space(dset), close_type, "%s: shape of /%s", df->path, entry->name);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK];
+    H5_CHECK(rank, close_space, "%s: rank of /%s", df->path, entry->name);
+    H5_CHECK(H5Sget_simple_extent_dims(space, dims, NULL), close_space,
+             "%s: dimensions of /%s", df->path, entry->name);
+
+    /* The images datasets define the counts the others must agree with. */
+    if (rank >= 1 && dims[0] <= (hsize_t)INT_MAX) {
+        if (entry->shape[0] == DIM_N_TRAIN && strcmp(entry->name, "train/images") == 0)
+            df->n_train = (int)dims[0];
+        if (entry->shape[0] == DIM_N_TEST && strcmp(entry->name, "test/images") == 0)
+            df->n_test = (int)dims[0];
+    }
+    long long expected[4], found[H5S_MAX_RANK];
+    int shape_ok = rank == entry->rank;
+    for (int d = 0; d < entry->rank; d++) {
+        expected[d] = resolve_dim(df, entry->shape[d]);
+        if (shape_ok && (long long)dims[d] != expected[d])
+            shape_ok = 0;
+    }
+    if (!shape_ok) {
+        char want[96], have[96];
+        for (int d = 0; d < rank; d++)
+            found[d] = (long long)dims[d];
+        format_shape(want, sizeof want, entry->rank, expected);
+        format_shape(have, sizeof have, rank, found);
+        HP_ERR("%s: /%s has shape %s, expected %s; the file is damaged or inconsistent; %s",
+               df->path, entry->name, have, want, REDO_HINT);
+        goto close_space;
+    }
+    rc = 0;
+close_space:
+    H5Sclose(space);
+close_type:
+    H5Tclose(dtype);
+close_dataset:
+    H5Dclose(dset);
+out:
+    return rc;
+}
+
+/* Read a scalar integer root attribute; -1 with a message when absent or not an integer. */
+static int read_int_attribute(const dataset_file *df, const char *name, int *value)
+{
+    htri_t exists = H5Aexists(df->file, name);
+    H5_CHECK(exists, fail, "%s: looking for attribute %s", df->path, name);
+    if (!exists)
+        return HP_ERR("%s has no '%s' attribute: it was not written by `hptune prepare`; %s",
+                      df->path, name, REDO_HINT);
+    int rc = -1;
+    hid_t attr, dtype, space;
+    H5_CHECK(attr = H5Aopen(df->file, name, H5P_DEFAULT), fail, "%s: opening attribute %s",
+             df->path, name);
+    H5_CHECK(dtype = H5Aget_type(attr), close_attr, "%s: type of attribute %s", df->path, name);
+    H5_CHECK(space = H5Aget_space(attr), close_type, "%s: shape of attribute %s", df->path, name);
+    if (H5Tget_class(dtype) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1) {
+        HP_ERR("%s: attribute '%s' is not a single integer; %s", df->path, name, REDO_HINT);
+        goto close_space;
+    }
+    H5_CHECK(H5Aread(attr, H5T_NATIVE_INT, value), close_space, "%s: reading attribute %s",
+             df->path, name);
+    rc = 0;
+close_space:
+    H5Sclose(space);
+close_type:
+    H5Tclose(dtype);
+close_attr:
+    H5Aclose(attr);
+    return rc;
+fail:
+    return -1;
+}
+
+/* Read a whole (small) dataset into dest with the given memory type. */
+static int read_whole(const dataset_file *df, const char *name, hid_t memtype, void *dest)
+{
+    int rc = -1;
+    hid_t dset;
+    H5_CHECK(dset = H5Dopen2(df->file, name, H5P_DEFAULT), out, "%s: opening /%s", df->path, name);
+    H5_CHECK(H5Dread(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dest), close_dataset,
+             "%s: reading /%s", df->path, name);
+    rc = 0;
+close_dataset:
+    H5Dclose(dset);
+out:
+    return rc;
+}
+
+static void close_dataset_file(dataset_file *df)
+{
+    if (df->file >= 0)
+        H5Fclose(df->file);
+    free(df->shard_offsets);
+    memset(df, 0, sizeof *df);
+    df->file = H5I_INVALID_HID;
+}
+
+/* Open path read-only and validate everything in include/dataset.h's layout. */
+static int open_dataset_file(dataset_file *df, const char *path)
+{
+    memset(df, 0, sizeof *df);
+    df->path = path;
+    df->file = H5I_INVALID_HID;
+    hp_h5_quiet();
+
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return HP_ERR("cannot open dataset file %s: %s; create it with "
+                      "`hptune prepare --from cifar-10-binary.tar.gz --out %s` "
+                      "(datasets/get_cifar10.sh fetches the tarball)",
+                      path, strerror(errno), path);
+    if (S_ISDIR(st.st_mode))
+        return HP_ERR("dataset file %s is a directory; give the .h5 file written by "
+                      "`hptune prepare`", path);
+    htri_t is_hdf5 = H5Fis_hdf5(path);
+    H5_CHECK(is_hdf5, fail, "%s: checking the HDF5 signature", path);
+    if (!is_hdf5)
+        return HP_ERR("%s is not an HDF5 file; give the file written by `hptune prepare`, or %s",
+                      path, REDO_HINT);
+    /* A file system without locks fails here; HDF5_USE_FILE_LOCKING=FALSE is the cure. */
+    H5_CHECK(df->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), fail,
+             "%s: opening (if the file system has no file locking, set "
+             "HDF5_USE_FILE_LOCKING=FALSE)", path);
+
+    int version;
+    if (read_int_attribute(df, "format_version", &version) < 0)
+        goto fail;
+    if (version != HP_DATASET_FORMAT_VERSION) {
+        HP_ERR("%s has format_version %d but this hptune reads format_version %d; %s",
+               path, version, HP_DATASET_FORMAT_VERSION, REDO_HINT);
+        goto fail;
+    }
+    if (read_int_attribute(df, "n_shards", &df->n_shards) < 0)
+        goto fail;
+    if (df->n_shards < 1) {
+        HP_ERR("%s: attribute n_shards is %d, must be at least 1; %s", path, df->n_shards,
+               REDO_HINT);
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++)
+        if (validate_entry(df, &layout[i]) < 0)
+            goto fail;
+
+    /* Shard s is rows [off[s], off[s+1]): 0 first, non-decreasing, n_train last. */
+    df->shard_offsets = hp_xcalloc((size_t)df->n_shards + 1, sizeof *df->shard_offsets);
+    if (read_whole(df, "train/shard_offsets", H5T_NATIVE_INT64, df->shard_offsets) < 0)
+        goto fail;
+    for (int s = 0; s <= df->n_shards; s++) {
+        int64_t off = df->shard_offsets[s];
+        int bad = (s == 0 && off != 0) || (s == df->n_shards && off != df->n_train) ||
+                  (s > 0 && off < df->shard_offsets[s - 1]);
+        if (bad) {
+            HP_ERR("%s: /train/shard_offsets is inconsistent at entry %d (value %lld, %d training "
+                   "images); the file is damaged; %s", path, s, (long long)off, df->n_train,
+                   REDO_HINT);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    close_dataset_file(df);
+    return -1;
+}
+
+/* ---- reading ---- */
+
+/* Rows [row, row + count) of a (n, ...) dataset into dest; only those rows
+ * are read from disk (hyperslab of the file space). */
+static int read_rows(const dataset_file *df, hid_t dset, const char *name, int rank,
+                     hsize_t row, hsize_t count, hid_t memtype, void *dest)
+{
+    if (count == 0)
+        return 0;
+    int rc = -1;
+    hsize_t start[4] = {row, 0, 0, 0};
+    hsize_t extent[4] = {count, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W};
+    hid_t file_space, mem_space;
+    H5_CHECK(file_space = H5Dget_space(dset), out, "%s: shape of /%s", df->path, name);
+    H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, extent, NULL),
+             close_file_space, "%s: selecting rows %llu..%llu of /%s", df->path,
+             (unsigned long long)row, (unsigned long long)(row + count - 1), name);
+    H5_CHECK(mem_space = H5Screate_simple(rank, extent, NULL), close_file_space,
+             "%s: memory space for /%s", df->path, name);
+    H5_CHECK(H5Dread(dset, memtype, mem_space, file_space, H5P_DEFAULT, dest), close_mem_space,
+             "%s: reading rows %llu..%llu of /%s", df->path, (unsigned long long)row,
+             (unsigned long long)(row + count - 1), name);
+    rc = 0;
+close_mem_space:
+    H5Sclose(mem_space);
+close_file_space:
+    H5Sclose(file_space);
+out:
+    return rc;
+}
+
+static int read_meta(const dataset_file *df, hp_dataset *ds)
+{
+    int rc = -1;
+    char names[HP_NUM_CLASSES][sizeof ds->class_names[0]];
+    if (read_whole(df, "meta/mean", H5T_NATIVE_FLOAT, ds->mean) < 0 ||
+        read_whole(df, "meta/std", H5T_NATIVE_FLOAT, ds->std) < 0)
+        return -1;
+    /* Convert whatever fixed length the file uses to char[32], NUL-terminated. */
+    hid_t name_type;
+    H5_CHECK(name_type = H5Tcopy(H5T_C_S1), out, "%s: string type", df->path);
+    H5_CHECK(H5Tset_size(name_type, sizeof names[0]), close_type, "%s: string type", df->path);
+    H5_CHECK(H5Tset_strpad(name_type, H5T_STR_NULLTERM), close_type, "%s: string type", df->path);
+    if (read_whole(df, "meta/class_names", name_type, names) < 0)
+        goto close_type;
+    for (int c = 0; c < HP_NUM_CLASSES; c++) {
+        names[c][sizeof names[c] - 1] = '\0';
+        memcpy(ds->class_names[c], names[c], sizeof names[c]);
+    }
+    for (int ch = 0; ch < HP_IMAGE_C; ch++) {
+        if (!(ds->std[ch] > 0.0f) || !(ds->mean[ch] >= 0.0f && ds->mean[ch] <= 1.0f)) {
+            HP_ERR("%s: /meta/mean or /meta/std of channel %d is invalid (mean %g, std %g); %s",
+                   df->path, ch, ds->mean[ch], ds->std[ch], REDO_HINT);
+            goto close_type;
+        }
+    }
+    rc = 0;
+close_type:
+    H5Tclose(name_type);
+out:
+    return rc;
+}
+
+static int check_labels(const dataset_file *df, const hp_dataset *ds, const char *which)
+{
+    for (int i = 0; i < ds->n; i++)
+        if (ds->labels[i] >= HP_NUM_CLASSES)
+            return HP_ERR("%s: %s label %d (loaded row %d) is above %d; the file is damaged; %s",
+                          df->path, which, ds->labels[i], i, HP_NUM_CLASSES - 1, REDO_HINT);
+    return 0;
+}
+
+int hp_dataset_info(const char *path, int *n_shards, int *n_train, int *n_test)
+{
+    dataset_file df;
+    if (open_dataset_file(&df, path) < 0)
+        return -1;
+    if (n_shards)
+        *n_shards = df.n_shards;
+    if (n_train)
+        *n_train = df.n_train;
+    if (n_test)
+        *n_test = df.n_test;
+    close_dataset_file(&df);
+    return 0;
+}
+
+int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, int n_shards)
+{
+    memset(ds, 0, sizeof *ds);
+    if (n_shards < 0 || (n_shards > 0 && !shards))
+        HP_PANIC("hp_dataset_load_shards: bad shard list (%d entries)", n_shards);
+    dataset_file df;
+    if (open_dataset_file(&df, path) < 0)
+        return -1;
+
+    int rc = -1;
+    long long total = 0;
+    for (int i = 0; i < n_shards; i++) {
+        if (shards[i] < 0 || shards[i] >= df.n_shards) {
+            HP_ERR("shard %d is out of range: %s has %d shards (0..%d); use shard numbers below "
+                   "%d, or run `hptune prepare --shards N` again to split it differently",
+                   shards[i], path, df.n_shards, df.n_shards - 1, df.n_shards);
+            goto close_file;
+        }
+        total += df.shard_offsets[shards[i] + 1] - df.shard_offsets[shards[i]];
+    }
+    if (total > INT_MAX) {
+        HP_ERR("%s: the requested shards hold %lld images, more than this program handles", path,
+               total);
+        goto close_file;
+    }
+
+    hid_t images, labels;
+    H5_CHECK(images = H5Dopen2(df.file, "train/images", H5P_DEFAULT), close_file,
+             "%s: opening /train/images", path);
+    H5_CHECK(labels = H5Dopen2(df.file, "train/labels", H5P_DEFAULT), close_images,
+             "%s: opening /train/labels", path);
+    ds->n = (int)total;
+    ds->images = hp_xcalloc((size_t)total, HP_IMAGE_BYTES); /* (n, 3, 32, 32) */
+    ds->labels = hp_xcalloc((size_t)total, 1);              /* (n) */
+    size_t row_out = 0;
+    for (int i = 0; i < n_shards; i++) {
+        hsize_t begin = (hsize_t)df.shard_offsets[shards[i]];
+        hsize_t count = (hsize_t)df.shard_offsets[shards[i] + 1] - begin;
+        if (read_rows(&df, images, "train/images", 4, begin, count, H5T_NATIVE_UINT8,
+                      ds->images + row_out * HP_IMAGE_BYTES) < 0 ||
+            read_rows(&df, labels, "train/labels", 1, begin, count, H5T_NATIVE_UINT8,
+                      ds->labels + row_out) < 0)
+            goto close_labels;
+        row_out += count;
+    }
+    if (read_meta(&df, ds) < 0 || check_labels(&df, ds, "training") < 0)
+        goto close_labels;
+    rc = 0;
+close_labels:
+    H5Dclose(labels);
+close_images:
+    H5Dclose(images);
+close_file:
+    close_dataset_file(&df);
+    if (rc < 0)
+        hp_dataset_release(ds);
+    return rc;
+}
+
+int hp_dataset_load_test(hp_dataset *ds, const char *path)
+{
+    memset(ds, 0, sizeof *ds);
+    dataset_file df;
+    if (open_dataset_file(&df, path) < 0)
+        return -1;
+    int rc = -1;
+    ds->n = df.n_test;
+    ds->images = hp_xcalloc((size_t)df.n_test, HP_IMAGE_BYTES); /* (n, 3, 32, 32) */
+    ds->labels = hp_xcalloc((size_t)df.n_test, 1);              /* (n) */
+    if (read_whole(&df, "test/images", H5T_NATIVE_UINT8, ds->images) < 0 ||
+        read_whole(&df, "test/labels", H5T_NATIVE_UINT8, ds->labels) < 0 ||
+        read_meta(&df, ds) < 0 || check_labels(&df, ds, "test") < 0)
+        goto close_file;
+    rc = 0;
+close_file:
+    close_dataset_file(&df);
+    if (rc < 0)
+        hp_dataset_release(ds);
+    return rc;
+}
+
+void hp_dataset_release(hp_dataset *ds)
+{
+    if (!ds)
+        return;
+    free(ds->images);
+    free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
