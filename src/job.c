@@ -1,0 +1,1125 @@
+/* job.c - parse and validate a YAML job file (libyaml document API).
+ *
+ * The whole text is loaded into a libyaml document (a tree of nodes that keep
+ * their start marks), then each section is read by its own function.  Every
+ * key is checked: unknown keys (with a "did you mean" suggestion), duplicate
+ * keys (libyaml does not reject them), wrong node types and invalid values.
+ * The first problem found is reported as "file:line:column: what; what to do"
+ * and parsing stops.  Cross-section rules (space vs fixed, grid needs lists,
+ * asha decides the epochs) are checked after all sections were read.
+ */
+#include "job.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "error.h"
+
+#define MAX_JOB_BYTES (1 << 20) /* a job file is a few hundred bytes; refuse anything huge */
+#define MAX_TRIALS 1000000
+#define MAX_NAME_CHARS 100
+#define MAX_CONFIG_KEYS 128 /* room for the hyperparameter table */
+
+static const char *const section_keys[] = {"study", "data", "strategy", "objective",
+                                           "space", "fixed", "output", NULL};
+static const char *const study_keys[] = {"name", "seed", "metric", "mode", NULL};
+static const char *const data_keys[] = {"path", "train_shards", "val_shards", "test_eval", NULL};
+static const char *const strategy_keys[] = {"name", "max_trials", "repeats", "min_epochs",
+                                            "max_epochs", "reduction_factor", "brackets", NULL};
+static const char *const objective_keys[] = {"type", "file", "sleep_ms", NULL};
+static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", NULL};
+static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
+                                         "randint", "step", NULL};
+/* Indexed by hp_dist. */
+static const char *const dist_names[] = {"choice", "grid", "uniform", "loguniform", "randint", NULL};
+/* Indexed by hp_metric. */
+static const char *const metric_names[] = {"val_accuracy", "val_loss", "val_f1",
+                                           "train_accuracy", "train_loss", NULL};
+static const char *const strategy_names[] = {"grid", "random", "asha", NULL};
+static const char *const objective_names[] = {"train", "curves", NULL};
+static const char *const keep_names[] = {"last", "last_and_best", "all", NULL};
+static const char *const mode_names[] = {"min", "max", NULL};
+
+const char *hp_metric_name(hp_metric m)
+{
+    if ((int)m < 0 || m >= HP_METRIC_COUNT)
+        return "unknown_metric";
+    return metric_names[m];
+}
+
+/* ------------------------------------------------------------ helpers ---- */
+
+typedef struct parse_ctx {
+    const char *path;
+    yaml_document_t *doc;
+    hp_job *job;
+    int fixed_line[MAX_CONFIG_KEYS]; /* 1-based line of each key in fixed: (0: not set) */
+    int fixed_column[MAX_CONFIG_KEYS];
+    const yaml_node_t *strategy_node; /* the strategy: key (for cross-section errors) */
+} parse_ctx;
+
+static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+static int column_of(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
+
+/* Record "path:line:col: <message>" at a node; always returns -1.  The message
+ * is formatted into a local buffer first, so hp_error_message() may be an argument. */
+static int fail_at(const parse_ctx *p, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(const parse_ctx *p, const yaml_node_t *node, const char *fmt, ...)
+{
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    return HP_ERR("%s:%d:%d: %s", p->path, line_of(node), column_of(node), message);
+}
+
+static yaml_node_t *node_at(const parse_ctx *p, int index)
+{
+    return yaml_document_get_node(p->doc, index);
+}
+
+static const char *scalar_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+/* A plain scalar that YAML reads as null: `key:` with nothing after it, `~`, `null`. */
+static int is_empty(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return 0;
+    const char *s = scalar_text(n);
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* What a node is, for "expected X, got Y" messages. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t size)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping (key: value lines)";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_SCALAR_NODE:
+        if (is_empty(n))
+            return "nothing";
+        snprintf(buf, size, "'%.40s%s'", scalar_text(n), strlen(scalar_text(n)) > 40 ? "..." : "");
+        return buf;
+    default:
+        return "nothing";
+    }
+}
+
+static void join_names(const char *const *names, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent swaps), so
+ * "lerning_rate" and "learnign_rate" are both one edit from the real key. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 100;
+    int d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+/* The closest name within edit distance 2 (first one on ties), or NULL. */
+static const char *closest_name(const char *word, const char *const *names)
+{
+    const char *best = NULL;
+    int best_distance = 3;
+    for (int i = 0; names[i]; i++) {
+        int dist = edit_distance(word, names[i]);
+        if (dist < best_distance) {
+            best_distance = dist;
+            best = names[i];
+        }
+    }
+    return best;
+}
+
+/* The config key names as a NULL-terminated array in names[capacity]. */
+static const char *const *config_key_names(const char **names, size_t capacity)
+{
+    size_t count;
+    const hp_key *keys = hp_config_keys(&count);
+    if (count >= capacity)
+        HP_PANIC("config key table has %zu keys; raise the name array size", count);
+    for (size_t i = 0; i < count; i++)
+        names[i] = keys[i].name;
+    names[count] = NULL;
+    return names;
+}
+
+/* "; did you mean 'x'?" or "" */
+static const char *suggestion(const char *word, const char *const *names, char *buf, size_t size)
+{
+    const char *near = closest_name(word, names);
+    if (!near)
+        return "";
+    snprintf(buf, size, "; did you mean '%s'?", near);
+    return buf;
+}
+
+/* Index of name in names, -1 if absent. */
+static int name_index(const char *name, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* Value node for `name` in a mapping (NULL if absent); its key node in *key_out. */
+static yaml_node_t *lookup(const parse_ctx *p, const yaml_node_t *map, const char *name,
+                           yaml_node_t **key_out)
+{
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = node_at(p, pair->key);
+        if (key->type == YAML_SCALAR_NODE && strcmp(scalar_text(key), name) == 0) {
+            if (key_out)
+                *key_out = key;
+            return node_at(p, pair->value);
+        }
+    }
+    return NULL;
+}
+
+/* `what` must be a mapping; on error explain what belongs there. */
+static int expect_mapping(const parse_ctx *p, const yaml_node_t *node, const char *what, const char *example)
+{
+    if (node->type == YAML_MAPPING_NODE)
+        return 0;
+    char buf[64];
+    return fail_at(p, node, "%s: expected a mapping of keys, got %s; write it like %s", what,
+                   describe(node, buf, sizeof buf), example);
+}
+
+/* Every key of a mapping must be a plain name, appear once and be known
+ * (known == NULL: any name; the caller checks it). */
+static int check_keys(const parse_ctx *p, const yaml_node_t *map, const char *section,
+                      const char *const *known, const char *known_hint)
+{
+    char names[512], near[96], buf[64];
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = node_at(p, pair->key);
+        const char *prefix = section[0] ? section : "";
+        const char *dot = section[0] ? ": " : "";
+        if (key->type != YAML_SCALAR_NODE || is_empty(key))
+            return fail_at(p, key, "%s%sa key must be a name, got %s; write name: value", prefix, dot,
+                           describe(key, buf, sizeof buf));
+        const char *name = scalar_text(key);
+        for (yaml_node_pair_t *prev = map->data.mapping.pairs.start; prev < pair; prev++) {
+            yaml_node_t *prev_key = node_at(p, prev->key);
+            if (prev_key->type == YAML_SCALAR_NODE && strcmp(scalar_text(prev_key), name) == 0)
+                return fail_at(p, key, "%s%sduplicate key '%s' (first given at line %d); remove one of them",
+                               prefix, dot, name, line_of(prev_key));
+        }
+        if (!known)
+            continue;
+        if (name_index(name, known) < 0) {
+            join_names(known, names, sizeof names);
+            return fail_at(p, key, "%s%sunknown key '%s'%s (%s: %s)", prefix, dot, name,
+                           suggestion(name, known, near, sizeof near), known_hint, names);
+        }
+    }
+    return 0;
+}
+
+static int expect_scalar(const parse_ctx *p, const yaml_node_t *node, const char *what, const char *expected)
+{
+    if (node->type == YAML_SCALAR_NODE && !is_empty(node))
+        return 0;
+    char buf[64];
+    return fail_at(p, node, "%s: expected %s, got %s", what, expected, describe(node, buf, sizeof buf));
+}
+
+/* A whole number in [min, max]. */
+static int get_long(const parse_ctx *p, const yaml_node_t *node, const char *what, long min, long max, long *out)
+{
+    if (expect_scalar(p, node, what, "a whole number") != 0)
+        return -1;
+    const char *s = scalar_text(node);
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE) {
+        /* also accept whole numbers written like 1e3 */
+        double d = strtod(s, &end);
+        if (end == s || *end != '\0' || !isfinite(d) || d != floor(d) || fabs(d) >= 1e15)
+            return fail_at(p, node, "%s: expected a whole number, got '%s'", what, s);
+        v = (long)d;
+    }
+    if (v < min)
+        return fail_at(p, node, "%s: %ld is too small; use a whole number >= %ld", what, v, min);
+    if (v > max)
+        return fail_at(p, node, "%s: %ld is too large; use a whole number <= %ld", what, v, max);
+    *out = v;
+    return 0;
+}
+
+static int get_int(const parse_ctx *p, const yaml_node_t *node, const char *what, int min, int max, int *out)
+{
+    long v = 0;
+    if (get_long(p, node, what, min, max, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* A finite number. */
+static int get_number(const parse_ctx *p, const yaml_node_t *node, const char *what, double *out)
+{
+    if (expect_scalar(p, node, what, "a number") != 0)
+        return -1;
+    const char *s = scalar_text(node);
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(v) || errno == ERANGE)
+        return fail_at(p, node, "%s: expected a number, got '%s'", what, s);
+    *out = v;
+    return 0;
+}
+
+static int get_bool(const parse_ctx *p, const yaml_node_t *node, const char *what, int *out)
+{
+    if (expect_scalar(p, node, what, "true or false") != 0)
+        return -1;
+    const char *s = scalar_text(node);
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return fail_at(p, node, "%s: expected true or false, got '%s'", what, s);
+}
+
+static int get_string(const parse_ctx *p, const yaml_node_t *node, const char *what, char **out)
+{
+    if (expect_scalar(p, node, what, "a text value") != 0)
+        return -1;
+    free(*out);
+    *out = hp_xstrdup(scalar_text(node));
+    return 0;
+}
+
+/* One of names (NULL-terminated); index in *out. */
+static int get_choice(const parse_ctx *p, const yaml_node_t *node, const char *what,
+                      const char *const *names, int *out)
+{
+    char list[256], near[96];
+    join_names(names, list, sizeof list);
+    if (node->type != YAML_SCALAR_NODE || is_empty(node)) {
+        char buf[64];
+        return fail_at(p, node, "%s: expected one of %s, got %s", what, list, describe(node, buf, sizeof buf));
+    }
+    int i = name_index(scalar_text(node), names);
+    if (i < 0)
+        return fail_at(p, node, "%s: unknown value '%s'%s (use one of: %s)", what, scalar_text(node),
+                       suggestion(scalar_text(node), names, near, sizeof near), list);
+    *out = i;
+    return 0;
+}
+
+/* hp_config messages start with "<key>: "; the caller's prefix already names it. */
+static const char *config_message(const hp_key *k)
+{
+    const char *msg = hp_error_message();
+    size_t len = strlen(k->name);
+    if (strncmp(msg, k->name, len) == 0 && msg[len] == ':' && msg[len + 1] == ' ')
+        return msg + len + 2;
+    return msg;
+}
+
+/* Parse one value of hyperparameter k (fixed value or choice item) and check
+ * its range by setting it in a scratch config. */
+static int get_config_value(const parse_ctx *p, const yaml_node_t *node, const char *what,
+                            const hp_key *k, double *out)
+{
+    char buf[64], near[96];
+    if (node->type != YAML_SCALAR_NODE || is_empty(node))
+        return fail_at(p, node, "%s: expected a single value, got %s", what, describe(node, buf, sizeof buf));
+    double v;
+    hp_config scratch;
+    hp_config_defaults(&scratch);
+    if (hp_config_parse_value(k, scalar_text(node), &v) != 0) {
+        const char *hint = k->type == HP_KEY_ENUM
+                               ? suggestion(scalar_text(node), k->enum_names, near, sizeof near) : "";
+        return fail_at(p, node, "%s: %s%s", what, config_message(k), hint);
+    }
+    if (hp_config_set(&scratch, k, v) != 0)
+        return fail_at(p, node, "%s: %s; use a value in that range", what, config_message(k));
+    *out = v;
+    return 0;
+}
+
+/* --------------------------------------------------------- sections ---- */
+
+static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v;
+    if (expect_mapping(p, map, "study", "study: {name: my-study, seed: 0, metric: val_accuracy}") != 0 ||
+        check_keys(p, map, "study", study_keys, "known keys") != 0)
+        return -1;
+    if (!(v = lookup(p, map, "name", NULL)))
+        return fail_at(p, section_key, "study: missing 'name'; add name: <study name> (it names the "
+                                       "output folder runs/<name>)");
+    if (get_string(p, v, "study.name", &job->name) != 0)
+        return -1;
+    size_t len = strlen(job->name);
+    if (len > MAX_NAME_CHARS)
+        return fail_at(p, v, "study.name: the name is %zu characters long; use at most %d", len, MAX_NAME_CHARS);
+    for (size_t i = 0; i < len; i++) {
+        char c = job->name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return fail_at(p, v, "study.name: '%s' contains '%c'; use only letters, digits, '-', '_' "
+                                 "and '.' (the name is a folder name)", job->name, c);
+    }
+    if (strcmp(job->name, ".") == 0 || strcmp(job->name, "..") == 0)
+        return fail_at(p, v, "study.name: '%s' cannot be a folder name; choose another name", job->name);
+
+    if ((v = lookup(p, map, "seed", NULL))) {
+        if (expect_scalar(p, v, "study.seed", "a whole number >= 0") != 0)
+            return -1;
+        const char *s = scalar_text(v);
+        char *end = NULL;
+        errno = 0;
+        unsigned long long seed = strtoull(s, &end, 10);
+        if (s[0] == '-' || s[0] == '+' || end == s || *end != '\0' || errno == ERANGE)
+            return fail_at(p, v, "study.seed: expected a whole number from 0 to 18446744073709551615, got '%s'", s);
+        job->seed = seed;
+    }
+    job->metric = HP_METRIC_VAL_ACCURACY;
+    if ((v = lookup(p, map, "metric", NULL))) {
+        int m;
+        if (get_choice(p, v, "study.metric", metric_names, &m) != 0)
+            return -1;
+        job->metric = (hp_metric)m;
+    }
+    /* Accuracies and F1 are maximised, losses minimised, unless mode says otherwise. */
+    job->maximize = !(job->metric == HP_METRIC_VAL_LOSS || job->metric == HP_METRIC_TRAIN_LOSS);
+    if ((v = lookup(p, map, "mode", NULL))) {
+        int mode;
+        if (get_choice(p, v, "study.mode", mode_names, &mode) != 0)
+            return -1;
+        job->maximize = mode; /* mode_names: min = 0, max = 1 */
+    }
+    return 0;
+}
+
+/* A list of distinct, non-negative shard numbers. */
+static int parse_shards(const parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map,
+                        const char *name, int *shards, int *count)
+{
+    char what[64], buf[64];
+    snprintf(what, sizeof what, "data.%s", name);
+    yaml_node_t *list = lookup(p, map, name, NULL);
+    if (!list)
+        return fail_at(p, section_key, "data: missing '%s'; add %s: [shard numbers, e.g. %s]", name, name,
+                       strcmp(name, "train_shards") == 0 ? "0, 1, 2, 3, 4, 5, 6, 7, 8" : "9");
+    if (list->type != YAML_SEQUENCE_NODE)
+        return fail_at(p, list, "%s: expected a list of shard numbers like [0, 1, 2], got %s", what,
+                       describe(list, buf, sizeof buf));
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n == 0)
+        return fail_at(p, list, "%s: the list is empty; give at least one shard number", what);
+    if (n > HP_MAX_SHARDS)
+        return fail_at(p, list, "%s: %d shards listed; at most %d are supported", what, n, HP_MAX_SHARDS);
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(p, list->data.sequence.items.start[i]);
+        int shard;
+        if (get_int(p, item, what, INT_MIN, INT_MAX, &shard) != 0)
+            return -1;
+        if (shard < 0)
+            return fail_at(p, item, "%s: shard %d is negative; shards are numbered from 0", what, shard);
+        for (int j = 0; j < i; j++)
+            if (shards[j] == shard)
+                return fail_at(p, item, "%s: shard %d is listed twice; list each shard once", what, shard);
+        shards[i] = shard;
+    }
+    *count = n;
+    return 0;
+}
+
+static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v;
+    if (expect_mapping(p, map, "data", "data: {path: datasets/cifar10.h5, train_shards: [0, 1], val_shards: [9]}") != 0 ||
+        check_keys(p, map, "data", data_keys, "known keys") != 0)
+        return -1;
+    job->shards_line = line_of(section_key);
+    job->shards_column = column_of(section_key);
+    if (!(v = lookup(p, map, "path", NULL)))
+        return fail_at(p, section_key, "data: missing 'path'; add path: datasets/cifar10.h5 (made by hptune prepare)");
+    if (get_string(p, v, "data.path", &job->data_path) != 0)
+        return -1;
+    if (parse_shards(p, section_key, map, "train_shards", job->train_shards, &job->n_train_shards) != 0 ||
+        parse_shards(p, section_key, map, "val_shards", job->val_shards, &job->n_val_shards) != 0)
+        return -1;
+    yaml_node_t *val_list = lookup(p, map, "val_shards", NULL);
+    for (int i = 0; i < job->n_val_shards; i++)
+        for (int j = 0; j < job->n_train_shards; j++)
+            if (job->val_shards[i] == job->train_shards[j])
+                return fail_at(p, node_at(p, val_list->data.sequence.items.start[i]),
+                               "data.val_shards: shard %d is also in train_shards; a shard is used "
+                               "either for training or for validation, remove it from one list",
+                               job->val_shards[i]);
+    job->test_eval = 1;
+    if ((v = lookup(p, map, "test_eval", NULL)) && get_bool(p, v, "data.test_eval", &job->test_eval) != 0)
+        return -1;
+    return 0;
+}
+
+static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v, *key;
+    if (expect_mapping(p, map, "strategy", "strategy: {name: random, max_trials: 20}") != 0 ||
+        check_keys(p, map, "strategy", strategy_keys, "known keys") != 0)
+        return -1;
+    if (!(v = lookup(p, map, "name", NULL)))
+        return fail_at(p, section_key, "strategy: missing 'name'; add name: grid, random or asha");
+    int kind;
+    if (get_choice(p, v, "strategy.name", strategy_names, &kind) != 0)
+        return -1;
+    job->strategy = (hp_strategy_kind)kind;
+
+    /* Keys that only one strategy uses are an error elsewhere: they would be silently ignored. */
+    static const struct { const char *key; hp_strategy_kind owner; const char *use; } only[] = {
+        {"repeats", HP_STRATEGY_GRID, "grid"},
+        {"min_epochs", HP_STRATEGY_ASHA, "asha"},
+        {"max_epochs", HP_STRATEGY_ASHA, "asha"},
+        {"reduction_factor", HP_STRATEGY_ASHA, "asha"},
+        {"brackets", HP_STRATEGY_ASHA, "asha"},
+    };
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
+        if (lookup(p, map, only[i].key, &key) && job->strategy != only[i].owner)
+            return fail_at(p, key, "strategy.%s: only used by strategy %s, not %s; remove it%s", only[i].key,
+                           only[i].use, strategy_names[kind],
+                           only[i].owner == HP_STRATEGY_ASHA ? " (grid and random trials train fixed.epochs)" : "");
+
+    job->repeats = 1;
+    job->min_epochs = 1;
+    job->reduction_factor = 3;
+    job->brackets = 1;
+    v = lookup(p, map, "max_trials", &key);
+    if (job->strategy == HP_STRATEGY_GRID) {
+        if (v)
+            return fail_at(p, key, "strategy.max_trials: grid runs every point of the space (times "
+                                   "repeats); remove max_trials, or use strategy random");
+        if ((v = lookup(p, map, "repeats", NULL)) &&
+            get_int(p, v, "strategy.repeats", 1, MAX_TRIALS, &job->repeats) != 0)
+            return -1;
+        return 0;
+    }
+    if (!v)
+        return fail_at(p, section_key, "strategy: %s needs max_trials; add max_trials: <number of trials>",
+                       strategy_names[kind]);
+    if (get_int(p, v, "strategy.max_trials", 1, MAX_TRIALS, &job->max_trials) != 0)
+        return -1;
+    if (job->strategy == HP_STRATEGY_RANDOM)
+        return 0;
+
+    /* asha */
+    yaml_node_t *min_node = lookup(p, map, "min_epochs", NULL);
+    if (min_node && get_int(p, min_node, "strategy.min_epochs", 1, 100000, &job->min_epochs) != 0)
+        return -1;
+    if (!(v = lookup(p, map, "max_epochs", NULL)))
+        return fail_at(p, section_key, "strategy: asha needs max_epochs (the epochs of the top rung); "
+                                       "add max_epochs: e.g. 27");
+    if (get_int(p, v, "strategy.max_epochs", 1, 100000, &job->max_epochs) != 0)
+        return -1;
+    if (job->min_epochs > job->max_epochs)
+        return fail_at(p, min_node ? min_node : v,
+                       "strategy.min_epochs: %d is larger than max_epochs %d; use min_epochs <= max_epochs",
+                       job->min_epochs, job->max_epochs);
+    if ((v = lookup(p, map, "reduction_factor", NULL))) {
+        if (get_int(p, v, "strategy.reduction_factor", INT_MIN, 1000, &job->reduction_factor) != 0)
+            return -1;
+        if (job->reduction_factor < 2)
+            return fail_at(p, v, "strategy.reduction_factor: %d is too small; asha promotes the best "
+                                 "1/reduction_factor of each rung, so use 2 or more (3 is usual)",
+                           job->reduction_factor);
+    }
+    /* Rungs of bracket 0: min_epochs * eta^k <= max_epochs, k = 0..K. */
+    int rungs = 1;
+    for (long epochs = job->min_epochs; epochs * job->reduction_factor <= job->max_epochs;
+         epochs *= job->reduction_factor)
+        rungs++;
+    if ((v = lookup(p, map, "brackets", NULL))) {
+        if (get_int(p, v, "strategy.brackets", 1, 100, &job->brackets) != 0)
+            return -1;
+        if (job->brackets > rungs)
+            return fail_at(p, v, "strategy.brackets: %d brackets need at least %d rungs, but min_epochs %d, "
+                                 "max_epochs %d and reduction_factor %d give %d; use brackets <= %d or "
+                                 "raise max_epochs",
+                           job->brackets, job->brackets, job->min_epochs, job->max_epochs,
+                           job->reduction_factor, rungs, rungs);
+    }
+    return 0;
+}
+
+/* Folder of the job file + name, unless name is absolute or the job has no folder. */
+static char *resolve_beside(const char *job_path, const char *name)
+{
+    const char *slash = strrchr(job_path, '/');
+    if (name[0] == '/' || !slash)
+        return hp_xstrdup(name);
+    return hp_xasprintf("%.*s/%s", (int)(slash - job_path), job_path, name);
+}
+
+static int parse_objective(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v, *key;
+    if (expect_mapping(p, map, "objective", "objective: {type: train}") != 0 ||
+        check_keys(p, map, "objective", objective_keys, "known keys") != 0)
+        return -1;
+    int type = HP_OBJECTIVE_TRAIN;
+    if ((v = lookup(p, map, "type", NULL)) && get_choice(p, v, "objective.type", objective_names, &type) != 0)
+        return -1;
+    job->objective = (hp_objective_kind)type;
+    if (job->objective == HP_OBJECTIVE_TRAIN) {
+        if (lookup(p, map, "file", &key))
+            return fail_at(p, key, "objective.file: only used with type: curves; remove it or add type: curves");
+        if (lookup(p, map, "sleep_ms", &key))
+            return fail_at(p, key, "objective.sleep_ms: only used with type: curves; remove it");
+        return 0;
+    }
+    if (!(v = lookup(p, map, "file", NULL)))
+        return fail_at(p, section_key, "objective: type curves needs file: <table.csv> (per-epoch metrics, "
+                                       "relative to the job file's folder)");
+    char *file = NULL;
+    if (get_string(p, v, "objective.file", &file) != 0)
+        return -1;
+    job->curves_path = resolve_beside(p->path, file);
+    free(file);
+    if ((v = lookup(p, map, "sleep_ms", NULL)) &&
+        get_int(p, v, "objective.sleep_ms", 0, 3600000, &job->sleep_ms) != 0)
+        return -1;
+    return 0;
+}
+
+static int parse_output(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v;
+    if (expect_mapping(p, map, "output", "output: {dir: runs/my-study, keep: last_and_best}") != 0 ||
+        check_keys(p, map, "output", output_keys, "known keys") != 0)
+        return -1;
+    if ((v = lookup(p, map, "dir", NULL)) && get_string(p, v, "output.dir", &job->out_dir) != 0)
+        return -1;
+    int keep = HP_KEEP_LAST_AND_BEST;
+    if ((v = lookup(p, map, "keep", NULL)) && get_choice(p, v, "output.keep", keep_names, &keep) != 0)
+        return -1;
+    job->keep = (hp_keep_policy)keep;
+    if ((v = lookup(p, map, "checkpoint_every", NULL)) &&
+        get_int(p, v, "output.checkpoint_every", 1, 100000, &job->checkpoint_every) != 0)
+        return -1;
+    return 0;
+}
+
+/* A hyperparameter name in space: or fixed:. */
+static int find_config_key(const parse_ctx *p, const yaml_node_t *key_node, const char *section, const hp_key **out)
+{
+    char near[96];
+    const char *names[MAX_CONFIG_KEYS + 1];
+    const char *name = scalar_text(key_node);
+    const hp_key *k = hp_config_find_key(name);
+    if (!k)
+        return fail_at(p, key_node, "%s: unknown hyperparameter '%s'%s (hptune train --help-keys lists them)",
+                       section, name, suggestion(name, config_key_names(names, MAX_CONFIG_KEYS + 1), near, sizeof near));
+    if (strcmp(k->name, "seed") == 0)
+        return fail_at(p, key_node, "%s.seed: each trial's seed is derived from study.seed and the trial id; "
+                                    "remove it and set study.seed instead", section);
+    *out = k;
+    return 0;
+}
+
+static int parse_fixed(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    if (expect_mapping(p, map, "fixed", "fixed: {batch_size: 64, epochs: 10}") != 0 ||
+        check_keys(p, map, "fixed", NULL, NULL) != 0)
+        return -1;
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = node_at(p, pair->key), *value = node_at(p, pair->value);
+        const hp_key *k;
+        if (find_config_key(p, key, "fixed", &k) != 0)
+            return -1;
+        char what[96], buf[64];
+        snprintf(what, sizeof what, "fixed.%s", k->name);
+        if (value->type != YAML_SCALAR_NODE || is_empty(value))
+            return fail_at(p, value, "%s: expected a single value, got %s%s", what, describe(value, buf, sizeof buf),
+                           value->type == YAML_MAPPING_NODE || value->type == YAML_SEQUENCE_NODE
+                               ? "; to search over values, move it to space:" : "");
+        double v;
+        if (get_config_value(p, value, what, k, &v) != 0)
+            return -1;
+        hp_config_set(&p->job->fixed, k, v); /* checked by get_config_value */
+        int index = hp_config_key_index(k);
+        p->fixed_line[index] = line_of(key);
+        p->fixed_column[index] = column_of(key);
+    }
+    return 0;
+}
+
+/* [low, high] of uniform/loguniform/randint. */
+static int parse_range(const parse_ctx *p, const yaml_node_t *list, const char *what, const char *dist_name,
+                       const hp_key *k, hp_param *param)
+{
+    char buf[64];
+    if (list->type != YAML_SEQUENCE_NODE || list->data.sequence.items.top - list->data.sequence.items.start != 2)
+        return fail_at(p, list, "%s: %s needs a list of two bounds [low, high], got %s", what, dist_name,
+                       list->type == YAML_SEQUENCE_NODE ? "a list of another length" : describe(list, buf, sizeof buf));
+    const yaml_node_t *low_node = node_at(p, list->data.sequence.items.start[0]);
+    const yaml_node_t *high_node = node_at(p, list->data.sequence.items.start[1]);
+    if (get_number(p, low_node, what, &param->low) != 0 || get_number(p, high_node, what, &param->high) != 0)
+        return -1;
+    if (param->dist == HP_DIST_RANDINT) {
+        if (param->low != floor(param->low))
+            return fail_at(p, low_node, "%s: randint bounds must be whole numbers, got %s; use uniform for "
+                                        "fractional values", what, scalar_text(low_node));
+        if (param->high != floor(param->high))
+            return fail_at(p, high_node, "%s: randint bounds must be whole numbers, got %s; use uniform for "
+                                         "fractional values", what, scalar_text(high_node));
+    }
+    if (param->low > param->high)
+        return fail_at(p, list, "%s: low %s is greater than high %s; write [low, high]", what,
+                       scalar_text(low_node), scalar_text(high_node));
+    if (param->dist == HP_DIST_LOGUNIFORM && param->low <= 0)
+        return fail_at(p, low_node, "%s: loguniform needs bounds > 0, got low %s; use a positive low bound "
+                                    "(e.g. 1e-5) or uniform", what, scalar_text(low_node));
+    hp_config scratch;
+    hp_config_defaults(&scratch);
+    if (hp_config_set(&scratch, k, param->low) != 0)
+        return fail_at(p, low_node, "%s: low bound: %s; use a value in that range", what, config_message(k));
+    if (hp_config_set(&scratch, k, param->high) != 0)
+        return fail_at(p, high_node, "%s: high bound: %s; use a value in that range", what, config_message(k));
+    return 0;
+}
+
+static int parse_values(const parse_ctx *p, const yaml_node_t *list, const char *what, const char *dist_name,
+                        const hp_key *k, hp_param *param)
+{
+    char buf[64];
+    if (list->type != YAML_SEQUENCE_NODE)
+        return fail_at(p, list, "%s: %s needs a list of values like [a, b, c], got %s", what, dist_name,
+                       describe(list, buf, sizeof buf));
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n == 0)
+        return fail_at(p, list, "%s: %s list is empty; give at least one value", what, dist_name);
+    param->values = hp_xcalloc((size_t)n, sizeof *param->values);
+    param->n_values = n;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *item = node_at(p, list->data.sequence.items.start[i]);
+        if (get_config_value(p, item, what, k, &param->values[i]) != 0)
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (param->values[j] == param->values[i])
+                return fail_at(p, item, "%s: value %s appears twice in the %s list; list each value once",
+                               what, scalar_text(item), dist_name);
+    }
+    return 0;
+}
+
+static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const yaml_node_t *spec, hp_param *param)
+{
+    const hp_key *k;
+    if (find_config_key(p, key_node, "space", &k) != 0)
+        return -1;
+    param->key = k;
+    param->line = line_of(key_node);
+    param->column = column_of(key_node);
+    char what[96], buf[64];
+    snprintf(what, sizeof what, "space.%s", k->name);
+    if (spec->type != YAML_MAPPING_NODE)
+        return fail_at(p, spec, "%s: expected a distribution like {choice: [a, b]} or {uniform: [low, high]}, "
+                                "got %s%s", what, describe(spec, buf, sizeof buf),
+                       spec->type == YAML_SCALAR_NODE && !is_empty(spec) ? "; to fix a single value use fixed:" : "");
+    if (check_keys(p, spec, what, param_keys, "a parameter takes one of") != 0)
+        return -1;
+
+    const yaml_node_t *dist_key = NULL, *dist_value = NULL;
+    for (yaml_node_pair_t *pair = spec->data.mapping.pairs.start; pair < spec->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node_at(p, pair->key);
+        int d = name_index(scalar_text(key), dist_names);
+        if (d < 0)
+            continue; /* step */
+        if (dist_key)
+            return fail_at(p, key, "%s: both %s and %s given; use one distribution per parameter", what,
+                           scalar_text(dist_key), scalar_text(key));
+        dist_key = key;
+        dist_value = node_at(p, pair->value);
+        param->dist = (hp_dist)d;
+    }
+    if (!dist_key)
+        return fail_at(p, key_node, "%s: no distribution; give one of choice: [..], grid: [..], "
+                                    "uniform: [low, high], loguniform: [low, high], randint: [low, high]", what);
+    const char *dist_name = dist_names[param->dist];
+
+    int is_list = param->dist == HP_DIST_CHOICE || param->dist == HP_DIST_GRID;
+    if (is_list) {
+        if (parse_values(p, dist_value, what, dist_name, k, param) != 0)
+            return -1;
+    } else {
+        if (k->type == HP_KEY_ENUM || k->type == HP_KEY_BOOL) {
+            char names[256];
+            if (k->type == HP_KEY_ENUM)
+                join_names(k->enum_names, names, sizeof names);
+            else
+                snprintf(names, sizeof names, "true, false");
+            return fail_at(p, dist_key, "%s: %s takes named values, not a %s range; use choice: [%s]", what,
+                           k->name, dist_name, names);
+        }
+        if (parse_range(p, dist_value, what, dist_name, k, param) != 0)
+            return -1;
+    }
+
+    yaml_node_t *step_key = NULL;
+    yaml_node_t *step_node = lookup(p, spec, "step", &step_key);
+    if (step_node) {
+        if (is_list)
+            return fail_at(p, step_key, "%s: step only applies to uniform, loguniform and randint ranges, not "
+                                        "%s; remove step (list the values you want)", what, dist_name);
+        if (get_number(p, step_node, what, &param->step) != 0)
+            return -1;
+        if (param->step <= 0)
+            return fail_at(p, step_node, "%s: step must be > 0, got %s; remove it for continuous values",
+                           what, scalar_text(step_node));
+    }
+    /* Whole-number keys and randint must land on whole numbers. */
+    if (param->dist == HP_DIST_RANDINT && param->step != 0 && param->step != floor(param->step))
+        return fail_at(p, step_node, "%s: randint step must be a whole number, got %s", what,
+                       scalar_text(step_node));
+    if (k->type == HP_KEY_INT && (param->dist == HP_DIST_UNIFORM || param->dist == HP_DIST_LOGUNIFORM)) {
+        if (param->step == 0)
+            return fail_at(p, dist_key, "%s: %s takes whole numbers but %s gives fractions; use randint: [low, "
+                                        "high], or add a whole-number step (e.g. step: 1)", what, k->name, dist_name);
+        if (param->step != floor(param->step) || param->low != floor(param->low))
+            return fail_at(p, step_node, "%s: %s takes whole numbers, so low and step must be whole numbers",
+                           what, k->name);
+    }
+    return 0;
+}
+
+static int parse_space(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    if (expect_mapping(p, map, "space", "space: {learning_rate: {loguniform: [1e-4, 1e-1]}}") != 0 ||
+        check_keys(p, map, "space", NULL, NULL) != 0)
+        return -1;
+    int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    job->params = hp_xcalloc((size_t)(n ? n : 1), sizeof *job->params);
+    for (int i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &map->data.mapping.pairs.start[i];
+        job->n_params = i + 1; /* so release frees a partly parsed parameter */
+        if (parse_param(p, node_at(p, pair->key), node_at(p, pair->value), &job->params[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------- cross checks ---- */
+
+static const yaml_node_t *param_key_node(const parse_ctx *p, const yaml_node_t *space_map, const hp_param *param)
+{
+    yaml_node_t *key = NULL;
+    lookup(p, space_map, param->key->name, &key);
+    return key;
+}
+
+static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
+{
+    hp_job *job = p->job;
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *param = &job->params[i];
+        const yaml_node_t *key = param_key_node(p, space_map, param);
+        int index = hp_config_key_index(param->key);
+        if (p->fixed_line[index])
+            return fail_at(p, key, "space.%s: also set in fixed: (line %d); a parameter is either searched "
+                                   "or fixed, remove one of them",
+                           param->key->name, p->fixed_line[index]);
+        if (job->strategy == HP_STRATEGY_GRID && param->dist != HP_DIST_CHOICE && param->dist != HP_DIST_GRID)
+            return fail_at(p, key, "space.%s: grid search needs a list of values, but %s is a continuous "
+                                   "range; use choice: [..] or grid: [..] values, or strategy random",
+                           param->key->name, dist_names[param->dist]);
+        if (job->strategy == HP_STRATEGY_ASHA && strcmp(param->key->name, "epochs") == 0)
+            return fail_at(p, key, "space.epochs: asha decides how many epochs each trial trains "
+                                   "(min_epochs to max_epochs); remove epochs from space");
+    }
+    const hp_key *epochs_key = hp_config_find_key("epochs");
+    int epochs_index = hp_config_key_index(epochs_key);
+    if (job->strategy == HP_STRATEGY_ASHA && p->fixed_line[epochs_index])
+        return HP_ERR("%s:%d:%d: fixed.epochs: asha trains each trial up to strategy.max_epochs; remove "
+                      "fixed.epochs", p->path, p->fixed_line[epochs_index], p->fixed_column[epochs_index]);
+    if (job->strategy == HP_STRATEGY_GRID) {
+        long size = hp_space_grid_size(job);
+        if (size > MAX_TRIALS / job->repeats)
+            return fail_at(p, p->strategy_node, "strategy: the grid has %ld points x %d repeats, more than %d "
+                                                "trials; use fewer values or strategy random",
+                           size, job->repeats, MAX_TRIALS);
+        job->max_trials = (int)(size * job->repeats);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- parse ---- */
+
+/* libyaml reports reader errors (bad UTF-8, control characters) as a byte offset. */
+static void offset_to_position(const char *text, size_t offset, int *line, int *column)
+{
+    *line = 1;
+    *column = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *column = 1;
+        } else {
+            (*column)++;
+        }
+    }
+}
+
+static int yaml_syntax_error(const yaml_parser_t *parser, const char *text, const char *path)
+{
+    const char *problem = parser->problem ? parser->problem : "unknown problem";
+    if (parser->error == YAML_READER_ERROR) {
+        int line, column;
+        offset_to_position(text, parser->problem_offset, &line, &column);
+        return HP_ERR("%s:%d:%d: the file is not valid YAML text (%s); save it as plain UTF-8 text",
+                      path, line, column, problem);
+    }
+    if (parser->error == YAML_MEMORY_ERROR)
+        HP_PANIC("libyaml ran out of memory parsing %s", path);
+    int line = (int)parser->problem_mark.line + 1, column = (int)parser->problem_mark.column + 1;
+    size_t index = parser->problem_mark.index;
+    int at_tab = index < strlen(text) && text[index] == '\t';
+    char context[160] = "";
+    if (parser->context)
+        snprintf(context, sizeof context, " (%s at line %d)", parser->context,
+                 (int)parser->context_mark.line + 1);
+    return HP_ERR("%s:%d:%d: YAML syntax error: %s%s; %s", path, line, column, problem, context,
+                  at_tab || strstr(problem, "tab") ? "YAML does not allow tabs for indentation, use spaces"
+                                                   : "check the indentation, that every 'key: value' has a "
+                                                     "space after the colon, and that brackets are closed");
+}
+
+static int parse_document(parse_ctx *p, const yaml_node_t *root)
+{
+    hp_job *job = p->job;
+    if (root->type != YAML_MAPPING_NODE) {
+        char buf[64];
+        return fail_at(p, root, "expected the sections study:, data:, strategy: (and optionally objective:, "
+                                "space:, fixed:, output:) at the top level, got %s",
+                       describe(root, buf, sizeof buf));
+    }
+    if (check_keys(p, root, "", section_keys, "the sections are") != 0)
+        return -1;
+
+    yaml_node_t *key, *map;
+    if (!(map = lookup(p, root, "study", &key)))
+        return fail_at(p, root, "missing section 'study'; add study: {name: <study name>}");
+    if (parse_study(p, key, map) != 0)
+        return -1;
+    if (!(map = lookup(p, root, "data", &key)))
+        return fail_at(p, root, "missing section 'data'; add data: {path: datasets/cifar10.h5, "
+                                "train_shards: [0, 1, 2, 3, 4, 5, 6, 7, 8], val_shards: [9]}");
+    if (parse_data(p, key, map) != 0)
+        return -1;
+    if (!(map = lookup(p, root, "strategy", &key)))
+        return fail_at(p, root, "missing section 'strategy'; add strategy: {name: random, max_trials: 20} "
+                                "(or grid, asha)");
+    p->strategy_node = key;
+    if (parse_strategy(p, key, map) != 0)
+        return -1;
+    /* Optional sections may be present but empty (everything below them commented out). */
+    if ((map = lookup(p, root, "objective", &key)) && !is_empty(map) && parse_objective(p, key, map) != 0)
+        return -1;
+    if ((map = lookup(p, root, "fixed", &key)) && !is_empty(map) && parse_fixed(p, key, map) != 0)
+        return -1;
+    yaml_node_t *space_map = lookup(p, root, "space", &key);
+    if (space_map && is_empty(space_map))
+        space_map = NULL;
+    if (space_map && parse_space(p, key, space_map) != 0)
+        return -1;
+    if ((map = lookup(p, root, "output", &key)) && !is_empty(map) && parse_output(p, key, map) != 0)
+        return -1;
+    if (!job->params)
+        job->params = hp_xcalloc(1, sizeof *job->params);
+    return check_across_sections(p, space_map);
+}
+
+int hp_job_parse(hp_job *job, const char *text, const char *path)
+{
+    memset(job, 0, sizeof *job);
+    job->path = hp_xstrdup(path);
+    job->text = hp_xstrdup(text);
+    job->test_eval = 1;
+    job->repeats = 1;
+    job->min_epochs = 1;
+    job->reduction_factor = 3;
+    job->brackets = 1;
+    job->keep = HP_KEEP_LAST_AND_BEST;
+    job->checkpoint_every = 1;
+    hp_config_defaults(&job->fixed);
+
+    size_t n_keys;
+    hp_config_keys(&n_keys);
+    if (n_keys > MAX_CONFIG_KEYS)
+        HP_PANIC("the hyperparameter table has %zu keys; raise MAX_CONFIG_KEYS", n_keys);
+    parse_ctx p;
+    memset(&p, 0, sizeof p);
+    p.path = path;
+    p.job = job;
+
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser))
+        HP_PANIC("libyaml could not initialise a parser (out of memory)");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_syntax_error(&parser, text, path);
+        goto release_parser;
+    }
+    p.doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        HP_ERR("%s:1:1: the job file is empty; it needs at least the sections study:, data: and strategy:", path);
+        goto release_document;
+    }
+    /* A second document would be silently ignored: refuse it. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        yaml_syntax_error(&parser, text, path);
+        goto release_document;
+    }
+    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
+    if (extra_root) {
+        HP_ERR("%s:%d:%d: a second YAML document starts here; put the whole job in one document "
+               "(remove the '---' line)", path, (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1);
+        yaml_document_delete(&extra);
+        goto release_document;
+    }
+    yaml_document_delete(&extra);
+    rc = parse_document(&p, root);
+
+release_document:
+    yaml_document_delete(&doc);
+release_parser:
+    yaml_parser_delete(&parser);
+    if (rc != 0) {
+        /* keep the message; leave the job empty so release is optional */
+        hp_job_release(job);
+    }
+    return rc;
+}
+
+int hp_job_load(hp_job *job, const char *path)
+{
+    memset(job, 0, sizeof *job);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return HP_ERR("%s: cannot read the job file: %s; check the path", path, strerror(errno));
+    int rc = -1;
+    size_t capacity = 4096, length = 0;
+    char *text = hp_xcalloc(capacity, 1);
+    for (;;) {
+        if (length + 1 >= capacity) {
+            capacity *= 2;
+            text = hp_xrealloc(text, capacity);
+        }
+        size_t got = fread(text + length, 1, capacity - length - 1, f);
+        length += got;
+        if (length > MAX_JOB_BYTES) {
+            HP_ERR("%s: the job file is larger than %d bytes; is this the right file?", path, MAX_JOB_BYTES);
+            goto release_text;
+        }
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        HP_ERR("%s: cannot read the job file: %s; check the path", path, strerror(errno));
+        goto release_text;
+    }
+    text[length] = '\0';
+    if (memchr(text, '\0', length)) {
+        HP_ERR("%s: the job file contains a NUL byte (a binary file?); give a YAML text file", path);
+        goto release_text;
+    }
+    rc = hp_job_parse(job, text, path);
+release_text:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+void hp_job_release(hp_job *job)
+{
+    free(job->path);
+    free(job->text);
+    free(job->name);
+    free(job->data_path);
+    free(job->curves_path);
+    free(job->out_dir);
+    if (job->params)
+        for (int i = 0; i < job->n_params; i++)
+            free(job->params[i].values);
+    free(job->params);
+    memset(job, 0, sizeof *job);
+}
+
+int hp_job_check_shards(const hp_job *job, int n_shards)
+{
+    const struct { const char *name; const int *shards; int count; } lists[] = {
+        {"train_shards", job->train_shards, job->n_train_shards},
+        {"val_shards", job->val_shards, job->n_val_shards},
+    };
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l].count; i++)
+            if (lists[l].shards[i] >= n_shards)
+                return HP_ERR("%s:%d:%d: data.%s: shard %d does not exist; %s has %d shards (0 to %d), "
+                              "use shard numbers below %d or prepare the data with more shards",
+                              job->path, job->shards_line, job->shards_column, lists[l].name,
+                              lists[l].shards[i], job->data_path, n_shards, n_shards - 1, n_shards);
+    return 0;
+}

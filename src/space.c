@@ -1,0 +1,123 @@
+/* space.c - turn a trial id into a configuration (grid points and random samples).
+ *
+ * Grid (strategy grid): trial t is point (t % grid_size) of the space in
+ * row-major order of the parameters in file order -- the last parameter varies
+ * fastest -- so trials grid_size..2*grid_size-1 repeat the grid (repeats) with
+ * other seeds.  choice and grid lists are the same thing here.
+ *
+ * Random (strategy random and asha): one RNG stream per trial,
+ *   hp_rng_seed_for(&rng, study seed, trial id, HP_STREAM_SAMPLE),
+ * and the parameters draw from it one after another in file order:
+ *   choice/grid  1 x hp_rng_below(n)          index into the list
+ *   uniform      1 x hp_rng_uniform -> u      low + u*(high-low)
+ *   loguniform   1 x hp_rng_uniform -> u      exp(log low + u*(log high - log low))
+ *   randint      1 x hp_rng_below(m)          low + k, m = high-low+1 (inclusive);
+ *                                             with step: low + k*step, m = kmax+1
+ * (hp_rng_below may consume more than one 64-bit word when it rejects, which
+ * does not affect determinism.)  A uniform/loguniform value with a step is
+ * quantized to low + round((x-low)/step)*step with the multiple clamped to
+ * [0, kmax], kmax = floor((high-low)/step), so it stays on the lattice and
+ * <= high.  Every value is finally clamped to [low, high] against rounding.
+ *
+ * config->seed = 31 bits of splitmix64 over (study seed, trial id) -- see
+ * trial_seed().  Under asha config->epochs is max_epochs (the most a trial
+ * can train, which keeps epoch-based learning-rate schedules the same at
+ * every rung); under grid/random it is fixed.epochs or the space's `epochs`.
+ */
+#include <limits.h>
+#include <math.h>
+
+#include "error.h"
+#include "job.h"
+#include "rng.h"
+
+long hp_space_grid_size(const hp_job *job)
+{
+    long size = 1;
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
+            return 0;
+        if (size > LONG_MAX / p->n_values)
+            return LONG_MAX; /* saturate: far beyond any usable grid */
+        size *= p->n_values;
+    }
+    return size;
+}
+
+static int trial_seed(uint64_t study_seed, int trial_id)
+{
+    uint64_t state = study_seed;
+    uint64_t mixed = hp_splitmix64(&state);
+    state = mixed ^ (uint64_t)(uint32_t)trial_id;
+    return (int)(hp_splitmix64(&state) >> 33); /* 31 bits: [0, 2^31 - 1] */
+}
+
+static double clamp(double x, double low, double high) { return x < low ? low : x > high ? high : x; }
+
+/* Largest k with low + k*step <= high (a little slack for decimal steps like 0.1). */
+static double lattice_top(const hp_param *p) { return floor((p->high - p->low) / p->step + 1e-9); }
+
+static double quantize(const hp_param *p, double x)
+{
+    if (p->step <= 0)
+        return x;
+    double k = clamp(round((x - p->low) / p->step), 0, lattice_top(p));
+    return p->low + k * p->step;
+}
+
+static double sample_param(const hp_param *p, hp_rng *rng)
+{
+    double x;
+    switch (p->dist) {
+    case HP_DIST_CHOICE:
+    case HP_DIST_GRID:
+        return p->values[hp_rng_below(rng, (uint64_t)p->n_values)];
+    case HP_DIST_UNIFORM:
+        x = quantize(p, p->low + hp_rng_uniform(rng) * (p->high - p->low));
+        return clamp(x, p->low, p->high);
+    case HP_DIST_LOGUNIFORM: {
+        double log_low = log(p->low), log_high = log(p->high);
+        x = quantize(p, exp(log_low + hp_rng_uniform(rng) * (log_high - log_low)));
+        return clamp(x, p->low, p->high);
+    }
+    case HP_DIST_RANDINT:
+        if (p->step > 0) {
+            uint64_t k = hp_rng_below(rng, (uint64_t)lattice_top(p) + 1);
+            return clamp(p->low + (double)k * p->step, p->low, p->high);
+        }
+        return p->low + (double)hp_rng_below(rng, (uint64_t)(p->high - p->low) + 1);
+    }
+    HP_PANIC("unknown distribution %d", (int)p->dist);
+}
+
+static void set_or_panic(hp_config *config, const hp_key *k, double value)
+{
+    /* The parser checked both bounds and every listed value, so this cannot fail. */
+    if (hp_config_set(config, k, value) != 0)
+        HP_PANIC("space value rejected after validation: %s", hp_error_message());
+}
+
+void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config)
+{
+    *config = job->fixed;
+    if (job->strategy == HP_STRATEGY_GRID) {
+        long size = hp_space_grid_size(job);
+        if (size <= 0)
+            HP_PANIC("grid strategy with a continuous parameter (the parser rejects this)");
+        long index = (long)trial_id % size;
+        for (int i = job->n_params - 1; i >= 0; i--) { /* last parameter varies fastest */
+            const hp_param *p = &job->params[i];
+            set_or_panic(config, p->key, p->values[index % p->n_values]);
+            index /= p->n_values;
+        }
+    } else {
+        hp_rng rng;
+        hp_rng_seed_for(&rng, job->seed, (uint64_t)trial_id, HP_STREAM_SAMPLE);
+        for (int i = 0; i < job->n_params; i++)
+            set_or_panic(config, job->params[i].key, sample_param(&job->params[i], &rng));
+    }
+    if (job->strategy == HP_STRATEGY_ASHA)
+        config->epochs = job->max_epochs;
+    config->seed = trial_seed(job->seed, trial_id);
+}

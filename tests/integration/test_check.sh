@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# test_check.sh - `hptune check` on good and bad job files written into $TMP.
+# Good jobs must exit 0 and print the plan (trial counts, rungs, first trials);
+# bad ones must exit 1 with a file:line:column message. Shard numbers are
+# checked against datasets/cifar10.h5 only if it exists (else those cases skip).
+: "${HPTUNE_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
+source "$HPTUNE_ROOT/tests/integration/lib.sh"
+
+if [ ! -x "$HPTUNE" ]; then
+    skip check_all "no hptune binary at $HPTUNE (run make first)"
+    exit 0
+fi
+
+# expect_ok NAME JOB PATTERN... : exit 0 and stdout matches every pattern
+expect_ok() {
+    local name=$1 job=$2; shift 2
+    local out rc
+    out=$("$HPTUNE" check "$job" 2>&1); rc=$?
+    if [ $rc -ne 0 ]; then fail "$name" "exit status $rc: $out"; return; fi
+    local p
+    for p in "$@"; do
+        if ! grep -qE -- "$p" <<<"$out"; then fail "$name" "output lacks /$p/: $out"; return; fi
+    done
+    pass "$name"
+}
+
+data_line='data: {path: nowhere/cifar10.h5, train_shards: [0, 1, 2, 3, 4, 5, 6, 7, 8], val_shards: [9]}'
+
+# ---------------------------------------------------------------- good jobs
+cat >"$TMP/grid.yaml" <<EOF
+study: {name: grid-test, seed: 3}
+$data_line
+strategy: {name: grid, repeats: 2}
+space:
+  filters: {grid: [16, 32]}
+  learning_rate: {choice: [0.1, 0.01, 0.001]}
+fixed: {epochs: 4, batch_size: 32}
+EOF
+# 2 x 3 points x 2 repeats = 12 trials of 4 epochs; last parameter varies fastest.
+expect_ok check_grid_plan "$TMP/grid.yaml" \
+    'valid' 'grid: 6 points x 2 repeats = 12 trials, 4 epochs each' 'worst case 48 training epochs' \
+    'trial 0: filters=16 learning_rate=0\.1$' 'trial 1: filters=16 learning_rate=0\.01$' \
+    'trial 3: filters=32 learning_rate=0\.1$' 'not found here'
+
+cat >"$TMP/random.yaml" <<EOF
+study: {name: random-test, seed: 11, metric: val_loss}
+$data_line
+strategy: {name: random, max_trials: 3}
+space:
+  learning_rate: {loguniform: [1e-4, 1e-1]}
+  optimizer: {choice: [sgd, adam]}
+fixed: {epochs: 2}
+EOF
+expect_ok check_random_plan "$TMP/random.yaml" \
+    'random: 3 trials, 2 epochs each' 'val_loss \(min\)' 'first 3 trials' \
+    'trial 2: learning_rate=[0-9.e-]+ optimizer=(sgd|adam)$'
+# The same job twice gives the same plan (sampling is seeded).
+if [ "$("$HPTUNE" check "$TMP/random.yaml" 2>&1)" = "$("$HPTUNE" check "$TMP/random.yaml" 2>&1)" ]; then
+    pass check_random_reproducible
+else
+    fail check_random_reproducible "two checks of the same job printed different plans"
+fi
+
+cat >"$TMP/asha.yaml" <<EOF
+study: {name: asha-test}
+$data_line
+strategy: {name: asha, max_trials: 27, min_epochs: 1, max_epochs: 9, reduction_factor: 3, brackets: 2}
+space:
+  learning_rate: {loguniform: [1e-4, 1e-1]}
+  num_blocks: {choice: [2, 3]}
+output: {dir: $TMP/out, keep: last, checkpoint_every: 2}
+EOF
+expect_ok check_asha_plan "$TMP/asha.yaml" \
+    'asha: up to 27 trials, epochs 1 to 9, reduction factor 3, 2 brackets' \
+    'bracket 0: 3 rungs at 1, 3, 9 epochs' 'bracket 1: 2 rungs at 3, 9 epochs' \
+    'first 5 trials' 'keep last, checkpoint every 2 epochs' 'worst case [0-9]+ training epochs'
+
+# A configuration that cannot be built is a warning, not an error.
+cat >"$TMP/warn.yaml" <<EOF
+study: {name: warn-test}
+$data_line
+strategy: {name: grid}
+space:
+  num_blocks: {grid: [2, 8]}
+EOF
+expect_ok check_unbuildable_warning "$TMP/warn.yaml" \
+    'trial 0: num_blocks=2$' 'warning: trial 1 cannot be built'
+
+# The curves file is found beside the job file, whatever the current directory.
+mkdir -p "$TMP/sub"
+cat >"$TMP/sub/curves.yaml" <<EOF
+study: {name: curves-test}
+$data_line
+strategy: {name: grid}
+objective: {type: curves, file: table.csv}
+space:
+  learning_rate: {choice: [0.1, 0.01]}
+fixed: {epochs: 2}
+EOF
+printf 'learning_rate,epoch,val_accuracy\n0.1,1,0.3\n0.1,2,0.4\n0.01,1,0.2\n0.01,2,0.5\n' >"$TMP/sub/table.csv"
+(cd / && expect_ok check_curves_beside_job "$TMP/sub/curves.yaml" "replay curves from $TMP/sub/table.csv")
+# ... and a table that misses an epoch a trial needs is an error now, not hours later.
+printf 'learning_rate,epoch,val_accuracy\n0.1,1,0.3\n0.1,2,0.4\n0.01,1,0.2\n' >"$TMP/sub/table.csv"
+expect_fail check_curves_gap 'trial 1: .*table\.csv' -- "$HPTUNE" check "$TMP/sub/curves.yaml"
+
+# ----------------------------------------------------------------- bad jobs
+bad() { # name, pattern, yaml text
+    printf '%s' "$3" >"$TMP/$1.yaml"
+    expect_fail "$1" "$2" -- "$HPTUNE" check "$TMP/$1.yaml"
+}
+bad check_unknown_key 'check_unknown_key\.yaml:3:12: strategy: unknown key .maxtrials.; did you mean .max_trials.' \
+"study: {name: s}
+$data_line
+strategy: {maxtrials: 3, name: random}
+"
+bad check_grid_continuous 'check_grid_continuous\.yaml:5:3: space\.momentum: grid search needs a list' \
+"study: {name: s}
+$data_line
+strategy: {name: grid}
+space:
+  momentum: {uniform: [0, 0.9]}
+"
+bad check_empty_choice 'check_empty_choice\.yaml:5:22: space\.filters: choice list is empty' \
+"study: {name: s}
+$data_line
+strategy: {name: random, max_trials: 2}
+space:
+  filters:  {choice: []}
+"
+bad check_asha_brackets 'check_asha_brackets\.yaml:3:64: strategy\.brackets' \
+"study: {name: s}
+$data_line
+strategy: {name: asha, max_trials: 9, max_epochs: 3, brackets: 3}
+"
+bad check_yaml_syntax 'check_yaml_syntax\.yaml:[0-9]+:[0-9]+: YAML syntax error' \
+"study: {name: s
+$data_line
+"
+bad check_range 'check_range\.yaml:5:15: fixed\.batch_size: 0 is outside the valid range' \
+"study: {name: s}
+$data_line
+strategy: {name: grid}
+fixed:
+  batch_size: 0
+"
+bad check_shard_overlap 'check_shard_overlap\.yaml:2:55: data\.val_shards: shard 1 is also in train_shards' \
+"study: {name: s}
+data: {path: d.h5, train_shards: [0, 1], val_shards: [1]}
+strategy: {name: grid}
+"
+expect_fail check_missing_file 'nowhere\.yaml: cannot read the job file' -- "$HPTUNE" check "$TMP/nowhere.yaml"
+expect_fail check_no_argument 'usage: hptune check' -- "$HPTUNE" check
+out=$("$HPTUNE" check --help 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q 'usage: hptune check JOB.yaml' <<<"$out"; then pass check_help
+else fail check_help "status $rc: $out"; fi
+
+# ------------------------------------------------------- with a data file
+data="$HPTUNE_ROOT/datasets/cifar10.h5"
+if [ -f "$data" ]; then
+    # data.path is relative to the current directory, as written.
+    mkdir -p "$TMP/run"
+    ln -s "$data" "$TMP/run/local.h5"
+    sed 's|nowhere/cifar10.h5|local.h5|' "$TMP/grid.yaml" >"$TMP/run/job.yaml"
+    (cd "$TMP/run" && expect_ok check_data_shards job.yaml 'local\.h5: [0-9]+ shards, [0-9]+ training and [0-9]+ test images')
+    n_shards=$(cd "$TMP/run" && "$HPTUNE" check job.yaml | sed -n 's/.*local\.h5: \([0-9]*\) shards.*/\1/p')
+    sed "s|val_shards: \[9\]|val_shards: [$n_shards]|" "$TMP/run/job.yaml" >"$TMP/run/bad_shard.yaml"
+    (cd "$TMP/run" && expect_fail check_shard_beyond_file "bad_shard\.yaml:2:1: data\.val_shards: shard $n_shards does not exist" \
+        -- "$HPTUNE" check bad_shard.yaml)
+else
+    skip check_data_shards "no $data (make data) - shard numbers not checked against a file"
+fi
