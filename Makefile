@@ -30,11 +30,12 @@ ARCHFLAGS ?= -march=x86-64-v3 -mtune=native
 # No -ffast-math: the tuner must see NaN/inf from diverging trials.
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ARCHFLAGS) -Iinclude -fno-math-errno
 
+comma := ,
 define dep_flags
 $(if $($(1)_DIR),-I$($(1)_DIR)/include,$(shell $(PKG_CONFIG) --cflags $(2) 2>/dev/null))
 endef
 define dep_libs
-$(if $($(1)_DIR),-L$($(1)_DIR)/lib -Wl,-rpath,$($(1)_DIR)/lib $(3),$(or $(shell $(PKG_CONFIG) --libs $(2) 2>/dev/null),$(3)))
+$(if $($(1)_DIR),-L$($(1)_DIR)/lib -Wl$(comma)-rpath$(comma)$($(1)_DIR)/lib $(3),$(or $(shell $(PKG_CONFIG) --libs $(2) 2>/dev/null),$(3)))
 endef
 
 DEP_CFLAGS = $(call dep_flags,HDF5,hdf5) $(call dep_flags,OPENBLAS,openblas) $(call dep_flags,YAML,yaml-0.1) $(call dep_flags,ZLIB,zlib)
@@ -53,7 +54,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The MPI shell: the only files that may include <mpi.h>.
-MPI_SRCS  = src/comm_mpi.c src/main.c
+MPI_SRCS  = src/comm_mpi.c src/main.c src/cmd_run.c
 CORE_SRCS = $(filter-out $(MPI_SRCS),$(wildcard src/*.c))
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/core/%.o)
 MPI_OBJS  = $(MPI_SRCS:src/%.c=$(BUILD)/mpi/%.o)

@@ -1,4 +1,4 @@
-/* job.h - a study described by a YAML job file (jobs/*.yaml), parsed with libyaml.
+/* job.h - a study described by a YAML job file (see jobs/ for examples), parsed with libyaml.
  *
  *   study:     {name: cifar10-asha, seed: 7, metric: val_accuracy, mode: max}
  *   data:      {path: datasets/cifar10.h5, train_shards: [0,1,2,3,4,5,6,7,8], val_shards: [9],

@@ -1,5 +1,4 @@
 /* error.c - recorded error messages and checked allocation. */
-#define _GNU_SOURCE
 #include "error.h"
 
 #include <stdarg.h>
@@ -40,7 +39,7 @@ void hp_error_prefix(const char *fmt, ...)
     va_end(ap);
     char old[HP_ERROR_CAPACITY];
     memcpy(old, error_message, sizeof old);
-    snprintf(error_message, sizeof error_message, "%s: %s", prefix, old);
+    snprintf(error_message, sizeof error_message, "%.1000s: %.3000s", prefix, old);
 }
 
 const char *hp_error_message(void) { return error_message; }

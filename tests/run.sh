@@ -34,7 +34,7 @@ run_one() { # name, command...
     grep -E '^(SKIP) ' "$log" | sed 's/^/    /'
     if [ "$f" != 0 ]; then
         failures+=("$name")
-        grep -E -B2 -A12 '^FAIL ' "$log" | sed 's/^/    | /' | head -80
+        grep -E -B12 -A2 '^FAIL ' "$log" | sed 's/^/    | /' | head -80
     fi
 }
 

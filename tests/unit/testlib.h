@@ -19,8 +19,6 @@ static int testlib_passed, testlib_failed, testlib_current_failed;
 #define EXPECT(cond, ...)                                                          \
     do {                                                                           \
         if (!(cond)) {                                                             \
-            if (!testlib_current_failed)                                           \
-                printf("\n");                                                      \
             testlib_current_failed++;                                              \
             printf("    %s:%d: expected %s: ", __FILE__, __LINE__, #cond);         \
             printf(__VA_ARGS__);                                                   \
@@ -34,15 +32,13 @@ static int testlib_passed, testlib_failed, testlib_current_failed;
 #define RUN(name)                                                                  \
     do {                                                                           \
         testlib_current_failed = 0;                                                \
-        printf("%s ...", #name);                                                   \
-        fflush(stdout);                                                            \
         name();                                                                    \
         if (testlib_current_failed) {                                              \
             testlib_failed++;                                                      \
             printf("FAIL %s\n", #name);                                            \
         } else {                                                                   \
             testlib_passed++;                                                      \
-            printf("\rPASS %s\n", #name);                                          \
+            printf("PASS %s\n", #name);                                            \
         }                                                                          \
         fflush(stdout);                                                            \
     } while (0)

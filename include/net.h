@@ -1,0 +1,96 @@
+/* net.h - the seed CNN family built from a hp_config, over one arena.
+ *
+ *   input (N,3,32,32)
+ *   num_blocks x [conv (filters, kernel_size, stride, padding) -> (batch norm)
+ *                 -> activation -> pool -> dropout(conv_dropout)]
+ *   flatten -> head_layers x [dense head_units -> activation -> dropout(head_dropout)]
+ *   -> dense 10 -> softmax cross-entropy
+ *
+ * Ownership: hp_net owns every buffer below; hp_net_release frees them.
+ * Parameters, gradients and the optimizer's two moment buffers are each one
+ * contiguous array of n_params floats with the same layout, so zero-grad is
+ * one memset and the optimizer walks tensors by offset.  Activations are
+ * allocated for max_batch; a forward/backward may use any batch <= max_batch.
+ * Activation layers run in place on their input buffer (their backward needs
+ * only the output).  Dropout with rate 0 is not instantiated.
+ */
+#ifndef HPTUNE_NET_H
+#define HPTUNE_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "layers.h"
+#include "rng.h"
+
+typedef enum {
+    HP_LAYER_CONV = 0,
+    HP_LAYER_BATCHNORM,
+    HP_LAYER_ACTIVATION,
+    HP_LAYER_POOL,
+    HP_LAYER_DROPOUT,
+    HP_LAYER_FLATTEN,
+    HP_LAYER_DENSE,
+    HP_LAYER_KIND_COUNT
+} hp_layer_kind;
+
+typedef struct hp_layer {
+    hp_layer_kind kind;
+    size_t in_size, out_size;   /* floats per sample */
+    conv2d_dims conv;           /* CONV (N = max_batch) */
+    pool2d_dims pool;           /* POOL */
+    batchnorm_dims bn;          /* BATCHNORM */
+    int pool_kind;              /* hp_pool */
+    int act;                    /* hp_activation */
+    float act_alpha;
+    float dropout_rate;
+    int dense_in, dense_out;    /* DENSE */
+    /* parameters: offsets into the arenas (CONV/DENSE: w then b; BN: gamma then beta) */
+    size_t w_off, w_count, b_off, b_count;
+    int decay;                  /* weight decay applies to w */
+    size_t state_off;           /* BN: running mean (C) then running var (C) in net->bn_state */
+    float *out;                 /* (max_batch, out_size); ACTIVATION/FLATTEN alias their input */
+    float *aux;                 /* POOL: int32 argmax; DROPOUT: mask; BN: mean and inv_std (2C) */
+    const float *in;            /* input of the last forward call (set by forward) */
+} hp_layer;
+
+typedef struct hp_net {
+    hp_config config;
+    int max_batch;
+    int n_layers;
+    hp_layer *layers;            /* owned */
+    size_t n_params;
+    float *params, *grads;       /* (n_params) each, owned */
+    float *opt_m, *opt_v;        /* optimizer moments (n_params) each, owned */
+    size_t n_bn_state;
+    float *bn_state;             /* running statistics, owned */
+    float *workspace;            /* shared conv scratch, owned */
+    float *grad_a, *grad_b;      /* ping-pong gradient buffers, owned */
+    float *probs;                /* (max_batch, 10), owned */
+    double forward_macs;         /* conv+dense multiply-adds per sample, forward */
+    double layer_seconds[HP_LAYER_KIND_COUNT]; /* accumulated when timing is on */
+    int timing;
+} hp_net;
+
+/* Build the network for config (validated with hp_config_validate) and
+ * initialise its weights from rng.  Returns -1 with a message when the
+ * configuration cannot be built. */
+int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *init_rng);
+void hp_net_release(hp_net *net);
+
+/* Forward pass on x (n,3,32,32); returns the logits (n,10) (owned by net).
+ * train != 0: batch-norm batch statistics and dropout (masks from rng). */
+const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rng *dropout_rng);
+/* Loss of the last forward's logits; fills net->probs.  Mean over the batch. */
+double hp_net_loss(hp_net *net, const uint8_t *labels, int n);
+/* Backward from the last hp_net_loss; ACCUMULATES into net->grads. */
+void hp_net_backward(hp_net *net, const uint8_t *labels, int n);
+void hp_net_zero_grad(hp_net *net);
+/* One optimizer step over every parameter tensor (t is 1-based). */
+void hp_net_step(hp_net *net, long t, float lr);
+/* A short human-readable summary ("conv 3->32 k3 s1 same 32x32 | ..."). */
+void hp_net_describe(const hp_net *net, char *buf, size_t size);
+const char *hp_layer_kind_name(hp_layer_kind kind);
+
+#endif

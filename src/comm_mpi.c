@@ -1,0 +1,98 @@
+/* comm_mpi.c - the MPI shell: the only file that talks to MPI (see comm.h). */
+#include "comm.h"
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+
+/* Record MPI's own message for a failed call. */
+static int mpi_fail_at(const char *src_file, int src_line, const char *call, int code)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(code, text, &len);
+    return hp_errorf_at(src_file, src_line, "%s failed: %s", call, text);
+}
+#define MPI_CHECK(call)                                                        \
+    do {                                                                       \
+        int mpi_rc_ = (call);                                                  \
+        if (mpi_rc_ != MPI_SUCCESS)                                            \
+            return mpi_fail_at(__FILE__, __LINE__, #call, mpi_rc_);            \
+    } while (0)
+
+int hp_comm_init(int *argc, char ***argv, int *rank, int *size)
+{
+    int provided;
+    MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SINGLE, &provided));
+    /* Errors come back as codes so we can report them with context. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, size));
+    return 0;
+}
+
+void hp_comm_finalize(void) { MPI_Finalize(); }
+
+_Noreturn void hp_comm_abort(int code)
+{
+    MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+int hp_comm_bcast_text(char **text, int status)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int64_t header[2] = {status, (rank == 0 && *text) ? (int64_t)strlen(*text) : 0};
+    MPI_CHECK(MPI_Bcast(header, 2, MPI_INT64_T, 0, MPI_COMM_WORLD));
+    if (rank != 0)
+        *text = hp_xcalloc((size_t)header[1] + 1, 1);
+    if (header[1] > 0)
+        MPI_CHECK(MPI_Bcast(*text, (int)header[1], MPI_CHAR, 0, MPI_COMM_WORLD));
+    return (int)header[0];
+}
+
+int hp_comm_send(int dest, int tag, const void *data, size_t size)
+{
+    MPI_CHECK(MPI_Send(data, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD));
+    return 0;
+}
+
+double hp_comm_time(void) { return MPI_Wtime(); }
+
+int hp_comm_wait(int source, int tag_filter, int *from, int *tag, void **data, size_t *size,
+                 const volatile sig_atomic_t *stop, int timeout_ms)
+{
+    long sleep_ns = 50000;
+    double start = MPI_Wtime();
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_CHECK(MPI_Iprobe(source < 0 ? MPI_ANY_SOURCE : source, tag_filter < 0 ? MPI_ANY_TAG : tag_filter,
+                           MPI_COMM_WORLD, &flag, &st));
+        if (flag) {
+            int count = 0;
+            MPI_Get_count(&st, MPI_BYTE, &count);
+            void *buf = hp_xcalloc((size_t)count + 1, 1);
+            MPI_CHECK(MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
+                               MPI_STATUS_IGNORE));
+            *from = st.MPI_SOURCE;
+            *tag = st.MPI_TAG;
+            *data = buf;
+            *size = (size_t)count;
+            return 1;
+        }
+        if (stop && *stop)
+            return 0;
+        if (timeout_ms >= 0 && (MPI_Wtime() - start) * 1000.0 >= timeout_ms)
+            return 0;
+        struct timespec ts = {0, sleep_ns};
+        nanosleep(&ts, NULL);
+        if (sleep_ns < 2000000)
+            sleep_ns *= 2;
+    }
+}

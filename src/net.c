@@ -1,0 +1,439 @@
+/* net.c - build, run and update the seed CNN family (see net.h). */
+#include "net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "optim.h"
+
+static const char *const layer_kind_names[HP_LAYER_KIND_COUNT] = {
+    "conv", "batchnorm", "activation", "pool", "dropout", "flatten", "dense"};
+
+const char *hp_layer_kind_name(hp_layer_kind kind) { return layer_kind_names[kind]; }
+
+/* ------------------------------------------------------------ building -- */
+
+typedef struct net_builder {
+    hp_net *net;
+    int capacity;
+    int C, H, W;       /* current activation shape per sample */
+    size_t params;     /* running parameter count */
+    size_t bn_state;
+} net_builder;
+
+static hp_layer *add_layer(net_builder *b, hp_layer_kind kind)
+{
+    hp_net *net = b->net;
+    if (net->n_layers == b->capacity) {
+        b->capacity = b->capacity ? 2 * b->capacity : 16;
+        net->layers = hp_xrealloc(net->layers, (size_t)b->capacity * sizeof *net->layers);
+    }
+    hp_layer *L = &net->layers[net->n_layers++];
+    memset(L, 0, sizeof *L);
+    L->kind = kind;
+    L->in_size = (size_t)b->C * b->H * b->W;
+    return L;
+}
+
+static void claim_params(net_builder *b, hp_layer *L, size_t w_count, size_t b_count)
+{
+    L->w_off = b->params;
+    L->w_count = w_count;
+    L->b_off = b->params + w_count;
+    L->b_count = b_count;
+    b->params += w_count + b_count;
+}
+
+static int add_conv(net_builder *b, int filters, const hp_config *c)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_CONV);
+    if (conv2d_dims_init(&L->conv, b->net->max_batch, b->C, b->H, b->W, filters, c->kernel_size,
+                         c->kernel_size, c->stride, (hp_padding)c->padding) != 0)
+        return -1;
+    claim_params(b, L, (size_t)filters * b->C * c->kernel_size * c->kernel_size, (size_t)filters);
+    L->decay = 1;
+    b->C = filters;
+    b->H = L->conv.OH;
+    b->W = L->conv.OW;
+    L->out_size = (size_t)b->C * b->H * b->W;
+    b->net->forward_macs += conv2d_forward_macs(&L->conv) / b->net->max_batch;
+    return 0;
+}
+
+static void add_batchnorm(net_builder *b)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_BATCHNORM);
+    L->bn = (batchnorm_dims){.N = b->net->max_batch, .C = b->C, .HW = b->H * b->W,
+                             .eps = 1e-3f, .momentum = 0.99f};
+    claim_params(b, L, (size_t)b->C, (size_t)b->C);
+    L->state_off = b->bn_state;
+    b->bn_state += 2 * (size_t)b->C;
+    L->out_size = L->in_size;
+}
+
+static void add_activation(net_builder *b, const hp_config *c)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_ACTIVATION);
+    L->act = c->activation;
+    L->act_alpha = c->activation == HP_ACT_LEAKY_RELU ? c->leaky_slope : 1.0f;
+    L->out_size = L->in_size;
+}
+
+static int add_pool(net_builder *b, const hp_config *c)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_POOL);
+    int stride = c->pool_stride ? c->pool_stride : c->pool_size;
+    if (pool2d_dims_init(&L->pool, b->net->max_batch, b->C, b->H, b->W, c->pool_size, stride) != 0)
+        return -1;
+    L->pool_kind = c->pool;
+    b->H = L->pool.OH;
+    b->W = L->pool.OW;
+    L->out_size = (size_t)b->C * b->H * b->W;
+    return 0;
+}
+
+static void add_dropout(net_builder *b, float rate)
+{
+    if (rate <= 0.0f)
+        return;
+    hp_layer *L = add_layer(b, HP_LAYER_DROPOUT);
+    L->dropout_rate = rate;
+    L->out_size = L->in_size;
+}
+
+static void add_dense(net_builder *b, int units)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_DENSE);
+    L->dense_in = b->C * b->H * b->W;
+    L->dense_out = units;
+    claim_params(b, L, (size_t)units * L->dense_in, (size_t)units);
+    L->decay = 1;
+    b->C = units;
+    b->H = b->W = 1;
+    L->out_size = (size_t)units;
+    b->net->forward_macs += (double)L->dense_in * units;
+}
+
+static int fan_out_of(const hp_layer *L)
+{
+    return L->kind == HP_LAYER_CONV ? L->conv.OC * L->conv.KH * L->conv.KW : L->dense_out;
+}
+
+static int fan_in_of(const hp_layer *L)
+{
+    return L->kind == HP_LAYER_CONV ? L->conv.C * L->conv.KH * L->conv.KW : L->dense_in;
+}
+
+/* He normal for weights followed by a ReLU-family activation; Glorot uniform
+ * otherwise (including the final classifier); biases zero; BN gamma 1. */
+static void initialise(hp_net *net, hp_rng *rng)
+{
+    int relu_family = net->config.activation == HP_ACT_RELU ||
+                      net->config.activation == HP_ACT_LEAKY_RELU ||
+                      net->config.activation == HP_ACT_ELU;
+    for (int i = 0; i < net->n_layers; i++) {
+        hp_layer *L = &net->layers[i];
+        float *w = net->params + L->w_off;
+        if (L->kind == HP_LAYER_CONV || L->kind == HP_LAYER_DENSE) {
+            int is_classifier = (i == net->n_layers - 1);
+            if (relu_family && !is_classifier)
+                init_he_normal(w, L->w_count, fan_in_of(L), rng);
+            else
+                init_glorot_uniform(w, L->w_count, fan_in_of(L), fan_out_of(L), rng);
+        } else if (L->kind == HP_LAYER_BATCHNORM) {
+            for (size_t k = 0; k < L->w_count; k++)
+                w[k] = 1.0f;
+            float *running_var = net->bn_state + L->state_off + L->bn.C;
+            for (int k = 0; k < L->bn.C; k++)
+                running_var[k] = 1.0f;
+        }
+    }
+}
+
+int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *init_rng)
+{
+    memset(net, 0, sizeof *net);
+    if (hp_config_validate(config) != 0)
+        return -1;
+    net->config = *config;
+    net->max_batch = max_batch;
+    net_builder b = {.net = net, .C = HP_IMAGE_C, .H = HP_IMAGE_H, .W = HP_IMAGE_W};
+
+    for (int block = 0; block < config->num_blocks; block++) {
+        if (add_conv(&b, hp_config_block_filters(config, block), config) != 0)
+            goto fail;
+        if (config->batch_norm)
+            add_batchnorm(&b);
+        add_activation(&b, config);
+        if (add_pool(&b, config) != 0)
+            goto fail;
+        add_dropout(&b, config->conv_dropout);
+    }
+    hp_layer *flatten = add_layer(&b, HP_LAYER_FLATTEN);
+    flatten->out_size = flatten->in_size;
+    for (int h = 0; h < config->head_layers; h++) {
+        add_dense(&b, config->head_units);
+        add_activation(&b, config);
+        add_dropout(&b, config->head_dropout);
+    }
+    add_dense(&b, HP_NUM_CLASSES);
+
+    /* Arenas. */
+    net->n_params = b.params;
+    net->params = hp_xalloc_floats(b.params);
+    net->grads = hp_xalloc_floats(b.params);
+    net->opt_m = hp_xalloc_floats(b.params);
+    net->opt_v = hp_xalloc_floats(b.params);
+    net->n_bn_state = b.bn_state;
+    net->bn_state = hp_xalloc_floats(b.bn_state);
+    size_t max_act = (size_t)HP_IMAGE_BYTES, workspace = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        hp_layer *L = &net->layers[i];
+        size_t n_out = (size_t)max_batch * L->out_size;
+        if (L->out_size > max_act)
+            max_act = L->out_size;
+        switch (L->kind) {
+        case HP_LAYER_CONV:
+            L->out = hp_xalloc_floats(n_out);
+            if (conv2d_workspace_floats(&L->conv) > workspace)
+                workspace = conv2d_workspace_floats(&L->conv);
+            break;
+        case HP_LAYER_DENSE:
+        case HP_LAYER_BATCHNORM:
+        case HP_LAYER_DROPOUT:
+        case HP_LAYER_POOL:
+            L->out = hp_xalloc_floats(n_out);
+            break;
+        case HP_LAYER_ACTIVATION:
+        case HP_LAYER_FLATTEN:
+        case HP_LAYER_KIND_COUNT:
+            break;
+        }
+        if (L->kind == HP_LAYER_POOL)
+            L->aux = hp_xalloc_floats(n_out); /* int32 argmax, same size as floats */
+        else if (L->kind == HP_LAYER_DROPOUT)
+            L->aux = hp_xalloc_floats(n_out);
+        else if (L->kind == HP_LAYER_BATCHNORM)
+            L->aux = hp_xalloc_floats(2 * (size_t)L->bn.C);
+    }
+    net->workspace = hp_xalloc_floats(workspace);
+    net->grad_a = hp_xalloc_floats((size_t)max_batch * max_act);
+    net->grad_b = hp_xalloc_floats((size_t)max_batch * max_act);
+    net->probs = hp_xalloc_floats((size_t)max_batch * HP_NUM_CLASSES);
+    initialise(net, init_rng);
+    return 0;
+fail:
+    hp_error_prefix("the network cannot be built");
+    hp_net_release(net);
+    return -1;
+}
+
+void hp_net_release(hp_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        free(net->layers[i].kind == HP_LAYER_ACTIVATION || net->layers[i].kind == HP_LAYER_FLATTEN
+                 ? NULL
+                 : net->layers[i].out);
+        free(net->layers[i].aux);
+    }
+    free(net->layers);
+    free(net->params);
+    free(net->grads);
+    free(net->opt_m);
+    free(net->opt_v);
+    free(net->bn_state);
+    free(net->workspace);
+    free(net->grad_a);
+    free(net->grad_b);
+    free(net->probs);
+    memset(net, 0, sizeof *net);
+}
+
+/* ------------------------------------------------------------- running -- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rng *dropout_rng)
+{
+    const float *cur = x;
+    for (int i = 0; i < net->n_layers; i++) {
+        hp_layer *L = &net->layers[i];
+        double t0 = net->timing ? now_seconds() : 0.0;
+        L->in = cur;
+        float *w = net->params + L->w_off, *bias = net->params + L->b_off;
+        switch (L->kind) {
+        case HP_LAYER_CONV: {
+            conv2d_dims d = L->conv;
+            d.N = n;
+            conv2d_forward(L->out, net->workspace, cur, w, bias, &d);
+            cur = L->out;
+            break;
+        }
+        case HP_LAYER_BATCHNORM: {
+            batchnorm_dims d = L->bn;
+            d.N = n;
+            float *running_mean = net->bn_state + L->state_off, *running_var = running_mean + d.C;
+            if (train)
+                batchnorm_forward_train(L->out, L->aux, L->aux + d.C, running_mean, running_var, cur,
+                                        w, bias, &d);
+            else
+                batchnorm_forward_eval(L->out, cur, w, bias, running_mean, running_var, &d);
+            cur = L->out;
+            break;
+        }
+        case HP_LAYER_ACTIVATION:
+            /* in place: the buffer now holds the activation's output */
+            activation_forward((float *)cur, cur, (size_t)n * L->in_size, (hp_activation)L->act,
+                               L->act_alpha);
+            L->out = (float *)cur;
+            break;
+        case HP_LAYER_POOL: {
+            pool2d_dims d = L->pool;
+            d.N = n;
+            pool2d_forward(L->out, (int32_t *)L->aux, cur, (hp_pool)L->pool_kind, &d);
+            cur = L->out;
+            break;
+        }
+        case HP_LAYER_DROPOUT:
+            if (train) {
+                dropout_forward(L->out, L->aux, cur, (size_t)n * L->in_size, L->dropout_rate,
+                                dropout_rng);
+                cur = L->out;
+            }
+            break;
+        case HP_LAYER_FLATTEN:
+            break;
+        case HP_LAYER_DENSE:
+            dense_forward(L->out, cur, w, bias, n, L->dense_in, L->dense_out);
+            cur = L->out;
+            break;
+        case HP_LAYER_KIND_COUNT:
+            HP_PANIC("bad layer kind");
+        }
+        if (net->timing)
+            net->layer_seconds[L->kind] += now_seconds() - t0;
+    }
+    return cur;
+}
+
+double hp_net_loss(hp_net *net, const uint8_t *labels, int n)
+{
+    const float *logits = net->layers[net->n_layers - 1].out;
+    return softmax_xent_forward(net->probs, logits, labels, n, HP_NUM_CLASSES);
+}
+
+void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
+{
+    float *d = net->grad_a, *other = net->grad_b;
+    softmax_xent_backward(d, net->probs, labels, n, HP_NUM_CLASSES, 1.0f / (float)n);
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        hp_layer *L = &net->layers[i];
+        double t0 = net->timing ? now_seconds() : 0.0;
+        float *dw = net->grads + L->w_off, *db = net->grads + L->b_off;
+        const float *w = net->params + L->w_off;
+        float *d_in = (i == 0) ? NULL : other;
+        int swapped = 1;
+        switch (L->kind) {
+        case HP_LAYER_CONV: {
+            conv2d_dims dims = L->conv;
+            dims.N = n;
+            conv2d_backward(d_in, dw, db, net->workspace, d, L->in, w, &dims);
+            break;
+        }
+        case HP_LAYER_BATCHNORM: {
+            batchnorm_dims dims = L->bn;
+            dims.N = n;
+            batchnorm_backward(d_in, dw, db, d, L->in, w, L->aux, L->aux + dims.C, &dims);
+            break;
+        }
+        case HP_LAYER_ACTIVATION:
+            activation_backward(d, d, L->out, (size_t)n * L->in_size, (hp_activation)L->act,
+                                L->act_alpha);
+            swapped = 0;
+            break;
+        case HP_LAYER_POOL: {
+            pool2d_dims dims = L->pool;
+            dims.N = n;
+            pool2d_backward(d_in, d, (const int32_t *)L->aux, (hp_pool)L->pool_kind, &dims);
+            break;
+        }
+        case HP_LAYER_DROPOUT:
+            dropout_backward(d_in, d, L->aux, (size_t)n * L->in_size);
+            break;
+        case HP_LAYER_FLATTEN:
+            swapped = 0;
+            break;
+        case HP_LAYER_DENSE:
+            dense_backward(d_in, dw, db, d, L->in, w, n, L->dense_in, L->dense_out);
+            break;
+        case HP_LAYER_KIND_COUNT:
+            HP_PANIC("bad layer kind");
+        }
+        if (swapped && d_in) {
+            other = d;
+            d = d_in;
+        }
+        if (net->timing)
+            net->layer_seconds[L->kind] += now_seconds() - t0;
+    }
+}
+
+void hp_net_zero_grad(hp_net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
+
+void hp_net_step(hp_net *net, long t, float lr)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        const hp_layer *L = &net->layers[i];
+        if (L->w_count == 0)
+            continue;
+        float wd = L->decay ? net->config.weight_decay : 0.0f;
+        hp_optim_step(&net->config, net->params + L->w_off, net->grads + L->w_off,
+                      net->opt_m + L->w_off, net->opt_v + L->w_off, L->w_count, t, lr, wd);
+        hp_optim_step(&net->config, net->params + L->b_off, net->grads + L->b_off,
+                      net->opt_m + L->b_off, net->opt_v + L->b_off, L->b_count, t, lr, 0.0f);
+    }
+}
+
+void hp_net_describe(const hp_net *net, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < net->n_layers && used < size; i++) {
+        const hp_layer *L = &net->layers[i];
+        int n = 0;
+        switch (L->kind) {
+        case HP_LAYER_CONV:
+            n = snprintf(buf + used, size - used, "conv %d->%d k%d s%d ->%dx%d", L->conv.C, L->conv.OC,
+                         L->conv.KH, L->conv.stride, L->conv.OH, L->conv.OW);
+            break;
+        case HP_LAYER_POOL:
+            n = snprintf(buf + used, size - used, "%spool%d ->%dx%d",
+                         L->pool_kind == HP_POOL_MAX ? "max" : "avg", L->pool.size, L->pool.OH, L->pool.OW);
+            break;
+        case HP_LAYER_DENSE:
+            n = snprintf(buf + used, size - used, "dense %d->%d", L->dense_in, L->dense_out);
+            break;
+        case HP_LAYER_DROPOUT:
+            n = snprintf(buf + used, size - used, "dropout %.2g", (double)L->dropout_rate);
+            break;
+        default:
+            n = snprintf(buf + used, size - used, "%s", hp_layer_kind_name(L->kind));
+            break;
+        }
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        if (i + 1 < net->n_layers && used + 3 < size)
+            used += (size_t)snprintf(buf + used, size - used, " | ");
+    }
+}
