@@ -76,6 +76,7 @@ typedef struct hp_job {
     int n_params;
     hp_param *params;     /* in job-file order, owned */
     hp_config fixed;      /* defaults overridden by fixed: */
+    int fixed_seed;       /* fixed.seed was given: every trial uses it (best.yaml retrains exactly) */
     /* output */
     char *out_dir;        /* NULL: runs/<name> */
     hp_keep_policy keep;
@@ -101,7 +102,7 @@ long hp_space_grid_size(const hp_job *job);
  * space's parameters in file order (last parameter varies fastest);
  * random/asha: sampled from a stream seeded by (study seed, trial id,
  * HP_STREAM_SAMPLE), parameters in file order.  config->seed is derived from
- * (study seed, trial id).  Deterministic: same job and id, same config. */
+ * (study seed, trial id), unless fixed.seed is given.  Deterministic: same job and id, same config. */
 void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config);
 
 /* `hptune check JOB.yaml`: validate and print the plan; returns exit status. */

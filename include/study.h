@@ -26,7 +26,7 @@
 #include "strategy.h"
 
 #define HP_STUDY_FORMAT_VERSION 1
-#define HP_METRIC_COLS 9 /* train_loss, train_acc, val_loss, val_acc, precision, recall, f1, lr, seconds */
+#define HP_METRIC_COLS 9 /* train_loss, train_accuracy, val_loss, val_accuracy, val_precision, val_recall, val_f1, lr, seconds */
 
 typedef struct hp_epoch_record {
     double values[HP_METRIC_COLS];
@@ -47,6 +47,8 @@ typedef struct hp_study {
     hp_strategy *strategy;     /* owned */
     int n_trials, capacity;
     hp_trial_record *trials;   /* owned, indexed by trial id */
+    int n_assignments, assignments_capacity;
+    int32_t *assignments;      /* (n_assignments, 5): trial, from, to, bracket, rung, in order; owned */
     int journal_fd;
     long n_events;
     int finished;

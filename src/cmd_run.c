@@ -26,6 +26,7 @@
 #define WORKER_IDLE (-1)
 #define WORKER_GONE (-2)
 #define WORKER_STARTING (-3)
+#define WORKER_FATAL (-4) /* reported a fatal error; waits for STOP */
 
 typedef struct coordinator {
     hp_study *study;
@@ -169,7 +170,7 @@ static int coordinator_handle(coordinator *c, int from, int tag, const void *dat
         if (c->n_workers) {
             if (c->worker_trial[from] >= 0)
                 c->running--;
-            c->worker_trial[from] = WORKER_GONE;
+            c->worker_trial[from] = WORKER_FATAL;
         }
         return 0;
     }
@@ -333,9 +334,9 @@ static void stop_workers(coordinator *c, int reason, double timeout_s)
         return; /* finished: workers are idle and simply exit */
     double deadline = wall_seconds() + timeout_s;
     for (;;) {
-        int left = 0;
+        int left = 0; /* workers that may still send reports */
         for (int r = 1; r <= c->n_workers; r++)
-            left += c->worker_trial[r] != WORKER_GONE;
+            left += c->worker_trial[r] != WORKER_GONE && c->worker_trial[r] != WORKER_FATAL;
         if (!left || wall_seconds() > deadline)
             break;
         if (coordinator_wait_and_handle(c, NULL, 500) < 0)
@@ -372,7 +373,7 @@ static int run_coordinator(coordinator *c)
             break;
         int any_worker = 0;
         for (int r = 1; r <= c->n_workers; r++)
-            any_worker += c->worker_trial[r] != WORKER_GONE;
+            any_worker += c->worker_trial[r] != WORKER_GONE && c->worker_trial[r] != WORKER_FATAL;
         if (!any_worker) {
             rc = HP_ERR("every worker has stopped");
             break;
@@ -614,8 +615,8 @@ int cmd_run(int argc, char **argv)
             rc = -1;
         }
         if (c.fatal) {
-            hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s'",
-                      c.fatal, study.dir);
+            hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s' "
+                      "(add --allow-job-change if you edit the job file)", c.fatal, study.dir);
             hp_error_print();
             rc = -1;
         } else if (interrupted && rc == 0) {

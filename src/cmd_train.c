@@ -138,13 +138,15 @@ int cmd_train(int argc, char **argv)
         free(sets);
         return 1;
     }
-    hp_config config = job.fixed;
     if (job.n_params > 0) {
         hp_errorf("%s:%d:%d: 'hptune train' runs one configuration but the job has a space: "
                   "section; run the study with 'hptune run', or move the values to fixed:",
                   job_path, job.params[0].line, job.params[0].column);
         goto fail;
     }
+    /* the fixed values, and the seed of trial 0 unless fixed.seed is given */
+    hp_config config;
+    hp_job_trial_config(&job, 0, &config);
     for (int i = 0; i < n_sets; i++)
         if (hp_config_apply_assignment(&config, sets[i]) != 0)
             goto fail;

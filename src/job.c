@@ -669,9 +669,10 @@ static int find_config_key(const parse_ctx *p, const yaml_node_t *key_node, cons
     if (!k)
         return fail_at(p, key_node, "%s: unknown hyperparameter '%s'%s (hptune train --help-keys lists them)",
                        section, name, suggestion(name, config_key_names(names, MAX_CONFIG_KEYS + 1), near, sizeof near));
-    if (strcmp(k->name, "seed") == 0)
-        return fail_at(p, key_node, "%s.seed: each trial's seed is derived from study.seed and the trial id; "
-                                    "remove it and set study.seed instead", section);
+    if (strcmp(k->name, "seed") == 0 && strcmp(section, "space") == 0)
+        return fail_at(p, key_node, "space.seed: the seed is not a hyperparameter to search; each trial's "
+                                    "seed is derived from study.seed and the trial id (fixed.seed sets one "
+                                    "seed for every trial)");
     *out = k;
     return 0;
 }
@@ -696,6 +697,8 @@ static int parse_fixed(parse_ctx *p, const yaml_node_t *section_key, const yaml_
         if (get_config_value(p, value, what, k, &v) != 0)
             return -1;
         hp_config_set(&p->job->fixed, k, v); /* checked by get_config_value */
+        if (strcmp(k->name, "seed") == 0)
+            p->job->fixed_seed = 1;
         int index = hp_config_key_index(k);
         p->fixed_line[index] = line_of(key);
         p->fixed_column[index] = column_of(key);

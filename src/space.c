@@ -5,6 +5,12 @@
  * fastest -- so trials grid_size..2*grid_size-1 repeat the grid (repeats) with
  * other seeds.  choice and grid lists are the same thing here.
  *
+ * Random and asha: parameters written as `grid: [...]` are enumerated, not
+ * sampled (Ray Tune's grid_search under a scheduler): trial t takes point
+ * (t % G) of the grid formed by the `grid` parameters alone (G = product of
+ * their lengths, last one fastest); `choice` and the other distributions are
+ * sampled.  Grid parameters draw nothing from the RNG stream below.
+ *
  * Random (strategy random and asha): one RNG stream per trial,
  *   hp_rng_seed_for(&rng, study seed, trial id, HP_STREAM_SAMPLE),
  * and the parameters draw from it one after another in file order:
@@ -112,12 +118,21 @@ void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config)
             index /= p->n_values;
         }
     } else {
+        long index = trial_id;
+        for (int i = job->n_params - 1; i >= 0; i--) { /* grid parameters: enumerated */
+            const hp_param *p = &job->params[i];
+            if (p->dist != HP_DIST_GRID)
+                continue;
+            set_or_panic(config, p->key, p->values[index % p->n_values]);
+            index /= p->n_values;
+        }
         hp_rng rng;
         hp_rng_seed_for(&rng, job->seed, (uint64_t)trial_id, HP_STREAM_SAMPLE);
         for (int i = 0; i < job->n_params; i++)
-            set_or_panic(config, job->params[i].key, sample_param(&job->params[i], &rng));
+            if (job->params[i].dist != HP_DIST_GRID)
+                set_or_panic(config, job->params[i].key, sample_param(&job->params[i], &rng));
     }
     if (job->strategy == HP_STRATEGY_ASHA)
         config->epochs = job->max_epochs;
-    config->seed = trial_seed(job->seed, trial_id);
+    config->seed = job->fixed_seed ? job->fixed.seed : trial_seed(job->seed, trial_id);
 }

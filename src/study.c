@@ -51,7 +51,7 @@ static int metric_column(hp_metric m)
 
 static const char *const metric_column_names[HP_METRIC_COLS] = {
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision",
-    "val_recall", "val_f1", "learning_rate", "seconds"};
+    "val_recall", "val_f1", "lr", "seconds"};
 
 static hp_trial_record *trial_record(hp_study *s, int trial)
 {
@@ -140,6 +140,16 @@ int hp_study_sync(hp_study *s)
 
 static void apply_assign(hp_study *s, const hp_assignment *a)
 {
+    if (s->n_assignments == s->assignments_capacity) {
+        s->assignments_capacity = s->assignments_capacity ? 2 * s->assignments_capacity : 256;
+        s->assignments = hp_xrealloc(s->assignments, (size_t)s->assignments_capacity * 5 * sizeof(int32_t));
+    }
+    int32_t *row = s->assignments + (size_t)s->n_assignments++ * 5;
+    row[0] = a->trial;
+    row[1] = a->from_epoch;
+    row[2] = a->to_epoch;
+    row[3] = a->bracket;
+    row[4] = a->rung;
     hp_trial_record *r = trial_record(s, a->trial);
     r->assigned_from = a->from_epoch;
     r->assigned_to = a->to_epoch;
@@ -367,8 +377,14 @@ static int replay(hp_study *s, uint32_t type, const unsigned char *p, uint32_t s
         if (size != sizeof(double))
             break;
         memcpy(&s->elapsed_before, p, sizeof(double));
-        if (type == REC_DONE)
+        if (type == REC_DONE) {
+            /* the run ended on the strategy's DONE, which marks paused
+               trials stopped; ask it again to reach the same state */
+            hp_assignment a;
+            if (hp_strategy_next(s->strategy, &a) != HP_NEXT_DONE)
+                return HP_ERR("%s: the study is recorded as finished but the strategy has work left", journal);
             s->finished = 1;
+        }
         return 0;
     }
     return HP_ERR("%s: corrupt record of type %u (size %u)", journal, type, size);
@@ -505,6 +521,7 @@ void hp_study_close(hp_study *s)
         free(s->trials[i].failure);
     }
     free(s->trials);
+    free(s->assignments);
     if (s->strategy)
         hp_strategy_free(s->strategy);
     hp_job_release(&s->job);
@@ -654,7 +671,8 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
               h5u_write_array(g, "final_value", H5T_NATIVE_DOUBLE, final_values, (size_t)n) ||
               h5u_write_matrix(g, "config", H5T_NATIVE_DOUBLE, configs, (size_t)n, n_keys) ||
               h5u_write_attr_string(g, "config_columns", key_list) ||
-              h5u_write_matrix(f, "metrics", H5T_NATIVE_DOUBLE, metrics, rows, HP_METRIC_COLS + 2);
+              h5u_write_matrix(f, "metrics", H5T_NATIVE_DOUBLE, metrics, rows, HP_METRIC_COLS + 2) ||
+              h5u_write_matrix(f, "assignments", H5T_NATIVE_INT32, s->assignments, (size_t)s->n_assignments, 5);
     if (!bad) {
         hid_t ds = H5Dopen2(f, "metrics", H5P_DEFAULT);
         bad = ds < 0 || h5u_write_attr_string(ds, "columns", metric_list);
@@ -716,7 +734,8 @@ int hp_study_write_best_yaml(const hp_study *s)
         for (int i = 0; i < s->job.n_val_shards; i++)
             fprintf(f, "%s%d", i ? ", " : "", s->job.val_shards[i]);
         fprintf(f, "]\nstrategy: {name: random, max_trials: 1}\nfixed:\n");
-        c.epochs = epoch > 0 ? epoch : c.epochs;
+        /* the trial's own configuration, seed and epoch budget included, so
+           that `hptune train best.yaml` retrains exactly that trial */
         hp_config_write_yaml(f, &c, "  ");
         if (fclose(f) != 0)
             rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
@@ -860,7 +879,13 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
         }
         fprintf(f, "]}");
     }
-    if (json)
-        fprintf(f, "\n]}\n");
+    if (json) {
+        fprintf(f, "\n], \"assignments\": [");
+        for (int i = 0; i < s->n_assignments; i++) {
+            const int32_t *a = s->assignments + (size_t)i * 5;
+            fprintf(f, "%s[%d, %d, %d, %d, %d]", i ? ", " : "", a[0], a[1], a[2], a[3], a[4]);
+        }
+        fprintf(f, "]}\n");
+    }
     return ferror(f) ? HP_ERR("cannot write the export") : 0;
 }

@@ -671,6 +671,37 @@ TEST(asha_trials_train_to_max_epochs)
     hp_job_release(&job);
 }
 
+/* Under random/asha, `grid:` parameters are enumerated in trial order (last
+ * fastest) and draw nothing, while `choice` parameters are sampled from the
+ * trial's stream as if the grid parameters were not there. */
+TEST(grid_parameters_are_enumerated_under_asha)
+{
+    hp_job job;
+    if (hp_job_parse(&job, HEAD "strategy: {name: asha, max_trials: 12, max_epochs: 9}\n"
+                               "space:\n"
+                               "  learning_rate: {grid: [0.1, 0.01, 0.001]}\n"
+                               "  filters: {choice: [8, 16, 32, 64]}\n"
+                               "  activation: {grid: [relu, tanh]}\n", "job.yaml") != 0) {
+        EXPECT(0, "%s", hp_error_message());
+        return;
+    }
+    static const float lr[3] = {0.1f, 0.01f, 0.001f};
+    static const int act[2] = {HP_ACT_RELU, HP_ACT_TANH};
+    static const int filters[4] = {8, 16, 32, 64};
+    for (int t = 0; t < 12; t++) {
+        hp_config c;
+        hp_job_trial_config(&job, t, &c);
+        /* grid of (learning_rate, activation): 6 points, activation fastest */
+        EXPECT(c.learning_rate == lr[(t / 2) % 3], "trial %d lr %g", t, c.learning_rate);
+        EXPECT(c.activation == act[t % 2], "trial %d activation %d", t, c.activation);
+        hp_rng r;
+        hp_rng_seed_for(&r, 0, (uint64_t)t, HP_STREAM_SAMPLE);
+        int f = filters[hp_rng_below(&r, 4)];
+        EXPECT(c.filters == f, "trial %d filters %d, expected %d from the first draw", t, c.filters, f);
+    }
+    hp_job_release(&job);
+}
+
 int main(void)
 {
     RUN(full_job_parses_every_section);
@@ -691,5 +722,6 @@ int main(void)
     RUN(random_sampling_follows_the_documented_draws);
     RUN(random_sampling_reproducible_and_varied);
     RUN(asha_trials_train_to_max_epochs);
+    RUN(grid_parameters_are_enumerated_under_asha);
     return testlib_finish();
 }
