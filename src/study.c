@@ -390,6 +390,28 @@ static int replay(hp_study *s, uint32_t type, const unsigned char *p, uint32_t s
     return HP_ERR("%s: corrupt record of type %u (size %u)", journal, type, size);
 }
 
+/* study.h5 is rebuilt from the journal, but a damaged one means something
+ * went wrong on this file system: say so instead of silently replacing it. */
+static int check_snapshot(const char *dir)
+{
+    char *path = path_join(dir, "study.h5");
+    int rc = 0;
+    if (access(path, F_OK) == 0) {
+        h5u_quiet();
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char format[64] = "";
+        if (f < 0 || h5u_read_attr_string(f, "format", format, sizeof format) != 0 ||
+            strcmp(format, "hptune-study") != 0)
+            rc = HP_ERR("%s is corrupt or truncated (%s); it is a snapshot of study.journal: move it "
+                        "away and run the command again to rebuild it", path,
+                        f < 0 ? "not a readable HDF5 file" : "not an hptune study snapshot");
+        if (f >= 0)
+            H5Fclose(f);
+    }
+    free(path);
+    return rc;
+}
+
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only)
 {
     memset(s, 0, sizeof *s);
@@ -484,6 +506,8 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
         goto out;
     }
     s->n_events = records;
+    if (check_snapshot(dir) != 0)
+        goto out;
     if (read_only) {
         rc = 0;
         goto out;
