@@ -67,6 +67,11 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir);
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only);
 void hp_study_close(hp_study *s);
 
+/* The strategy's next decision, with a grid/random trial's epoch budget
+ * taken from its own configuration (`epochs` may be a searched parameter).
+ * The coordinator and the journal replay both decide through this. */
+hp_next hp_study_next(hp_study *s, hp_assignment *a);
+
 /* Journaled events (each is written to the journal, then applied). */
 int hp_study_assign(hp_study *s, const hp_assignment *a);
 int hp_study_epoch(hp_study *s, int trial, int epoch, int checkpointed, const double *values);

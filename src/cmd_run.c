@@ -189,7 +189,7 @@ static int coordinator_handle(coordinator *c, int from, int tag, const void *dat
 /* Ask the strategy for the next assignment; journal it. 1 = got one. */
 static int next_assignment(coordinator *c, hp_assignment *a)
 {
-    hp_next n = hp_strategy_next(c->study->strategy, a);
+    hp_next n = hp_study_next(c->study, a);
     if (n == HP_NEXT_DONE)
         c->strategy_done = 1;
     if (n != HP_NEXT_START)

@@ -184,6 +184,17 @@ static void apply_failed(hp_study *s, int trial, const char *reason)
 
 /* ---------------------------------------------------------- live API --- */
 
+hp_next hp_study_next(hp_study *s, hp_assignment *a)
+{
+    hp_next n = hp_strategy_next(s->strategy, a);
+    if (n == HP_NEXT_START && s->job.strategy != HP_STRATEGY_ASHA) {
+        hp_config c;
+        hp_job_trial_config(&s->job, a->trial, &c);
+        a->to_epoch = c.epochs;
+    }
+    return n;
+}
+
 int hp_study_assign(hp_study *s, const hp_assignment *a)
 {
     int32_t p[5] = {a->trial, a->from_epoch, a->to_epoch, a->bracket, a->rung};
@@ -332,7 +343,7 @@ static int replay(hp_study *s, uint32_t type, const unsigned char *p, uint32_t s
             break;
         memcpy(v, p, sizeof v);
         hp_assignment a;
-        if (hp_strategy_next(s->strategy, &a) != HP_NEXT_START || a.trial != v[0] || a.to_epoch != v[2])
+        if (hp_study_next(s, &a) != HP_NEXT_START || a.trial != v[0] || a.to_epoch != v[2])
             return HP_ERR("%s: the journal does not match the strategy's decisions (trial %d); the "
                           "study was written by another hptune version or job", journal, v[0]);
         a.from_epoch = v[1];
@@ -381,7 +392,7 @@ static int replay(hp_study *s, uint32_t type, const unsigned char *p, uint32_t s
             /* the run ended on the strategy's DONE, which marks paused
                trials stopped; ask it again to reach the same state */
             hp_assignment a;
-            if (hp_strategy_next(s->strategy, &a) != HP_NEXT_DONE)
+            if (hp_study_next(s, &a) != HP_NEXT_DONE)
                 return HP_ERR("%s: the study is recorded as finished but the strategy has work left", journal);
             s->finished = 1;
         }

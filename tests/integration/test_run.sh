@@ -149,3 +149,22 @@ out=$(timeout 120 "$HPTUNE" run nan.yaml --out nan 2>&1)
 st=$(statuses nan 2>&1)
 if [ "$st" = "completed=1 failed=1" ] && grep -qiE "NaN|infinite" <<<"$out"; then pass diverging_trial_fails_study_goes_on
 else fail diverging_trial_fails_study_goes_on "statuses: $st; $out"; fi
+# epochs as a searched parameter: each trial trains its own sampled budget
+cat >ep.yaml <<'YAML'
+study: {name: ep, seed: 3}
+data: {path: tiny.h5, train_shards: [0, 1, 2], val_shards: [3], test_eval: false}
+strategy: {name: random, max_trials: 4}
+space:
+  epochs: {randint: [1, 4]}
+fixed: {num_blocks: 1, filters: 4, head_units: 8, batch_size: 64}
+YAML
+if timeout 120 "$HPTUNE" run ep.yaml --out ep --quiet >ep.log 2>&1; then
+    bad=$("$HPTUNE" export ep --format json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("trial%d:%d/%d" % (t["trial"], len(t["epochs"]), t["config"]["epochs"])
+               for t in d["trials"] if len(t["epochs"]) != t["config"]["epochs"]))')
+    [ -z "$bad" ] && pass searched_epochs_per_trial || fail searched_epochs_per_trial "epochs trained/configured: $bad"
+else
+    fail searched_epochs_per_trial "$(tail -3 ep.log)"
+fi
