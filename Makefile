@@ -109,13 +109,22 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
 
-# Obtain the official CIFAR-10 binary tarball and convert it to HDF5.
-data: $(PROGRAM)
+# Obtain the official CIFAR-10 binary tarball and convert it to HDF5 (once).
+data: datasets/cifar10.h5
+datasets/cifar10.h5: | $(PROGRAM)
 	datasets/get_cifar10.sh
-	./$(PROGRAM) prepare --from datasets/cifar-10-binary.tar.gz --out datasets/cifar10.h5
+	./$(PROGRAM) prepare --from datasets/cifar-10-binary.tar.gz --out $@
 
-demo: data
-	./$(PROGRAM) run jobs/demo.yaml
+# The demo study: one worker per core plus the coordinator; a second
+# `make demo` resumes (or reports) the study in runs/demo.
+NP     ?= $(shell echo $$(( $$(nproc) + 1 )))
+MPIRUN ?= mpirun --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+demo: $(PROGRAM) data
+	@if [ -f runs/demo/study.journal ]; then \
+	  $(MPIRUN) -np $(NP) ./$(PROGRAM) resume runs/demo; \
+	else \
+	  $(MPIRUN) -np $(NP) ./$(PROGRAM) run jobs/demo.yaml --out runs/demo; fi
+	./$(PROGRAM) status runs/demo
 
 clean:
 	rm -rf build build-san hptune

@@ -187,9 +187,16 @@ void hp_config_format_value(const hp_key *k, double value, char *buf, size_t siz
     case HP_KEY_INT:
         snprintf(buf, size, "%.0f", value);
         return;
-    case HP_KEY_FLOAT:
-        snprintf(buf, size, "%.9g", (double)(float)value);
+    case HP_KEY_FLOAT: {
+        /* the shortest text that reads back as the same float (at most 9 digits) */
+        float f = (float)value;
+        for (int digits = 6; digits <= 9; digits++) {
+            snprintf(buf, size, "%.*g", digits, (double)f);
+            if ((float)strtod(buf, NULL) == f)
+                return;
+        }
         return;
+    }
     }
 }
 
