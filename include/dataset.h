@@ -46,13 +46,6 @@ int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, 
 int hp_dataset_load_test(hp_dataset *ds, const char *path);
 void hp_dataset_release(hp_dataset *ds);
 
-/* Shared by src/dataset.c and src/prepare.c (no HDF5 types here): turn HDF5's
- * automatic error printing off, and record "src/x.c:12: <context>: <HDF5's
- * innermost error description>" after a failed HDF5 call.  Returns -1. */
-void hp_h5_quiet(void);
-int hp_h5_error_at(const char *src_file, int src_line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* `hptune prepare ...` (argv[0] is "prepare"); returns the exit status. */
 int cmd_prepare(int argc, char **argv);
 

@@ -12,9 +12,11 @@
 #include <stdint.h>
 
 void h5u_quiet(void);
-/* Innermost message of the current HDF5 error stack ("" if none). */
-const char *h5u_last_error(void);
-/* Record "<what> (<file>:<line>: HDF5: <stack message>)"; returns -1. */
+/* After a failed HDF5 call: record "src/x.c:12: <context>: HDF5: <the most
+ * specific description on HDF5's error stack> (<minor code>)", clear the
+ * stack, return -1. */
+int h5u_error_at(const char *src_file, int src_line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int h5u_fail_at(const char *src_file, int src_line, const char *what);
 #define H5U_FAIL(what) h5u_fail_at(__FILE__, __LINE__, (what))
 

@@ -20,12 +20,13 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "h5util.h"
 
 /* On a negative HDF5 return: record file:line, context and HDF5's message, jump. */
 #define H5_CHECK(expr, label, ...)                                  \
     do {                                                            \
         if ((expr) < 0) {                                           \
-            hp_h5_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
+            h5u_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
             goto label;                                             \
         }                                                           \
     } while (0)
@@ -34,51 +35,6 @@
 
 /* ---- HDF5 error reporting (shared with prepare.c through dataset.h) ---- */
 
-void hp_h5_quiet(void)
-{
-    /* We report failures ourselves, once; HDF5's own stack dump would bury it. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-typedef struct h5_innermost_error {
-    int found;
-    char description[512];
-    char minor[160];
-} h5_innermost_error;
-
-/* Walking upward, entry 0 is where HDF5 detected the problem: the most
- * specific description ("file signature not found", "unable to open file"). */
-static herr_t take_innermost_error(unsigned n, const H5E_error2_t *entry, void *client_data)
-{
-    h5_innermost_error *inner = client_data;
-    if (n != 0)
-        return 0;
-    inner->found = 1;
-    snprintf(inner->description, sizeof inner->description, "%s",
-             entry->desc ? entry->desc : "");
-    if (H5Eget_msg(entry->min_num, NULL, inner->minor, sizeof inner->minor) < 0)
-        inner->minor[0] = '\0';
-    return 0;
-}
-
-int hp_h5_error_at(const char *src_file, int src_line, const char *fmt, ...)
-{
-    char context[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(context, sizeof context, fmt, ap);
-    va_end(ap);
-
-    h5_innermost_error inner = {0};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost_error, &inner);
-    H5Eclear2(H5E_DEFAULT);
-    if (!inner.found)
-        return hp_errorf_at(src_file, src_line, "%s: HDF5 call failed (no HDF5 message)", context);
-    if (inner.minor[0] && strcmp(inner.minor, inner.description) != 0)
-        return hp_errorf_at(src_file, src_line, "%s: HDF5: %s (%s)", context, inner.description,
-                            inner.minor);
-    return hp_errorf_at(src_file, src_line, "%s: HDF5: %s", context, inner.description);
-}
 
 /* ---- layout validation ---- */
 
@@ -179,7 +135,7 @@ static int dataset_exists(const dataset_file *df, const char *name, int *exists)
         snprintf(prefix, sizeof prefix, "%.*s", (int)len, name);
         htri_t found = H5Lexists(df->file, prefix, H5P_DEFAULT);
         if (found < 0)
-            return hp_h5_error_at(__FILE__, __LINE__, "%s: looking for /%s", df->path, prefix);
+            return h5u_error_at(__FILE__, __LINE__, "%s: looking for /%s", df->path, prefix);
         if (!found)
             return 0;
         if (!slash)
@@ -188,7 +144,7 @@ static int dataset_exists(const dataset_file *df, const char *name, int *exists)
     /* H5Oopen + H5Iget_type rather than H5Oget_info, whose signature differs across 1.10/1.12. */
     hid_t object = H5Oopen(df->file, name, H5P_DEFAULT);
     if (object < 0)
-        return hp_h5_error_at(__FILE__, __LINE__, "%s: inspecting /%s", df->path, name);
+        return h5u_error_at(__FILE__, __LINE__, "%s: inspecting /%s", df->path, name);
     *exists = H5Iget_type(object) == H5I_DATASET;
     H5Oclose(object);
     return 0;
@@ -332,7 +288,7 @@ static int open_dataset_file(dataset_file *df, const char *path)
     memset(df, 0, sizeof *df);
     df->path = path;
     df->file = H5I_INVALID_HID;
-    hp_h5_quiet();
+    h5u_quiet();
 
     struct stat st;
     if (stat(path, &st) != 0)

@@ -2,6 +2,7 @@
 #include "h5util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,30 +10,55 @@
 
 #include "error.h"
 
-void h5u_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static herr_t innermost(unsigned n, const H5E_error2_t *err, void *data)
+void h5u_quiet(void)
 {
-    char *buf = data;
-    if (n == 0 && err->desc)
-        snprintf(buf, 256, "%s", err->desc);
+    /* We report failures ourselves, once; HDF5's own stack dump would bury it. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+typedef struct h5_innermost_error {
+    int found;
+    char description[512];
+    char minor[160];
+} h5_innermost_error;
+
+/* Walking upward, entry 0 is where HDF5 detected the problem: the most
+ * specific description ("file signature not found", "unable to open file"). */
+static herr_t take_innermost_error(unsigned n, const H5E_error2_t *entry, void *client_data)
+{
+    h5_innermost_error *inner = client_data;
+    if (n != 0)
+        return 0;
+    inner->found = 1;
+    snprintf(inner->description, sizeof inner->description, "%s",
+             entry->desc ? entry->desc : "");
+    if (H5Eget_msg(entry->min_num, NULL, inner->minor, sizeof inner->minor) < 0)
+        inner->minor[0] = '\0';
     return 0;
 }
 
-const char *h5u_last_error(void)
+int h5u_error_at(const char *src_file, int src_line, const char *fmt, ...)
 {
-    static _Thread_local char buf[256];
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, buf);
-    return buf;
+    char context[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+
+    h5_innermost_error inner = {0};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost_error, &inner);
+    H5Eclear2(H5E_DEFAULT);
+    if (!inner.found)
+        return hp_errorf_at(src_file, src_line, "%s: HDF5 call failed (no HDF5 message)", context);
+    if (inner.minor[0] && strcmp(inner.minor, inner.description) != 0)
+        return hp_errorf_at(src_file, src_line, "%s: HDF5: %s (%s)", context, inner.description,
+                            inner.minor);
+    return hp_errorf_at(src_file, src_line, "%s: HDF5: %s", context, inner.description);
 }
 
 int h5u_fail_at(const char *src_file, int src_line, const char *what)
 {
-    const char *h5 = h5u_last_error();
-    hp_errorf("%s (%s:%d%s%s)", what, src_file, src_line, h5[0] ? ": HDF5: " : "", h5);
-    H5Eclear2(H5E_DEFAULT);
-    return -1;
+    return h5u_error_at(src_file, src_line, "%s", what);
 }
 
 int h5u_exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }

@@ -27,12 +27,13 @@
 #include <zlib.h>
 
 #include "error.h"
+#include "h5util.h"
 
 /* On a negative HDF5 return: record file:line, context and HDF5's message, jump. */
 #define H5_CHECK(expr, label, ...)                                  \
     do {                                                            \
         if ((expr) < 0) {                                           \
-            hp_h5_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
+            h5u_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
             goto label;                                             \
         }                                                           \
     } while (0)
@@ -712,7 +713,7 @@ close_types:
 close_file:
     /* Closing flushes: a failure here (disk full) is a failed write. */
     if (H5Fclose(file) < 0 && rc == 0)
-        rc = hp_h5_error_at(__FILE__, __LINE__, "%s: closing (flushing) the file", path);
+        rc = h5u_error_at(__FILE__, __LINE__, "%s: closing (flushing) the file", path);
 out:
     return rc;
 }
@@ -742,7 +743,7 @@ static int prepare(const char *from, const char *out_path, int n_shards, prepare
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    hp_h5_quiet();
+    h5u_quiet();
     if (n_shards < 1)
         return HP_ERR("--shards %d: the number of shards must be at least 1", n_shards);
 
