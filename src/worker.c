@@ -195,6 +195,14 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
         result = send_fatal(w);
         goto out;
     }
+    /* The checkpoint may be ahead of what rank 0 recorded (a worker killed
+     * between writing it and reporting the epoch): report those epochs again
+     * from the checkpoint's history, so no recorded result is ever missing. */
+    for (int e = a->from_epoch; e < t.epoch && e < t.n_history; e++) {
+        hp_epoch_msg msg = {.trial = a->trial, .epoch = e + 1, .checkpointed = 1};
+        values_of(&t.history[e], msg.values);
+        w->report(w->report_ctx, HP_TAG_EPOCH, &msg, sizeof msg);
+    }
     if (t.epoch > a->to_epoch) {
         hp_errorf("%s: the checkpoint is at epoch %d, beyond the assignment's epoch %d", last, t.epoch, a->to_epoch);
         result = send_fatal(w);

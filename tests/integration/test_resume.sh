@@ -45,7 +45,7 @@ if wait_for_epochs broken 7 $pid; then
 else
     fail usr1_saves_and_exits_0 "the study did not get going: $(tail -3 run1.log)"; kill_study
 fi
-cp -r broken corrupt_ckpt; cp -r broken trunc_snapshot
+cp -r broken corrupt_ckpt; cp -r broken trunc_snapshot; cp -r broken ahead
 # resume with a different number of ranks, then SIGKILL everything mid-run
 $MPIRUN 2 "$HPTUNE" resume broken --quiet >run2.log 2>&1 &
 pid=$!
@@ -57,6 +57,22 @@ if timeout 600 $MPIRUN 3 "$HPTUNE" resume broken --quiet >run3.log 2>&1; then
     grep -q "6 completed.*- finished" <<<"$st" && pass every_trial_completed_once || fail every_trial_completed_once "$st"
 else
     fail grid_interrupted_killed_resumed_bit_identical "final resume failed: $(tail -5 run3.log)"
+fi
+
+# A worker killed after writing its checkpoint but before its epoch report
+# reached rank 0 leaves a checkpoint ahead of the journal.  Make that happen
+# deterministically: advance a running trial's checkpoint by one epoch with
+# `hptune train --resume` (bit-identical to what the worker would have done).
+trial=$("$HPTUNE" status ahead | awk '$2 == "running" {print $1; exit}')
+ck=$(printf 'ahead/trials/trial_%05d/last.h5' "$trial")
+k=$(h5dump -a /epoch "$ck" 2>/dev/null | grep -oE '\(0\): [0-9]+' | grep -oE '[0-9]+$')
+printf 'study: {name: one}\ndata: {path: d.h5, train_shards: [0, 1, 2], val_shards: [3], test_eval: false}\nstrategy: {name: random, max_trials: 1}\n' >one.yaml
+if [ -n "$trial" ] && [ -n "$k" ] && "$HPTUNE" train one.yaml --resume "$ck" --stop-at $((k + 1)) --checkpoint "$ck" --no-test >ahead_train.log 2>&1 \
+   && timeout 600 $MPIRUN 3 "$HPTUNE" resume ahead --quiet >ahead.log 2>&1; then
+    if diff <(results straight) <(results ahead) >diff2.txt; then pass checkpoint_ahead_of_journal_loses_nothing
+    else fail checkpoint_ahead_of_journal_loses_nothing "trial $trial advanced to epoch $((k + 1)): $(head -5 diff2.txt)"; fi
+else
+    fail checkpoint_ahead_of_journal_loses_nothing "setup failed (trial=$trial k=$k): $(tail -3 ahead_train.log ahead.log 2>/dev/null)"
 fi
 
 # --- refusals ---------------------------------------------------------------

@@ -321,7 +321,7 @@ TEST(space_errors)
                  "named values", "choice: [relu, leaky_relu, elu, tanh, sigmoid]");
     EXPECT_ERROR(HEAD RANDOM "space:\n  seed: {randint: [0, 9]}\n", "job.yaml:5:3: ", "space.seed",
                  "study.seed");
-    EXPECT_ERROR(HEAD GRID "fixed:\n  seed: 3\n", "job.yaml:5:3: ", "fixed.seed", "study.seed");
+    EXPECT_VALID(HEAD GRID "fixed:\n  seed: 3\n"); /* one seed for every trial (best.yaml) */
     EXPECT_ERROR(HEAD RANDOM "space:\n  filters: {choice: [8]}\n  filters: {choice: [16]}\n", "job.yaml:6:3: ",
                  "duplicate key 'filters'", "line 5");
 }
@@ -702,6 +702,24 @@ TEST(grid_parameters_are_enumerated_under_asha)
     hp_job_release(&job);
 }
 
+/* fixed.seed gives every trial that seed; without it seeds differ per trial. */
+TEST(fixed_seed_applies_to_every_trial)
+{
+    hp_job job;
+    if (hp_job_parse(&job, HEAD "strategy: {name: random, max_trials: 3}\n"
+                               "space:\n  learning_rate: {loguniform: [1e-4, 1e-1]}\nfixed: {seed: 1234}\n",
+                     "job.yaml") != 0) {
+        EXPECT(0, "%s", hp_error_message());
+        return;
+    }
+    for (int t = 0; t < 3; t++) {
+        hp_config c;
+        hp_job_trial_config(&job, t, &c);
+        EXPECT(c.seed == 1234, "trial %d seed %d", t, c.seed);
+    }
+    hp_job_release(&job);
+}
+
 int main(void)
 {
     RUN(full_job_parses_every_section);
@@ -723,5 +741,6 @@ int main(void)
     RUN(random_sampling_reproducible_and_varied);
     RUN(asha_trials_train_to_max_epochs);
     RUN(grid_parameters_are_enumerated_under_asha);
+    RUN(fixed_seed_applies_to_every_trial);
     return testlib_finish();
 }
