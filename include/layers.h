@@ -74,6 +74,13 @@ void activation_forward(float *out, const float *in, size_t n, hp_activation act
 void activation_backward(float *d_in, const float *d_out, const float *out, size_t n,
                          hp_activation act, float alpha);
 
+/* conv2d_forward followed by activation_forward, fused: out (N,OC,OH,OW) =
+ * act(conv(in) + b), the same values bit for bit, with the activation applied
+ * to each output plane while it is still in cache.  The backward pass is
+ * activation_backward (from out) then conv2d_backward. */
+void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, const float *b,
+                        const conv2d_dims *d, hp_activation act, float alpha);
+
 /* ----------------------------------------------------------- pooling ---- */
 typedef enum { HP_POOL_MAX = 0, HP_POOL_AVG = 1 } hp_pool;
 

@@ -9,7 +9,8 @@
  *   workspace = col (K, Pc)  followed by  staging (OC, Pc)
  *
  *   forward, per chunk:  col = im2col(in);  staging = w (OC,K) . col
- *                        out = scatter(staging) + b
+ *                        out = scatter(staging) + b   (then the activation, for
+ *                        conv2d_forward_act, while each plane is in L1)
  *   backward, per chunk: col = im2col(in);  staging = gather(d_out);  d_b += row sums
  *                        d_w (OC,K) += staging . col^T
  *                        col = w^T (K,OC) . staging;  d_in = col2im(col)   (skipped if d_in == NULL)
@@ -166,6 +167,62 @@ static inline void add_bias(float *x, float bias, size_t n)
         x[j] += bias;
 }
 
+/* ReLU fused into the bias pass: the same select as activation_forward
+   (v > 0 ? v : 0), so the result is bit-identical to the two passes. */
+static inline void copy_plus_bias_relu(float *restrict dst, const float *restrict src, float bias,
+                                       size_t n)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) {
+            const float v = src[j + l] + bias;
+            dst[j + l] = v > 0.0f ? v : 0.0f;
+        }
+    for (; j < n; j++) {
+        const float v = src[j] + bias;
+        dst[j] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+static inline void add_bias_relu(float *x, float bias, size_t n)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) {
+            const float v = x[j + l] + bias;
+            x[j + l] = v > 0.0f ? v : 0.0f;
+        }
+    for (; j < n; j++) {
+        const float v = x[j] + bias;
+        x[j] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+/* No activation after the bias (plain conv2d_forward). */
+enum { NO_ACTIVATION = -1 };
+
+/* One output plane (OH*OW) after sgemm: plane = act(src + bias), where src
+   is the staging row (or NULL: the plane itself holds the sgemm result).
+   The plane is in L1 here, so a separate activation pass costs little;
+   ReLU is folded into the bias pass. */
+static void finish_plane(float *plane, const float *src, float bias, size_t n, int act,
+                         float alpha)
+{
+    if (act == HP_ACT_RELU) {
+        if (src)
+            copy_plus_bias_relu(plane, src, bias, n);
+        else
+            add_bias_relu(plane, bias, n);
+        return;
+    }
+    if (src)
+        copy_plus_bias(plane, src, bias, n);
+    else
+        add_bias(plane, bias, n);
+    if (act != NO_ACTIVATION)
+        activation_forward(plane, plane, n, (hp_activation)act, alpha);
+}
+
 /* col (K, count*OH*OW) = im2col of images [0, count) of 'in' (first image
    of the chunk).  Loops run image/channel outermost so one input plane stays
    in L1 while its KH*KW rows of col are written. */
@@ -271,8 +328,8 @@ static void col2im(float *d_in, const float *col, int count, const conv2d_dims *
     }
 }
 
-void conv2d_forward(float *out, float *ws, const float *in, const float *w, const float *b,
-                    const conv2d_dims *d)
+static void forward(float *out, float *ws, const float *in, const float *w, const float *b,
+                    const conv2d_dims *d, int act, float alpha)
 {
     const int G = conv_chunk_images(d);
     const size_t K = col_rows(d), ohw = (size_t)d->OH * d->OW;
@@ -289,7 +346,7 @@ void conv2d_forward(float *out, float *ws, const float *in, const float *w, cons
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->OC, (int)P, (int)K, 1.0f, w,
                         (int)K, col, (int)P, 0.0f, out_n, (int)P);
             for (int oc = 0; oc < d->OC; oc++)
-                add_bias(out_n + (size_t)oc * ohw, b[oc], ohw);
+                finish_plane(out_n + (size_t)oc * ohw, NULL, b[oc], ohw, act, alpha);
             continue;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->OC, (int)P, (int)K, 1.0f, w,
@@ -299,11 +356,22 @@ void conv2d_forward(float *out, float *ws, const float *in, const float *w, cons
             float *out_n = out + (size_t)(first + n) * out_image;
             for (int oc = 0; oc < d->OC; oc++) {
                 const float *src = staging + (size_t)oc * P + (size_t)n * ohw;
-                float *dst = out_n + (size_t)oc * ohw;
-                copy_plus_bias(dst, src, b[oc], ohw);
+                finish_plane(out_n + (size_t)oc * ohw, src, b[oc], ohw, act, alpha);
             }
         }
     }
+}
+
+void conv2d_forward(float *out, float *ws, const float *in, const float *w, const float *b,
+                    const conv2d_dims *d)
+{
+    forward(out, ws, in, w, b, d, NO_ACTIVATION, 0.0f);
+}
+
+void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, const float *b,
+                        const conv2d_dims *d, hp_activation act, float alpha)
+{
+    forward(out, ws, in, w, b, d, (int)act, alpha);
 }
 
 /* Sum of x[0..n) with independent partial sums (vectorisable, and more

@@ -263,6 +263,26 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Fusions (same values as running the layers one by one):
+ *  - an activation right after a conv is applied by conv2d_forward_act while
+ *    each output plane is in cache; the activation layer's forward is a no-op;
+ *  - an activation right before a max pool has its backward applied to the
+ *    pool's (4x smaller) output gradient instead of its input gradient: only
+ *    the window maxima receive gradient, and there the activation output is
+ *    the pooled value, so act'(pooled) is the factor they need.  (Positions
+ *    that were not a maximum get 0 either way.) */
+static int act_fused_into_conv(const hp_net *net, int i)
+{
+    return i > 0 && i < net->n_layers && net->layers[i].kind == HP_LAYER_ACTIVATION &&
+           net->layers[i - 1].kind == HP_LAYER_CONV;
+}
+
+static int act_backward_fused_into_pool(const hp_net *net, int i)
+{
+    return i >= 0 && i + 1 < net->n_layers && net->layers[i].kind == HP_LAYER_ACTIVATION &&
+           net->layers[i + 1].kind == HP_LAYER_POOL && net->layers[i + 1].pool_kind == HP_POOL_MAX;
+}
+
 const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rng *dropout_rng)
 {
     const float *cur = x;
@@ -275,7 +295,13 @@ const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rn
         case HP_LAYER_CONV: {
             conv2d_dims d = L->conv;
             d.N = n;
-            conv2d_forward(L->out, net->workspace, cur, w, bias, &d);
+            if (act_fused_into_conv(net, i + 1)) {
+                const hp_layer *act = &net->layers[i + 1];
+                conv2d_forward_act(L->out, net->workspace, cur, w, bias, &d, (hp_activation)act->act,
+                                   act->act_alpha);
+            } else {
+                conv2d_forward(L->out, net->workspace, cur, w, bias, &d);
+            }
             cur = L->out;
             break;
         }
@@ -293,8 +319,9 @@ const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rn
         }
         case HP_LAYER_ACTIVATION:
             /* in place: the buffer now holds the activation's output */
-            activation_forward((float *)cur, cur, (size_t)n * L->in_size, (hp_activation)L->act,
-                               L->act_alpha);
+            if (!act_fused_into_conv(net, i))
+                activation_forward((float *)cur, cur, (size_t)n * L->in_size,
+                                   (hp_activation)L->act, L->act_alpha);
             L->out = (float *)cur;
             break;
         case HP_LAYER_POOL: {
@@ -357,13 +384,19 @@ void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
             break;
         }
         case HP_LAYER_ACTIVATION:
-            activation_backward(d, d, L->out, (size_t)n * L->in_size, (hp_activation)L->act,
-                                L->act_alpha);
+            if (!act_backward_fused_into_pool(net, i))
+                activation_backward(d, d, L->out, (size_t)n * L->in_size, (hp_activation)L->act,
+                                    L->act_alpha);
             swapped = 0;
             break;
         case HP_LAYER_POOL: {
             pool2d_dims dims = L->pool;
             dims.N = n;
+            if (act_backward_fused_into_pool(net, i - 1)) {
+                const hp_layer *act = &net->layers[i - 1];
+                activation_backward(d, d, L->out, (size_t)n * L->out_size, (hp_activation)act->act,
+                                    act->act_alpha);
+            }
             pool2d_backward(d_in, d, (const int32_t *)L->aux, (hp_pool)L->pool_kind, &dims);
             break;
         }

@@ -318,6 +318,49 @@ TEST(test_conv_forward_matches_naive)
     }
 }
 
+
+/* conv2d_forward_act must equal conv2d_forward followed by activation_forward
+   bit for bit, for every activation, in both the one-image path (large
+   planes, no staging) and the chunked path (small planes, staging). */
+TEST(test_conv_forward_act_matches_unfused)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 17);
+    const int shapes[][4] = {{3, 5, 7, 6}, {2, 8, 32, 32}}; /* N, C, H, W */
+    for (int si = 0; si < 2; si++) {
+        const int N = shapes[si][0], C = shapes[si][1], H = shapes[si][2], W = shapes[si][3];
+        const int OC = 6;
+        conv2d_dims d;
+        EXPECT(conv2d_dims_init(&d, N, C, H, W, OC, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+        size_t n_in = (size_t)N * C * H * W, n_w = (size_t)OC * C * 9;
+        size_t n_out = (size_t)N * OC * d.OH * d.OW;
+        float *in = alloc_floats(n_in), *w = alloc_floats(n_w), *b = alloc_floats(OC);
+        float *fused = alloc_floats(n_out), *ref = alloc_floats(n_out);
+        float *ws = alloc_workspace(&d);
+        fill_uniform(in, n_in, -1, 1, &rng);
+        fill_uniform(w, n_w, -1, 1, &rng);
+        fill_uniform(b, OC, -0.5f, 0.5f, &rng);
+        for (int act = HP_ACT_RELU; act <= HP_ACT_SIGMOID; act++) {
+            const float alpha = act == HP_ACT_LEAKY_RELU ? 0.2f : 1.0f;
+            conv2d_forward(ref, ws, in, w, b, &d);
+            activation_forward(ref, ref, n_out, (hp_activation)act, alpha);
+            for (size_t i = 0; i < n_out; i++)
+                fused[i] = NAN; /* every output must be written */
+            conv2d_forward_act(fused, ws, in, w, b, &d, (hp_activation)act, alpha);
+            EXPECT(memcmp(fused, ref, n_out * sizeof *ref) == 0,
+                   "%dx%d planes, activation %d: fused differs by %g", H, W, act,
+                   max_abs_diff(fused, ref, n_out));
+            EXPECT(workspace_guard_intact(ws, &d), "workspace guard overwritten");
+        }
+        free(in);
+        free(w);
+        free(b);
+        free(fused);
+        free(ref);
+        free(ws);
+    }
+}
+
 typedef struct conv_problem {
     conv2d_dims d;
     float *in, *w, *b, *out, *ws, *R;
@@ -788,6 +831,119 @@ TEST(test_pool_gradients)
     }
 }
 
+/* Max pooling 2x2 stride 2 (which has its own vectorised path) against a
+   naive scan in the test: values from a small set so ties are common, some
+   NaNs, odd H and W (a row and a column no window covers) and rows long
+   enough for the 8-window blocks plus a remainder. */
+TEST(test_max_pool_2x2_matches_naive)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 43);
+    const int shapes[][2] = {{9, 37}, {32, 32}, {8, 8}, {3, 18}}; /* H, W */
+    for (int si = 0; si < 4; si++) {
+        const int N = 2, C = 3, H = shapes[si][0], W = shapes[si][1];
+        pool2d_dims d;
+        EXPECT(pool2d_dims_init(&d, N, C, H, W, 2, 2) == 0, "init");
+        const size_t n_in = (size_t)N * C * H * W, n_out = (size_t)N * C * d.OH * d.OW;
+        float *in = alloc_floats(n_in), *out = alloc_floats(n_out), *d_out = alloc_floats(n_out);
+        float *d_in = alloc_floats(n_in);
+        int32_t *argmax = hp_xcalloc(n_out, sizeof *argmax);
+        for (size_t i = 0; i < n_in; i++) {
+            const float u = hp_rng_uniform_float(&rng);
+            in[i] = u < 0.03f ? NAN : (float)(int)(u * 5.0f) - 2.0f; /* -2..2, ties */
+        }
+        fill_uniform(d_out, n_out, -1, 1, &rng);
+        pool2d_forward(out, argmax, in, HP_POOL_MAX, &d);
+        for (size_t i = 0; i < n_in; i++)
+            d_in[i] = 1e6f; /* must be overwritten */
+        pool2d_backward(d_in, d_out, argmax, HP_POOL_MAX, &d);
+        size_t bad_forward = 0, bad_backward = 0;
+        for (size_t p = 0; p < (size_t)N * C; p++) {
+            const float *plane = in + p * H * W;
+            for (int oh = 0; oh < d.OH; oh++)
+                for (int ow = 0; ow < d.OW; ow++) {
+                    /* scan order (0,0) (0,1) (1,0) (1,1); the first NaN or the first maximum */
+                    int best = 2 * oh * W + 2 * ow;
+                    for (int k = 1; k < 4; k++) {
+                        const int at = (2 * oh + k / 2) * W + 2 * ow + k % 2;
+                        const float v = plane[at], cur = plane[best];
+                        if (isnan(cur))
+                            break;
+                        if (isnan(v) || v > cur)
+                            best = at;
+                    }
+                    const size_t j = p * d.OH * d.OW + (size_t)oh * d.OW + ow;
+                    const float got = out[j], want = plane[best];
+                    bad_forward += argmax[j] != best ||
+                                   !(got == want || (isnan(got) && isnan(want)));
+                }
+            /* d_in: d_out at each window's maximum, 0 everywhere else */
+            for (int i = 0; i < H * W; i++) {
+                float want = 0.0f;
+                const int oh = i / W / 2, ow = i % W / 2;
+                if (oh < d.OH && ow < d.OW) {
+                    const size_t j = p * d.OH * d.OW + (size_t)oh * d.OW + ow;
+                    if (argmax[j] == i)
+                        want = d_out[j];
+                }
+                bad_backward += d_in[p * H * W + i] != want;
+            }
+        }
+        EXPECT(bad_forward == 0, "%dx%d: %zu windows differ from the naive scan", H, W, bad_forward);
+        EXPECT(bad_backward == 0, "%dx%d: %zu d_in values wrong", H, W, bad_backward);
+        free(in);
+        free(out);
+        free(d_out);
+        free(d_in);
+        free(argmax);
+    }
+}
+
+/* The network applies an activation's backward that directly precedes a max
+   pool to the pool's OUTPUT gradient (with the pooled values as y) before
+   pool2d_backward, instead of to the pool's input gradient after it.  Both
+   orders must give the same d_x, for every activation and pool geometry. */
+TEST(test_activation_backward_commutes_with_max_pool)
+{
+    static const int configs[][2] = {{2, 2}, {3, 2}, {2, 1}, {2, 3}}; /* size, stride */
+    hp_rng rng;
+    hp_rng_seed(&rng, 47);
+    for (size_t ci = 0; ci < sizeof configs / sizeof configs[0]; ci++) {
+        pool2d_dims d;
+        EXPECT(pool2d_dims_init(&d, 2, 3, 9, 20, configs[ci][0], configs[ci][1]) == 0, "init");
+        const size_t n_in = (size_t)2 * 3 * 9 * 20, n_out = (size_t)2 * 3 * d.OH * d.OW;
+        float *x = alloc_floats(n_in), *y = alloc_floats(n_in), *pooled = alloc_floats(n_out);
+        float *g = alloc_floats(n_out), *g_fused = alloc_floats(n_out);
+        float *d_y = alloc_floats(n_in), *d_x = alloc_floats(n_in), *d_x_fused = alloc_floats(n_in);
+        int32_t *argmax = hp_xcalloc(n_out, sizeof *argmax);
+        fill_uniform(x, n_in, -2, 2, &rng);
+        fill_uniform(g, n_out, -1, 1, &rng);
+        for (int act = HP_ACT_RELU; act <= HP_ACT_SIGMOID; act++) {
+            const float alpha = act == HP_ACT_LEAKY_RELU ? 0.2f : 1.0f;
+            activation_forward(y, x, n_in, (hp_activation)act, alpha);
+            pool2d_forward(pooled, argmax, y, HP_POOL_MAX, &d);
+            /* layer by layer */
+            pool2d_backward(d_y, g, argmax, HP_POOL_MAX, &d);
+            activation_backward(d_x, d_y, y, n_in, (hp_activation)act, alpha);
+            /* fused order */
+            activation_backward(g_fused, g, pooled, n_out, (hp_activation)act, alpha);
+            pool2d_backward(d_x_fused, g_fused, argmax, HP_POOL_MAX, &d);
+            /* overlapping windows add two products instead of multiplying a sum */
+            EXPECT(max_abs_diff(d_x, d_x_fused, n_in) < 1e-6, "size %d stride %d activation %d: %g",
+                   configs[ci][0], configs[ci][1], act, max_abs_diff(d_x, d_x_fused, n_in));
+        }
+        free(x);
+        free(y);
+        free(pooled);
+        free(g);
+        free(g_fused);
+        free(d_y);
+        free(d_x);
+        free(d_x_fused);
+        free(argmax);
+    }
+}
+
 /* -------------------------------------------------------- batch norm ---- */
 
 typedef struct bn_problem {
@@ -1163,6 +1319,7 @@ int main(void)
     RUN(test_conv_dims);
     RUN(test_conv_hand_computed);
     RUN(test_conv_forward_matches_naive);
+    RUN(test_conv_forward_act_matches_unfused);
     RUN(test_conv_gradients);
     RUN(test_conv_multi_chunk);
     RUN(test_conv_backward_conventions);
@@ -1171,6 +1328,8 @@ int main(void)
     RUN(test_activation_gradients);
     RUN(test_pool_hand_computed);
     RUN(test_pool_gradients);
+    RUN(test_max_pool_2x2_matches_naive);
+    RUN(test_activation_backward_commutes_with_max_pool);
     RUN(test_batchnorm_train_statistics);
     RUN(test_batchnorm_eval_uses_running_stats);
     RUN(test_batchnorm_gradients);
