@@ -22,6 +22,8 @@ static void train_usage(FILE *f)
             "  --resume PATH       continue from a checkpoint (its configuration is used)\n"
             "  --stop-at N         stop after N epochs in total (then resume later)\n"
             "  --no-test           skip the final test-set evaluation\n"
+            "  --train-all         train on the training and validation shards together, without\n"
+            "                      validation (retrain a final model), then report the test set\n"
             "  --time-layers       print the time spent per layer type\n"
             "  --quiet             print only the final summary\n"
             "  --help-keys         list every hyperparameter with its default and range\n");
@@ -76,7 +78,7 @@ static void print_confusion(const int64_t *cm, const hp_dataset *ds)
 int cmd_train(int argc, char **argv)
 {
     const char *job_path = NULL, *checkpoint_path = NULL, *resume_path = NULL;
-    int stop_at = 0, no_test = 0, quiet = 0, time_layers = 0, n_sets = 0;
+    int stop_at = 0, no_test = 0, quiet = 0, time_layers = 0, n_sets = 0, train_all = 0;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -105,6 +107,8 @@ int cmd_train(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-test")) {
             no_test = 1;
+        } else if (!strcmp(a, "--train-all")) {
+            train_all = 1;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (!strcmp(a, "--time-layers")) {
@@ -163,10 +167,22 @@ int cmd_train(int argc, char **argv)
         goto fail;
     int n_shards_in_file;
     if (hp_dataset_info(job.data_path, &n_shards_in_file, NULL, NULL) != 0 ||
-        hp_job_check_shards(&job, n_shards_in_file) != 0 ||
-        hp_dataset_load_shards(&train, job.data_path, job.train_shards, job.n_train_shards) != 0 ||
-        hp_dataset_load_shards(&val, job.data_path, job.val_shards, job.n_val_shards) != 0)
+        hp_job_check_shards(&job, n_shards_in_file) != 0)
         goto fail;
+    if (train_all) {
+        int all[2 * HP_MAX_SHARDS], n_all = 0;
+        for (int i = 0; i < job.n_train_shards; i++)
+            all[n_all++] = job.train_shards[i];
+        for (int i = 0; i < job.n_val_shards; i++)
+            all[n_all++] = job.val_shards[i];
+        if (hp_dataset_load_shards(&train, job.data_path, all, n_all) != 0)
+            goto fail;
+        memcpy(val.mean, train.mean, sizeof val.mean); /* empty validation set */
+        memcpy(val.std, train.std, sizeof val.std);
+    } else if (hp_dataset_load_shards(&train, job.data_path, job.train_shards, job.n_train_shards) != 0 ||
+               hp_dataset_load_shards(&val, job.data_path, job.val_shards, job.n_val_shards) != 0) {
+        goto fail;
+    }
     if (hp_trainer_init(&t, &config, &train, &val) != 0)
         goto fail;
     trainer_ready = 1;
@@ -182,7 +198,9 @@ int cmd_train(int argc, char **argv)
         printf("hptune train %s: %d training images (shards", job_path, train.n);
         for (int i = 0; i < job.n_train_shards; i++)
             printf(" %d", job.train_shards[i]);
-        printf("), %d validation images\nnetwork: %s (%zu parameters)\nblas: %s\n", val.n, arch,
+        for (int i = 0; train_all && i < job.n_val_shards; i++)
+            printf(" %d", job.val_shards[i]);
+        printf("), %d validation images%s\nnetwork: %s (%zu parameters)\nblas: %s\n", val.n, train_all ? " (--train-all)" : "", arch,
                t.net.n_params, hp_blas_description());
         if (resume_path)
             printf("resumed from %s at epoch %d (batch %d)\n", resume_path, t.epoch, t.batch_in_epoch);

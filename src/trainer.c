@@ -156,8 +156,9 @@ int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
         t->part_seen += n;
     }
 
-    hp_eval val;
-    hp_trainer_evaluate(t, t->val, &val);
+    hp_eval val = {.loss = NAN, .accuracy = NAN, .precision = NAN, .recall = NAN, .f1 = NAN};
+    if (t->val->n > 0) /* no validation set: `hptune train --train-all` */
+        hp_trainer_evaluate(t, t->val, &val);
     memset(m, 0, sizeof *m);
     m->epoch = t->epoch + 1;
     m->train_loss = t->part_loss_sum / steps;
@@ -170,7 +171,7 @@ int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
     m->learning_rate = lr;
     memcpy(m->confusion, val.confusion, sizeof m->confusion);
     m->seconds = t->part_seconds + (now_seconds() - t0);
-    if (!isfinite(val.loss))
+    if (t->val->n > 0 && !isfinite(val.loss))
         return HP_ERR("the validation loss became %s after epoch %d; the configuration diverges",
                       isnan(val.loss) ? "NaN" : "infinite", m->epoch);
 

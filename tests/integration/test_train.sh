@@ -69,3 +69,8 @@ expect_fail set_bad_value "learning_rate.*not a number" -- "$HPTUNE" train job.y
 expect_fail set_out_of_range "batch_size.*outside the valid range" -- "$HPTUNE" train job.yaml --set batch_size=0
 expect_fail network_cannot_be_built "cannot be built" -- "$HPTUNE" train job.yaml --set num_blocks=6
 expect_fail missing_job_file "nothere.yaml" -- "$HPTUNE" train nothere.yaml
+# --train-all: training and validation shards together, no validation
+out=$("$HPTUNE" train job.yaml --train-all --set epochs=1 2>&1)
+if grep -q "1000 training images (shards 0 1 2 3), 0 validation images (--train-all)" <<<"$out" && grep -q "^epoch   1/1" <<<"$out"; then
+    pass train_all_uses_every_shard
+else fail train_all_uses_every_shard "$out"; fi
