@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,15 +204,24 @@ static int next_assignment(coordinator *c, hp_assignment *a)
     return 1;
 }
 
-static void print_final(coordinator *c, const char *dir)
+static void print_final(coordinator *c, const char *dir, double elapsed_seconds)
 {
     hp_study *s = c->study;
     double value;
     int epoch;
     int best = hp_study_best_trial(s, &value, &epoch);
     char elapsed[32];
-    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
+    format_duration(elapsed_seconds, elapsed, sizeof elapsed);
     printf("study %s finished in %s: %d trials", s->job.name, elapsed, s->n_trials);
+    if (c->n_workers > 0) { /* what the coordinator itself cost: it must not take a core */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                     (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+        double wall = wall_seconds() - c->start;
+        printf(" (coordinator CPU %.1f s over %.0f s, %.1f%% of a core)", cpu, wall,
+               wall > 0 ? 100.0 * cpu / wall : 0.0);
+    }
     if (best >= 0) {
         printf("; best trial %d: %s %.4f after %d epochs\n", best, hp_metric_name(s->job.metric), value, epoch);
         printf("results: hptune status %s | hptune export %s --format csv | retrain: hptune train %s/best.yaml\n",
@@ -624,7 +634,7 @@ int cmd_run(int argc, char **argv)
                    study.n_trials, hp_stop_signal ? "signal" : "stopped",
                    size > 1 ? "mpirun -np N " : "", study.dir);
         } else if (rc == 0) {
-            print_final(&c, study.dir);
+            print_final(&c, study.dir, elapsed);
             evaluate_best_on_test(&c);
         }
         free(c.fatal);

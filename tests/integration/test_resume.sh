@@ -21,7 +21,9 @@ rows = list(csv.DictReader(sys.stdin))
 for r in sorted(rows, key=lambda r: (int(r["trial"]), int(r["epoch"]))):
     r.pop("seconds")
     print(",".join(r.values()))'; }
-kill_study() { pkill -KILL -x mpirun; pkill -KILL -f "$HPTUNE (run|resume)"; sleep 0.5; }
+kill_study() { # pid: SIGKILL this test's mpirun and every rank it started (not other runs)
+    local pid=$1 ranks; ranks=$(pgrep -P "$pid" | xargs -r -n1 pgrep -P | tr '\n' ' ')
+    kill -KILL "$pid" $(pgrep -P "$pid") $ranks 2>/dev/null; wait "$pid" 2>/dev/null; sleep 0.5; }
 
 # --- grid CNN study: straight vs interrupted (USR1), killed (SIGKILL), other N
 python3 "$HPTUNE_ROOT/tests/integration/gen_cifar.py" data --per-batch 300 --test 50 >/dev/null
@@ -40,16 +42,16 @@ timeout 600 $MPIRUN 3 "$HPTUNE" run grid.yaml --out straight --quiet >straight.l
 $MPIRUN 3 "$HPTUNE" run grid.yaml --out broken --quiet >run1.log 2>&1 &
 pid=$!
 if wait_for_epochs broken 7 $pid; then
-    pkill -USR1 -x mpirun; wait $pid; rc=$?
+    kill -USR1 "$pid"; wait $pid; rc=$?
     if [ $rc = 0 ] && grep -q "interrupted at" run1.log; then pass usr1_saves_and_exits_0; else fail usr1_saves_and_exits_0 "rc=$rc $(tail -3 run1.log)"; fi
 else
-    fail usr1_saves_and_exits_0 "the study did not get going: $(tail -3 run1.log)"; kill_study
+    fail usr1_saves_and_exits_0 "the study did not get going: $(tail -3 run1.log)"; kill_study $pid
 fi
 cp -r broken corrupt_ckpt; cp -r broken trunc_snapshot; cp -r broken ahead
 # resume with a different number of ranks, then SIGKILL everything mid-run
 $MPIRUN 2 "$HPTUNE" resume broken --quiet >run2.log 2>&1 &
 pid=$!
-if wait_for_epochs broken 16 $pid; then kill_study; pass sigkill_mid_run; else fail sigkill_mid_run "$(tail -3 run2.log)"; kill_study; fi
+if wait_for_epochs broken 16 $pid; then kill_study $pid; pass sigkill_mid_run; else fail sigkill_mid_run "$(tail -3 run2.log)"; kill_study $pid; fi
 if timeout 600 $MPIRUN 3 "$HPTUNE" resume broken --quiet >run3.log 2>&1; then
     if diff <(results straight) <(results broken) >diff.txt; then pass grid_interrupted_killed_resumed_bit_identical
     else fail grid_interrupted_killed_resumed_bit_identical "$(head -5 diff.txt)"; fi
@@ -124,9 +126,9 @@ space:
 YAML
 expected="[0,1] [1,1] [2,1] [2,3] [3,1] [4,1] [4,3] [5,1] [6,1] [7,1] [7,3] [7,9] [8,1] [8,3]"
 $MPIRUN 2 "$HPTUNE" run asha.yaml --out a --quiet >a1.log 2>&1 &
-pid=$!; wait_for_epochs a 6 $pid; pkill -USR1 -x mpirun; wait $pid
+pid=$!; wait_for_epochs a 6 $pid; kill -USR1 "$pid"; wait $pid
 $MPIRUN 2 "$HPTUNE" resume a --quiet >a2.log 2>&1 &
-pid=$!; wait_for_epochs a 14 $pid; kill_study
+pid=$!; wait_for_epochs a 14 $pid; kill_study $pid
 timeout 120 $MPIRUN 2 "$HPTUNE" resume a --quiet >a3.log 2>&1
 got=$("$HPTUNE" export a --format json | python3 -c '
 import json, sys
