@@ -86,10 +86,15 @@ int hp_comm_send(int dest, int tag, const void *data, size_t size)
 
 double hp_comm_time(void) { return MPI_Wtime(); }
 
+#ifndef SPIN_POLLS
+#define SPIN_POLLS 200
+#endif
+
 int hp_comm_wait(int source, int tag_filter, int *from, int *tag, void **data, size_t *size,
                  const volatile sig_atomic_t *stop, int timeout_ms)
 {
-    long sleep_ns = 50000;
+    long sleep_ns = 20000;
+    int polls = 0;
     double start = MPI_Wtime();
     for (;;) {
         int flag = 0;
@@ -112,6 +117,9 @@ int hp_comm_wait(int source, int tag_filter, int *from, int *tag, void **data, s
             return 0;
         if (timeout_ms >= 0 && (MPI_Wtime() - start) * 1000.0 >= timeout_ms)
             return 0;
+        if (++polls < SPIN_POLLS)
+            continue; /* an answer is often microseconds away: poll a little before sleeping
+                         (239 -> ~8900 epoch reports/s in `hptune bench`) */
         struct timespec ts = {0, sleep_ns};
         nanosleep(&ts, NULL);
         if (sleep_ns < 2000000)
