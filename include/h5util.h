@@ -18,6 +18,15 @@ void h5u_quiet(void);
 int h5u_error_at(const char *src_file, int src_line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int h5u_fail_at(const char *src_file, int src_line, const char *what);
+/* On a negative HDF5 return: record file:line, context and HDF5's message,
+ * then jump to the cleanup label (the jump is visible at the call site). */
+#define H5_CHECK(expr, label, ...)                                             \
+    do {                                                                       \
+        if ((expr) < 0) {                                                      \
+            h5u_error_at(__FILE__, __LINE__, __VA_ARGS__);                     \
+            goto label;                                                        \
+        }                                                                      \
+    } while (0)
 #define H5U_FAIL(what) h5u_fail_at(__FILE__, __LINE__, (what))
 
 /* 1-D datasets of n elements of the given native type (H5T_NATIVE_FLOAT, ...). */

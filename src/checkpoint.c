@@ -289,14 +289,22 @@ corrupt:
     return -1;
 }
 
-int hp_checkpoint_read_config(const char *path, hp_config *config, int *epoch, int *batch_in_epoch)
+/* Open, read everything, verify, close.  l is valid for loaded_free either way. */
+static int load_checkpoint(const char *path, loaded *l)
 {
+    memset(l, 0, sizeof *l);
     hid_t f = open_checkpoint(path);
     if (f < 0)
         return -1;
-    loaded l;
-    int rc = read_payload(f, path, &l);
+    int rc = read_payload(f, path, l);
     H5Fclose(f);
+    return rc;
+}
+
+int hp_checkpoint_read_config(const char *path, hp_config *config, int *epoch, int *batch_in_epoch)
+{
+    loaded l;
+    int rc = load_checkpoint(path, &l);
     if (rc == 0) {
         size_t n;
         const hp_key *keys = hp_config_keys(&n);
@@ -316,12 +324,8 @@ int hp_checkpoint_read_config(const char *path, hp_config *config, int *epoch, i
 
 int hp_checkpoint_load(hp_trainer *t, const char *path)
 {
-    hid_t f = open_checkpoint(path);
-    if (f < 0)
-        return -1;
     loaded l;
-    int rc = read_payload(f, path, &l);
-    H5Fclose(f);
+    int rc = load_checkpoint(path, &l);
     if (rc != 0)
         goto out;
     hp_net *net = &t->net;
@@ -382,12 +386,8 @@ out:
 
 int hp_checkpoint_load_weights(hp_trainer *t, const char *path)
 {
-    hid_t f = open_checkpoint(path);
-    if (f < 0)
-        return -1;
     loaded l;
-    int rc = read_payload(f, path, &l);
-    H5Fclose(f);
+    int rc = load_checkpoint(path, &l);
     if (rc == 0 && (l.p.n_params != t->net.n_params || l.p.n_bn_state != t->net.n_bn_state))
         rc = HP_ERR("%s: the checkpoint does not match the network", path);
     if (rc == 0) {

@@ -22,19 +22,7 @@
 #include "error.h"
 #include "h5util.h"
 
-/* On a negative HDF5 return: record file:line, context and HDF5's message, jump. */
-#define H5_CHECK(expr, label, ...)                                  \
-    do {                                                            \
-        if ((expr) < 0) {                                           \
-            h5u_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
-            goto label;                                             \
-        }                                                           \
-    } while (0)
-
 #define REDO_HINT "run `hptune prepare` again to recreate it"
-
-/* ---- HDF5 error reporting (shared with prepare.c through dataset.h) ---- */
-
 
 /* ---- layout validation ---- */
 

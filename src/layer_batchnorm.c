@@ -7,26 +7,11 @@
  * combined across planes in double.
  */
 #include "layers.h"
+#include "vecsum.h"
 
 #include <math.h>
 
 enum { LANES = 16 };
-
-/* sum of x[0..n) */
-static float plane_sum(const float *x, size_t n)
-{
-    float part[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            part[l] += x[i + l];
-    float total = 0.0f;
-    for (; i < n; i++)
-        total += x[i];
-    for (int l = 0; l < LANES; l++)
-        total += part[l];
-    return total;
-}
 
 /* sum of (x - mean)^2 */
 static float plane_sum_sq_dev(const float *x, size_t n, float mean)
@@ -79,7 +64,7 @@ void batchnorm_forward_train(float *out, float *save_mean, float *save_inv_std, 
         const float *x = in + (size_t)c * HW; /* plane (0, c); plane (n, c) is n*plane_stride on */
         double sum = 0.0;
         for (int n = 0; n < d->N; n++)
-            sum += plane_sum(x + n * plane_stride, HW);
+            sum += hp_sum_floats(x + n * plane_stride, HW);
         const float mean = (float)(sum / M);
         double sq = 0.0; /* two passes: no cancellation for large means */
         for (int n = 0; n < d->N; n++)
@@ -126,7 +111,7 @@ void batchnorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
         double sum_dy = 0.0, sum_dy_dev = 0.0; /* sum(dy), sum(dy*(x-mean)) */
         for (int n = 0; n < d->N; n++) {
             size_t offset = n * plane_stride + (size_t)c * HW;
-            sum_dy += plane_sum(d_out + offset, HW);
+            sum_dy += hp_sum_floats(d_out + offset, HW);
             sum_dy_dev += plane_sum_dot_dev(d_out + offset, in + offset, HW, mean);
         }
         const double sum_dy_xhat = sum_dy_dev * inv_std;

@@ -21,6 +21,7 @@
  * Row index of col: k = (c*KH + kh)*KW + kw, matching w (OC, C*KH*KW).
  */
 #include "layers.h"
+#include "vecsum.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -376,22 +377,6 @@ void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, 
 
 /* Sum of x[0..n) with independent partial sums (vectorisable, and more
    accurate than one long running sum). */
-static float sum_floats(const float *x, size_t n)
-{
-    enum { LANES = 16 };
-    float part[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            part[l] += x[i + l];
-    float total = 0.0f;
-    for (; i < n; i++)
-        total += x[i];
-    for (int l = 0; l < LANES; l++)
-        total += part[l];
-    return total;
-}
-
 void conv2d_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
                      const float *in, const float *w, const conv2d_dims *d)
 {
@@ -414,7 +399,7 @@ void conv2d_backward(float *d_in, float *d_w, float *d_b, float *ws, const float
                 const float *src = d_out_n + (size_t)oc * ohw;
                 if (count > 1)
                     memcpy(staging + (size_t)oc * P + (size_t)n * ohw, src, ohw * sizeof *src);
-                d_b[oc] += sum_floats(src, ohw);
+                d_b[oc] += hp_sum_floats(src, ohw);
             }
         }
         if (count > 1)

@@ -29,15 +29,6 @@
 #include "error.h"
 #include "h5util.h"
 
-/* On a negative HDF5 return: record file:line, context and HDF5's message, jump. */
-#define H5_CHECK(expr, label, ...)                                  \
-    do {                                                            \
-        if ((expr) < 0) {                                           \
-            h5u_error_at(__FILE__, __LINE__, __VA_ARGS__);        \
-            goto label;                                             \
-        }                                                           \
-    } while (0)
-
 #define RECORD_BYTES (1 + HP_IMAGE_BYTES) /* 3073: label + (3, 32, 32) pixels */
 #define N_TRAIN_BATCHES 5
 /* source_index = batch * 10000 + row stays unique only up to 10000 rows. */
