@@ -136,19 +136,26 @@ out=$(timeout 60 $MPIRUN 3 "$HPTUNE" run badjob.yaml 2>&1); rc=$?
 n=$(grep -c "hptune: error" <<<"$out")
 if [ $rc -ne 0 ] && [ "$n" = 1 ] && grep -q "badjob.yaml:5:" <<<"$out"; then pass bad_job_one_message_all_ranks_exit
 else fail bad_job_one_message_all_ranks_exit "rc=$rc messages=$n: $out"; fi
-# a diverging configuration fails its trial, the study goes on
+# a diverging configuration and one that cannot be built (6 pooling blocks
+# on 32x32) fail their trials with the reason; the study goes on
 cat >nan.yaml <<'YAML'
 study: {name: nan, seed: 1}
 data: {path: tiny.h5, train_shards: [0, 1, 2], val_shards: [3]}
 strategy: {name: grid}
 space:
   learning_rate: {grid: [0.001, 10.0]}
-fixed: {epochs: 2, num_blocks: 2, filters: 4, head_units: 16, batch_size: 32, optimizer: sgd, activation: elu, conv_dropout: 0, head_dropout: 0}
+  num_blocks: {grid: [2, 6]}
+fixed: {epochs: 2, filters: 4, head_units: 16, batch_size: 32, optimizer: sgd, activation: elu, conv_dropout: 0, head_dropout: 0}
 YAML
 out=$(timeout 120 "$HPTUNE" run nan.yaml --out nan 2>&1)
 st=$(statuses nan 2>&1)
-if [ "$st" = "completed=1 failed=1" ] && grep -qiE "NaN|infinite" <<<"$out"; then pass diverging_trial_fails_study_goes_on
-else fail diverging_trial_fails_study_goes_on "statuses: $st; $out"; fi
+reasons=$("$HPTUNE" export nan --format json | python3 -c '
+import json, sys
+print("|".join(t["failure"] or "-" for t in json.load(sys.stdin)["trials"]))')
+if [ "$st" = "completed=1 failed=3" ] && grep -qiE "NaN|infinite" <<<"$out" \
+   && [ "$(grep -o "cannot be built" <<<"$reasons" | wc -l)" = 2 ]; then
+    pass failing_trials_recorded_study_goes_on
+else fail failing_trials_recorded_study_goes_on "statuses: $st; reasons: $reasons"; fi
 # epochs as a searched parameter: each trial trains its own sampled budget
 cat >ep.yaml <<'YAML'
 study: {name: ep, seed: 3}
