@@ -369,16 +369,22 @@ static int run_coordinator(coordinator *c)
                 continue;
             hp_assignment a;
             int got = next_assignment(c, &a);
-            if (got < 0)
-                return -1;
+            if (got < 0) {
+                rc = -1;
+                break;
+            }
             if (!got)
                 break;
             int32_t msg[5] = {a.trial, a.from_epoch, a.to_epoch, a.bracket, a.rung};
-            if (hp_comm_send(r, HP_TAG_ASSIGN, msg, sizeof msg) != 0)
-                return -1;
+            if (hp_comm_send(r, HP_TAG_ASSIGN, msg, sizeof msg) != 0) {
+                rc = -1;
+                break;
+            }
             c->worker_trial[r] = a.trial;
             c->running++;
         }
+        if (rc != 0)
+            break; /* stop the workers below: they must not wait forever */
         if (c->strategy_done && c->running == 0)
             break;
         int any_worker = 0;
@@ -538,6 +544,9 @@ int cmd_run(int argc, char **argv)
     }
 
     int rank = 0, size = 1;
+    /* before MPI_Init, so a signal during start-up is a request to stop, not
+       death; again after it, in case the MPI library installed its own */
+    hp_signals_install();
     if (hp_comm_init(&argc, &argv, &rank, &size) != 0) {
         hp_error_print();
         return 1;
