@@ -113,11 +113,20 @@ void hp_trainer_evaluate(hp_trainer *t, const hp_dataset *ds, hp_eval *out)
     out->f1 = cm.macro_f1;
 }
 
+static int stop_requested(const hp_trainer *t)
+{
+    return (t->stop && *t->stop) || (t->should_stop && t->should_stop(t->stop_ctx));
+}
+
 int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
 {
     const hp_config *c = &t->config;
     int steps = hp_trainer_steps_per_epoch(t);
     double t0 = now_seconds();
+    /* Asked before anything changes: a stop here leaves the state exactly as
+       it was (the epoch's shuffle is drawn only when the epoch really starts). */
+    if (stop_requested(t))
+        return 1;
     if (t->batch_in_epoch == 0) {
         shuffle_order(t);
         t->part_loss_sum = 0.0;
@@ -126,10 +135,6 @@ int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
     }
     float lr = 0.0f;
     while (t->batch_in_epoch < steps) {
-        if ((t->stop && *t->stop) || (t->should_stop && t->should_stop(t->stop_ctx))) {
-            t->part_seconds += now_seconds() - t0;
-            return 1;
-        }
         int start = t->batch_in_epoch * c->batch_size;
         int n = t->train->n - start < c->batch_size ? t->train->n - start : c->batch_size;
         const int32_t *index = t->order + start;
@@ -154,6 +159,12 @@ int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
         t->part_loss_sum += loss;
         t->part_correct += count_correct(t->net.probs, t->batch_y, n);
         t->part_seen += n;
+        /* between batches of this epoch (never with the epoch's order drawn
+           but no batch done): the checkpoint resumes from here exactly */
+        if (t->batch_in_epoch < steps && stop_requested(t)) {
+            t->part_seconds += now_seconds() - t0;
+            return 1;
+        }
     }
 
     hp_eval val = {.loss = NAN, .accuracy = NAN, .precision = NAN, .recall = NAN, .f1 = NAN};

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
 command -v mpirun >/dev/null || { skip resume "mpirun not installed (make deps)"; exit 0; }
-MPIRUN="mpirun --oversubscribe -np"
+MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
 
 epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | wc -l; }
 wait_for_epochs() { # dir n pid: poll the study until n epochs are recorded (bounded)

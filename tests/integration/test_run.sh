@@ -2,7 +2,7 @@
 # End-to-end studies with the real program and real mpirun.
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
-MPIRUN="mpirun --oversubscribe -np"
+MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
 command -v mpirun >/dev/null || { skip mpirun "mpirun not installed (make deps)"; exit 0; }
 
 # --- a hand-worked ASHA scenario replayed from a curves table -------------
