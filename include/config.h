@@ -17,6 +17,10 @@
 
 typedef enum { HP_OPT_SGD = 0, HP_OPT_ADAM, HP_OPT_ADAMW, HP_OPT_RMSPROP } hp_optimizer;
 typedef enum { HP_SCHED_CONSTANT = 0, HP_SCHED_STEP, HP_SCHED_COSINE } hp_schedule;
+/* auto: He normal for the ReLU family, Glorot uniform otherwise (and for the
+ * classifier), zero biases; glorot: Keras' default everywhere; he: He normal
+ * everywhere but the classifier; torch: PyTorch's default (weights and biases). */
+typedef enum { HP_INIT_AUTO = 0, HP_INIT_GLOROT, HP_INIT_HE, HP_INIT_TORCH } hp_init;
 
 typedef struct hp_config {
     /* architecture: num_blocks x [conv -> (bn) -> act -> pool -> dropout],
@@ -37,6 +41,7 @@ typedef struct hp_config {
     int head_layers;
     int head_units;
     float head_dropout;
+    int init;              /* hp_init */
     /* optimisation */
     int optimizer;         /* hp_optimizer */
     float learning_rate;

@@ -139,9 +139,12 @@ void softmax_xent_backward(float *d_logits, const float *probs, const uint8_t *l
                            float scale);
 
 /* ---------------------------------------------------- initialisation ---- */
-/* He normal (std = sqrt(2/fan_in)) for the ReLU family, Glorot uniform
- * (limit = sqrt(6/(fan_in+fan_out))) otherwise; biases are zero. */
+/* He normal (std = sqrt(2/fan_in)) and Glorot uniform
+ * (limit = sqrt(6/(fan_in+fan_out))); the network chooses per config.init. */
 void init_he_normal(float *w, size_t n, int fan_in, hp_rng *rng);
 void init_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, hp_rng *rng);
+/* PyTorch's default (kaiming_uniform with a = sqrt(5)): uniform with bound
+ * 1/sqrt(fan_in); PyTorch uses it for the biases too. */
+void init_torch_uniform(float *w, size_t n, int fan_in, hp_rng *rng);
 
 #endif

@@ -14,6 +14,7 @@ static const char *const activation_names[] = {"relu", "leaky_relu", "elu", "tan
 static const char *const pool_names[] = {"max", "avg", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const init_names[] = {"auto", "glorot", "he", "torch", NULL};
 
 #define KEY(field, type, def, lo, hi, names, help) \
     {#field, type, offsetof(hp_config, field), def, lo, hi, names, help}
@@ -35,6 +36,7 @@ static const hp_key config_keys[] = {
     KEY(head_layers, HP_KEY_INT, 1, 0, 8, NULL, "dense layers in the head"),
     KEY(head_units, HP_KEY_INT, 128, 1, 65536, NULL, "units per head layer"),
     KEY(head_dropout, HP_KEY_FLOAT, 0.5, 0, 0.95, NULL, "dropout after each head layer"),
+    KEY(init, HP_KEY_ENUM, HP_INIT_AUTO, 0, 0, init_names, "weight initialisation"),
     KEY(optimizer, HP_KEY_ENUM, HP_OPT_ADAM, 0, 0, optimizer_names, "optimizer"),
     KEY(learning_rate, HP_KEY_FLOAT, 1e-3, 1e-8, 10, NULL, "initial learning rate"),
     KEY(momentum, HP_KEY_FLOAT, 0.0, 0, 0.999, NULL, "SGD / RMSprop momentum (Keras default 0)"),

@@ -141,10 +141,15 @@ static void initialise(hp_net *net, hp_rng *rng)
         float *w = net->params + L->w_off;
         if (L->kind == HP_LAYER_CONV || L->kind == HP_LAYER_DENSE) {
             int is_classifier = (i == net->n_layers - 1);
-            if (relu_family && !is_classifier)
+            int init = net->config.init;
+            if (init == HP_INIT_TORCH) {
+                init_torch_uniform(w, L->w_count, fan_in_of(L), rng);
+                init_torch_uniform(net->params + L->b_off, L->b_count, fan_in_of(L), rng);
+            } else if (!is_classifier && (init == HP_INIT_HE || (init == HP_INIT_AUTO && relu_family))) {
                 init_he_normal(w, L->w_count, fan_in_of(L), rng);
-            else
+            } else {
                 init_glorot_uniform(w, L->w_count, fan_in_of(L), fan_out_of(L), rng);
+            }
         } else if (L->kind == HP_LAYER_BATCHNORM) {
             for (size_t k = 0; k < L->w_count; k++)
                 w[k] = 1.0f;

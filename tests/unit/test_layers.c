@@ -1304,6 +1304,17 @@ TEST(test_init)
     mean = sum / n;
     EXPECT_NEAR(mean, 0.0, 5 * limit / sqrt(3.0 * n), "glorot mean");
     EXPECT_NEAR(sq / n, limit * limit / 3.0, 0.01 * limit * limit, "glorot variance");
+    /* PyTorch's default: uniform with bound 1/sqrt(fan_in), variance bound^2/3 */
+    const double bound = 1.0 / sqrt(288.0);
+    init_torch_uniform(w, n, 288, &rng);
+    sq = 0.0;
+    outside = 0;
+    for (size_t i = 0; i < n; i++) {
+        outside += fabs(w[i]) > bound;
+        sq += (double)w[i] * w[i];
+    }
+    EXPECT(outside == 0, "%d torch values outside [-%g, %g]", outside, bound, bound);
+    EXPECT_NEAR(sq / n, bound * bound / 3.0, 0.01 * bound * bound, "torch variance");
     /* deterministic for a given rng state */
     float a[16], b[16];
     hp_rng_seed(&rng, 82);
