@@ -817,7 +817,11 @@ void hp_study_print_status(const hp_study *s, FILE *f)
         int i = order[j];
         char config[1024], br[32];
         format_space_config(s, i, config, sizeof config);
-        snprintf(br, sizeof br, "%d/%d", hp_strategy_trial_bracket(s->strategy, i), hp_strategy_trial_rung(s->strategy, i));
+        if (s->job.strategy == HP_STRATEGY_ASHA)
+            snprintf(br, sizeof br, "%d/%d", hp_strategy_trial_bracket(s->strategy, i),
+                     hp_strategy_trial_rung(s->strategy, i));
+        else
+            snprintf(br, sizeof br, "-"); /* rungs are an ASHA notion */
         fprintf(f, "%6d  %-9s  %7s  %6d  %12.6g  %s%s%s\n", i,
                 hp_trial_status_name(hp_strategy_trial_status(s->strategy, i)), br, s->trials[i].n_epochs,
                 hp_study_value(s, i, s->trials[i].n_epochs), config,
