@@ -94,6 +94,14 @@ int hp_job_check_shards(const hp_job *job, int n_shards);
 
 const char *hp_metric_name(hp_metric m);
 
+/* An epoch's metrics travel and are stored as HP_METRIC_COLS doubles, in this
+ * order (worker reports, journal, study.h5 /metrics, checkpoints):
+ *   0 train_loss, 1 train_accuracy, 2 val_loss, 3 val_accuracy,
+ *   4 val_precision, 5 val_recall, 6 val_f1, 7 lr, 8 seconds */
+#define HP_METRIC_COLS 9
+/* The column of a study metric in that row. */
+int hp_metric_column(hp_metric m);
+
 /* Size of the grid (product of choice/grid lengths); 0 if the space has a
  * continuous parameter (then grid is not possible). */
 long hp_space_grid_size(const hp_job *job);

@@ -26,7 +26,6 @@
 #include "strategy.h"
 
 #define HP_STUDY_FORMAT_VERSION 1
-#define HP_METRIC_COLS 9 /* train_loss, train_accuracy, val_loss, val_accuracy, val_precision, val_recall, val_f1, lr, seconds */
 
 typedef struct hp_epoch_record {
     double values[HP_METRIC_COLS];

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "job.h"
 #include "net.h"
 #include "rng.h"
 
@@ -28,6 +29,10 @@ typedef struct hp_epoch_metrics {
     double seconds;         /* wall time of training + validation */
     int64_t confusion[HP_NUM_CLASSES * HP_NUM_CLASSES]; /* validation, row = true class */
 } hp_epoch_metrics;
+
+/* The metrics as the HP_METRIC_COLS row of job.h, and back. */
+void hp_epoch_metrics_to_row(const hp_epoch_metrics *m, double row[HP_METRIC_COLS]);
+void hp_epoch_metrics_from_row(hp_epoch_metrics *m, const double row[HP_METRIC_COLS]);
 
 typedef struct hp_eval {
     double loss, accuracy, precision, recall, f1;

@@ -84,15 +84,7 @@ static void history_rows(const hp_trainer *t, double *rows, int64_t *confusion)
         const hp_epoch_metrics *m = &t->history[e];
         double *r = rows + (size_t)e * HP_HISTORY_COLS;
         r[0] = m->epoch;
-        r[1] = m->train_loss;
-        r[2] = m->train_accuracy;
-        r[3] = m->val_loss;
-        r[4] = m->val_accuracy;
-        r[5] = m->val_precision;
-        r[6] = m->val_recall;
-        r[7] = m->val_f1;
-        r[8] = m->learning_rate;
-        r[9] = m->seconds;
+        hp_epoch_metrics_to_row(m, r + 1);
         memcpy(confusion + (size_t)e * 100, m->confusion, sizeof m->confusion);
     }
 }
@@ -368,15 +360,7 @@ int hp_checkpoint_load(hp_trainer *t, const char *path)
         const double *r = l.history + e * HP_HISTORY_COLS;
         hp_epoch_metrics *m = &t->history[e];
         m->epoch = (int)r[0];
-        m->train_loss = r[1];
-        m->train_accuracy = r[2];
-        m->val_loss = r[3];
-        m->val_accuracy = r[4];
-        m->val_precision = r[5];
-        m->val_recall = r[6];
-        m->val_f1 = r[7];
-        m->learning_rate = r[8];
-        m->seconds = r[9];
+        hp_epoch_metrics_from_row(m, r + 1);
         memcpy(m->confusion, l.confusion + e * 100, sizeof m->confusion);
     }
 out:

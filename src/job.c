@@ -47,6 +47,19 @@ static const char *const objective_names[] = {"train", "curves", NULL};
 static const char *const keep_names[] = {"last", "last_and_best", "all", NULL};
 static const char *const mode_names[] = {"min", "max", NULL};
 
+int hp_metric_column(hp_metric m)
+{
+    switch (m) {
+    case HP_METRIC_TRAIN_LOSS: return 0;
+    case HP_METRIC_TRAIN_ACCURACY: return 1;
+    case HP_METRIC_VAL_LOSS: return 2;
+    case HP_METRIC_VAL_F1: return 6;
+    case HP_METRIC_VAL_ACCURACY:
+    case HP_METRIC_COUNT: break;
+    }
+    return 3;
+}
+
 const char *hp_metric_name(hp_metric m)
 {
     if ((int)m < 0 || m >= HP_METRIC_COUNT)

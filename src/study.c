@@ -37,18 +37,6 @@ typedef struct record_header {
 
 /* ------------------------------------------------------------ helpers --- */
 
-static int metric_column(hp_metric m)
-{
-    switch (m) {
-    case HP_METRIC_TRAIN_LOSS: return 0;
-    case HP_METRIC_TRAIN_ACCURACY: return 1;
-    case HP_METRIC_VAL_LOSS: return 2;
-    case HP_METRIC_VAL_ACCURACY: return 3;
-    case HP_METRIC_VAL_F1: return 6;
-    default: return 3;
-    }
-}
-
 static const char *const metric_column_names[HP_METRIC_COLS] = {
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision",
     "val_recall", "val_f1", "lr", "seconds"};
@@ -171,7 +159,7 @@ static void apply_epoch(hp_study *s, int trial, int epoch, int checkpointed, con
         r->n_epochs = epoch;
     if (checkpointed && epoch > r->checkpoint_epoch)
         r->checkpoint_epoch = epoch;
-    hp_strategy_report(s->strategy, trial, epoch, values[metric_column(s->job.metric)]);
+    hp_strategy_report(s->strategy, trial, epoch, values[hp_metric_column(s->job.metric)]);
 }
 
 static void apply_failed(hp_study *s, int trial, const char *reason)
@@ -571,7 +559,7 @@ double hp_study_value(const hp_study *s, int trial, int epoch)
 {
     if (trial < 0 || trial >= s->n_trials || epoch < 1 || epoch > s->trials[trial].n_epochs)
         return NAN;
-    return s->trials[trial].epochs[epoch - 1].values[metric_column(s->job.metric)];
+    return s->trials[trial].epochs[epoch - 1].values[hp_metric_column(s->job.metric)];
 }
 
 /* A trial's score: its value at the last epoch it reached.  The best trial

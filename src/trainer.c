@@ -18,6 +18,32 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void hp_epoch_metrics_to_row(const hp_epoch_metrics *m, double row[HP_METRIC_COLS])
+{
+    row[0] = m->train_loss;
+    row[1] = m->train_accuracy;
+    row[2] = m->val_loss;
+    row[3] = m->val_accuracy;
+    row[4] = m->val_precision;
+    row[5] = m->val_recall;
+    row[6] = m->val_f1;
+    row[7] = m->learning_rate;
+    row[8] = m->seconds;
+}
+
+void hp_epoch_metrics_from_row(hp_epoch_metrics *m, const double row[HP_METRIC_COLS])
+{
+    m->train_loss = row[0];
+    m->train_accuracy = row[1];
+    m->val_loss = row[2];
+    m->val_accuracy = row[3];
+    m->val_precision = row[4];
+    m->val_recall = row[5];
+    m->val_f1 = row[6];
+    m->learning_rate = row[7];
+    m->seconds = row[8];
+}
+
 int hp_trainer_init(hp_trainer *t, const hp_config *config, const hp_dataset *train,
                     const hp_dataset *val)
 {

@@ -79,26 +79,7 @@ static void send_done(hp_worker *w, int trial, int epoch)
 
 static double metric_of(const hp_job *job, const double *values)
 {
-    switch (job->metric) {
-    case HP_METRIC_TRAIN_LOSS: return values[0];
-    case HP_METRIC_TRAIN_ACCURACY: return values[1];
-    case HP_METRIC_VAL_LOSS: return values[2];
-    case HP_METRIC_VAL_F1: return values[6];
-    default: return values[3];
-    }
-}
-
-static void values_of(const hp_epoch_metrics *m, double *v)
-{
-    v[0] = m->train_loss;
-    v[1] = m->train_accuracy;
-    v[2] = m->val_loss;
-    v[3] = m->val_accuracy;
-    v[4] = m->val_precision;
-    v[5] = m->val_recall;
-    v[6] = m->val_f1;
-    v[7] = m->learning_rate;
-    v[8] = m->seconds;
+    return values[hp_metric_column(job->metric)];
 }
 
 static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_config *config)
@@ -110,7 +91,7 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
             return HP_WORK_INTERRUPTED;
         }
         hp_epoch_msg m = {.trial = a->trial, .epoch = epoch, .checkpointed = 1};
-        for (int k = 0; k < 9; k++)
+        for (int k = 0; k < HP_METRIC_COLS; k++)
             m.values[k] = NAN;
         for (int k = 0; k < HP_METRIC_COUNT; k++) {
             double v;
@@ -119,14 +100,7 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
                     return send_failed(w, a->trial, epoch, hp_error_message());
                 continue;
             }
-            switch ((hp_metric)k) {
-            case HP_METRIC_VAL_ACCURACY: m.values[3] = v; break;
-            case HP_METRIC_VAL_LOSS: m.values[2] = v; break;
-            case HP_METRIC_VAL_F1: m.values[6] = v; break;
-            case HP_METRIC_TRAIN_ACCURACY: m.values[1] = v; break;
-            case HP_METRIC_TRAIN_LOSS: m.values[0] = v; break;
-            default: break;
-            }
+            m.values[hp_metric_column((hp_metric)k)] = v;
         }
         if (w->job->sleep_ms > 0) {
             struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
@@ -200,7 +174,7 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
      * from the checkpoint's history, so no recorded result is ever missing. */
     for (int e = a->from_epoch; e < t.epoch && e < t.n_history; e++) {
         hp_epoch_msg msg = {.trial = a->trial, .epoch = e + 1, .checkpointed = 1};
-        values_of(&t.history[e], msg.values);
+        hp_epoch_metrics_to_row(&t.history[e], msg.values);
         w->report(w->report_ctx, HP_TAG_EPOCH, &msg, sizeof msg);
     }
     if (t.epoch > a->to_epoch) {
@@ -229,7 +203,7 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
             goto out;
         }
         hp_epoch_msg msg = {.trial = a->trial, .epoch = m.epoch};
-        values_of(&m, msg.values);
+        hp_epoch_metrics_to_row(&m, msg.values);
         int checkpoint = (t.epoch % job->checkpoint_every == 0) || t.epoch == a->to_epoch;
         if (checkpoint) {
             if (hp_checkpoint_save(&t, a->trial, last) != 0) {
@@ -241,8 +215,8 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
             double v = metric_of(job, msg.values);
             int is_best = 1;
             for (int e = 0; e + 1 < t.n_history; e++) {
-                double hv[9];
-                values_of(&t.history[e], hv);
+                double hv[HP_METRIC_COLS];
+                hp_epoch_metrics_to_row(&t.history[e], hv);
                 double o = metric_of(job, hv);
                 if (job->maximize ? o >= v : o <= v)
                     is_best = 0;
