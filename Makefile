@@ -53,11 +53,23 @@ endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-# The MPI shell: the only files that may include <mpi.h>.
-MPI_SRCS  = src/comm_mpi.c src/main.c src/cmd_run.c
-CORE_SRCS = $(filter-out $(MPI_SRCS),$(wildcard src/*.c))
+# Sources by layer (arrows point down): src/cli and src/mpi are the program's
+# shell; everything below them is the MPI-free core, a static library that the
+# unit tests link with a plain C compiler.
+#   cli/        one file per command, main()
+#   mpi/        comm_mpi.c (the only file that includes <mpi.h>) and the run glue
+#   study/      job files, the study journal and state, the coordinator, the worker
+#   search/     search spaces and strategies
+#   objective/  objectives other than training (curves replay)
+#   nn/         layers, network, optimizers, trainer, checkpoints
+#   data/       the CIFAR-10 HDF5 data set
+#   base/       errors, random numbers, HDF5 helpers
+CORE_DIRS = base data nn objective search study
+MPI_SRCS  = $(wildcard src/mpi/*.c)
+CLI_SRCS  = $(wildcard src/cli/*.c)
+CORE_SRCS = $(foreach d,$(CORE_DIRS),$(wildcard src/$(d)/*.c))
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/core/%.o)
-MPI_OBJS  = $(MPI_SRCS:src/%.c=$(BUILD)/mpi/%.o)
+SHELL_OBJS = $(MPI_SRCS:src/%.c=$(BUILD)/shell/%.o) $(CLI_SRCS:src/%.c=$(BUILD)/shell/%.o)
 CORE_LIB  = $(BUILD)/libhptune_core.a
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -66,24 +78,31 @@ PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 .PHONY: all check unit bench install clean deps data demo check-purity
 all: $(PROGRAM) $(UNIT_BINS)
 
-$(BUILD)/core/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/core
+$(BUILD)/core/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
 	$(CORE_CC) $(ALL_CFLAGS) -c $< -o $@
-$(BUILD)/mpi/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/mpi
+$(BUILD)/shell/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
-$(PROGRAM): $(MPI_OBJS) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(MPI_OBJS) $(CORE_LIB) $(DEP_LIBS)
-# Unit tests link the core with a plain C compiler and no MPI library: a core
-# file that calls MPI fails to link here.
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(CORE_LIB) | $(BUILD)/tests
+$(PROGRAM): $(SHELL_OBJS) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SHELL_OBJS) $(CORE_LIB) $(DEP_LIBS)
+# Unit tests link the core with a plain C compiler and no MPI library.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(CORE_LIB)
+	@mkdir -p $(dir $@)
 	$(CORE_CC) $(ALL_CFLAGS) -Itests/unit $< $(CORE_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS)
-$(BUILD)/core $(BUILD)/mpi $(BUILD)/tests:
-	mkdir -p $@
 
-check-purity:
-	@bad=$$(grep -l '#include <mpi.h>' $(CORE_SRCS) include/*.h 2>/dev/null); \
-	if [ -n "$$bad" ]; then echo "MPI used outside the MPI shell: $$bad"; exit 1; fi
+# The core makes no MPI calls: no core source includes <mpi.h>, and no core
+# object refers to an MPI symbol or to the comm.h wrappers (checked on every
+# object, also those no unit test links).
+check-purity: $(CORE_OBJS)
+	@bad=$$(grep -l '#include <mpi.h>' $(CORE_SRCS) $(CLI_SRCS) include/*.h 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "MPI included outside src/mpi/: $$bad"; exit 1; fi; \
+	for o in $(CORE_OBJS); do \
+	  if nm -u $$o | grep -qE ' (P?MPI_|ompi_|hp_comm_)'; then \
+	    echo "core object $$o calls MPI: $$(nm -u $$o | grep -E ' (P?MPI_|ompi_|hp_comm_)' | tr -s ' \n' ' ')"; exit 1; fi; \
+	done; echo "check-purity: $(words $(CORE_OBJS)) core objects, no MPI"
 
 # The whole suite: unit tests, then end-to-end tests with the real program.
 check: all check-purity

@@ -1,6 +1,6 @@
 /* comm.h - everything hptune needs from MPI, and nothing else.
  *
- * src/comm_mpi.c is the only file that includes <mpi.h>.  Messages are
+ * src/mpi/comm_mpi.c is the only file that includes <mpi.h>.  Messages are
  * (tag, bytes) pairs.  Waiting never spins a core: Open MPI's blocking
  * receive busy-polls, so hp_comm_wait() polls MPI_Iprobe with a sleep that
  * backs off from 50 us to 2 ms while nothing arrives (a waiting rank uses

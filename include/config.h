@@ -1,6 +1,6 @@
 /* config.h - one trial's hyperparameters, defined once in a key table.
  *
- * The table (src/config.c) gives every key its name, type, default, valid
+ * The table (src/nn/config.c) gives every key its name, type, default, valid
  * range and help text.  The job parser (fixed: and space:), `--set`, trial
  * checkpoints, `best.yaml`, `hptune export` and the curves objective all use
  * it, so a new hyperparameter is one struct field plus one table row.

@@ -1,6 +1,6 @@
 /* layers.h - the CNN layers: free functions in forward/backward pairs.
  *
- * Conventions (all layers, see src/layer_*.c, one layer per file):
+ * Conventions (all layers, see src/nn/layer_*.c, one layer per file):
  *  - Tensors are float32, NCHW, contiguous. Dimension letters:
  *      N batch, C input channels, H/W input height/width,
  *      OC output channels, OH/OW output height/width, F features, K classes.

@@ -60,7 +60,7 @@ typedef struct hp_strategy_params {
     int maximize;
 } hp_strategy_params;
 
-typedef struct hp_strategy hp_strategy; /* opaque; defined in src/strategy.c */
+typedef struct hp_strategy hp_strategy; /* opaque; defined in src/search/strategy.c */
 
 /* params from a parsed job (grid max_trials = grid size x repeats). */
 void hp_strategy_params_from_job(hp_strategy_params *p, const hp_job *job);

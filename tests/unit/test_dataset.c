@@ -5,7 +5,7 @@
  * batch of 20, batches.meta.txt) and also packed as a .tar.gz by a tar writer
  * kept in this file (ustar headers, a directory entry, a README to skip, a
  * GNU 'L' long name and a pax 'x' path).  Oracles computed here, independently
- * of src/prepare.c: which rows every shard must hold and in what order (the
+ * of src/data/prepare.c: which rows every shard must hold and in what order (the
  * j-th image of class c goes to shard j % n_shards), the source index of every
  * row, and the per-channel mean/std summed directly over the pixels.  Every
  * refused input must give the expected message and leave no output or
@@ -795,7 +795,7 @@ TEST(test_hdf5_errors_are_one_message)
 
     const char *msg = hp_error_message();
     EXPECT(rc == -1, "a file whose /train is a dataset was accepted");
-    EXPECT(strstr(msg, "src/dataset.c:") == msg, "no source location first: %s", msg);
+    EXPECT(strstr(msg, "src/data/dataset.c:") == msg, "no source location first: %s", msg);
     EXPECT(strstr(msg, "HDF5: ") && strstr(msg, path), "no HDF5 message or file: %s", msg);
     size_t size = 1;
     uint8_t *printed = read_bytes(captured, &size);
