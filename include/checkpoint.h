@@ -23,7 +23,7 @@
 
 #define HP_CHECKPOINT_FORMAT "hptune-trial"
 #define HP_CHECKPOINT_VERSION 1
-#define HP_HISTORY_COLS (1 + HP_METRIC_COLS) /* epoch, then the metric row of job.h */
+#define HP_HISTORY_COLS (1 + HP_METRIC_COLS) /* epoch, then the metric row (metric_row.h) */
 
 int hp_checkpoint_save(const hp_trainer *t, int trial, const char *path);
 /* Read the configuration and position of a checkpoint (verifies the checksum). */

@@ -18,6 +18,8 @@ typedef struct hp_curves hp_curves; /* opaque */
 /* Load and validate against the job's space (errors name file:line). */
 int hp_curves_load(hp_curves **out, const char *path, const hp_job *job);
 void hp_curves_free(hp_curves *c);
+/* Does the table have this metric-row column. */
+int hp_curves_has_column(const hp_curves *c, hp_metric m);
 /* Metric `m` of configuration `config` after `epoch` epochs (1-based).
  * Returns 0, or -1 with a message if the configuration or epoch is missing. */
 int hp_curves_lookup(const hp_curves *c, const hp_config *config, int epoch, hp_metric m, double *value);

@@ -23,18 +23,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metric_row.h"
 
 #define HP_MAX_SHARDS 256
 
 typedef enum { HP_DIST_CHOICE = 0, HP_DIST_GRID, HP_DIST_UNIFORM, HP_DIST_LOGUNIFORM, HP_DIST_RANDINT } hp_dist;
-typedef enum {
-    HP_METRIC_VAL_ACCURACY = 0,
-    HP_METRIC_VAL_LOSS,
-    HP_METRIC_VAL_F1,
-    HP_METRIC_TRAIN_ACCURACY,
-    HP_METRIC_TRAIN_LOSS,
-    HP_METRIC_COUNT
-} hp_metric;
 typedef enum { HP_STRATEGY_GRID = 0, HP_STRATEGY_RANDOM, HP_STRATEGY_ASHA } hp_strategy_kind;
 typedef enum { HP_OBJECTIVE_TRAIN = 0, HP_OBJECTIVE_CURVES } hp_objective_kind;
 typedef enum { HP_KEEP_LAST = 0, HP_KEEP_LAST_AND_BEST, HP_KEEP_ALL } hp_keep_policy;
@@ -91,16 +84,6 @@ int hp_job_load(hp_job *job, const char *path);
 void hp_job_release(hp_job *job);
 /* Check the shard numbers against a data file with n_shards shards. */
 int hp_job_check_shards(const hp_job *job, int n_shards);
-
-const char *hp_metric_name(hp_metric m);
-
-/* An epoch's metrics travel and are stored as HP_METRIC_COLS doubles, in this
- * order (worker reports, journal, study.h5 /metrics, checkpoints):
- *   0 train_loss, 1 train_accuracy, 2 val_loss, 3 val_accuracy,
- *   4 val_precision, 5 val_recall, 6 val_f1, 7 lr, 8 seconds */
-#define HP_METRIC_COLS 9
-/* The column of a study metric in that row. */
-int hp_metric_column(hp_metric m);
 
 /* Size of the grid (product of choice/grid lengths); 0 if the space has a
  * continuous parameter (then grid is not possible). */

@@ -30,7 +30,7 @@ typedef struct hp_epoch_metrics {
     int64_t confusion[HP_NUM_CLASSES * HP_NUM_CLASSES]; /* validation, row = true class */
 } hp_epoch_metrics;
 
-/* The metrics as the HP_METRIC_COLS row of job.h, and back. */
+/* The metrics as the row of metric_row.h, and back (generated from its table). */
 void hp_epoch_metrics_to_row(const hp_epoch_metrics *m, double row[HP_METRIC_COLS]);
 void hp_epoch_metrics_from_row(hp_epoch_metrics *m, const double row[HP_METRIC_COLS]);
 

@@ -32,7 +32,7 @@ enum hp_tag {
 
 typedef struct hp_epoch_msg {
     int32_t trial, epoch, checkpointed, pad;
-    double values[HP_METRIC_COLS]; /* the row of job.h */
+    double values[HP_METRIC_COLS]; /* the metric row (metric_row.h) */
 } hp_epoch_msg;
 
 typedef int (*hp_report_fn)(void *ctx, int tag, const void *data, size_t size);

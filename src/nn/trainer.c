@@ -20,28 +20,16 @@ static double now_seconds(void)
 
 void hp_epoch_metrics_to_row(const hp_epoch_metrics *m, double row[HP_METRIC_COLS])
 {
-    row[0] = m->train_loss;
-    row[1] = m->train_accuracy;
-    row[2] = m->val_loss;
-    row[3] = m->val_accuracy;
-    row[4] = m->val_precision;
-    row[5] = m->val_recall;
-    row[6] = m->val_f1;
-    row[7] = m->learning_rate;
-    row[8] = m->seconds;
+#define HP_X_TO_ROW(id, name, field, selectable, maximize) row[HP_COL_##id] = m->field;
+    HP_METRIC_ROW(HP_X_TO_ROW)
+#undef HP_X_TO_ROW
 }
 
 void hp_epoch_metrics_from_row(hp_epoch_metrics *m, const double row[HP_METRIC_COLS])
 {
-    m->train_loss = row[0];
-    m->train_accuracy = row[1];
-    m->val_loss = row[2];
-    m->val_accuracy = row[3];
-    m->val_precision = row[4];
-    m->val_recall = row[5];
-    m->val_f1 = row[6];
-    m->learning_rate = row[7];
-    m->seconds = row[8];
+#define HP_X_FROM_ROW(id, name, field, selectable, maximize) m->field = row[HP_COL_##id];
+    HP_METRIC_ROW(HP_X_FROM_ROW)
+#undef HP_X_FROM_ROW
 }
 
 int hp_trainer_init(hp_trainer *t, const hp_config *config, const hp_dataset *train,

@@ -18,9 +18,9 @@
  *    hp_config_parse_value + hp_config_format_value, so 0.001 and 1e-3 are
  *    the same configuration.  Columns with other names are ignored.
  *  - `epoch`: the 1-based epoch the metrics were measured after.
- *  - Metric columns named like hp_metric_name(): val_accuracy, val_loss,
- *    val_f1, train_accuracy, train_loss.  The study's metric is required, the
- *    others optional.  Values are numbers (nan and inf are accepted: a
+ *  - Metric columns named like the metric row's columns (metric_row.h:
+ *    val_accuracy, val_loss, val_f1, train_accuracy, train_loss, ...).  The
+ *    study's metric is required, the others optional.  Values are numbers (nan and inf are accepted: a
  *    diverged run).
  *  - Each (configuration, epoch) appears once, and each configuration lists
  *    every epoch 1..E (rows in any order).
@@ -45,7 +45,7 @@ typedef struct curve {
     int first_line;   /* first row of this configuration */
     int n_epochs;     /* highest epoch seen */
     int cap;
-    double *values;   /* [cap][HP_METRIC_COUNT] */
+    double *values;   /* [cap][HP_METRIC_COLS] */
     int *lines;       /* [cap]: file line of epoch e+1's row, 0 if none yet */
 } curve;
 
@@ -53,7 +53,7 @@ struct hp_curves {
     char *path;
     int n_params;
     const hp_key **keys;              /* [n_params], the space in job order */
-    int has_metric[HP_METRIC_COUNT];  /* the file has this metric's column */
+    int has_metric[HP_METRIC_COLS];  /* the file has this metric's column */
     int n_curves, cap_curves;
     curve *curves;
     int *table;                       /* open addressing: curve index + 1, 0 empty */
@@ -127,7 +127,7 @@ static void curve_reserve(curve *cv, int epochs)
     int cap = cv->cap ? cv->cap : 16;
     while (cap < epochs)
         cap *= 2;
-    cv->values = hp_xrealloc(cv->values, (size_t)cap * HP_METRIC_COUNT * sizeof *cv->values);
+    cv->values = hp_xrealloc(cv->values, (size_t)cap * HP_METRIC_COLS * sizeof *cv->values);
     cv->lines = hp_xrealloc(cv->lines, (size_t)cap * sizeof *cv->lines);
     memset(cv->lines + cv->cap, 0, (size_t)(cap - cv->cap) * sizeof *cv->lines);
     cv->cap = cap;
@@ -245,7 +245,7 @@ static int read_file(const char *path, char **out, size_t *size)
 
 enum { COLUMN_IGNORED = -1, COLUMN_EPOCH = -2 };
 
-/* A column's role: >= 0 space parameter index, HP_METRIC_COUNT + m metric m,
+/* A column's role: >= 0 space parameter index, HP_METRIC_COLS + m metric m,
  * or one of the enum values above. */
 static int column_role(const hp_curves *c, const char *name)
 {
@@ -254,7 +254,7 @@ static int column_role(const hp_curves *c, const char *name)
             return i;
     if (strcmp(name, "epoch") == 0)
         return COLUMN_EPOCH;
-    for (int m = 0; m < HP_METRIC_COUNT; m++)
+    for (int m = 0; m < HP_METRIC_COLS; m++)
         if (strcmp(hp_metric_name((hp_metric)m), name) == 0)
             return c->n_params + m;
     return COLUMN_IGNORED;
@@ -341,9 +341,9 @@ free_lists:
 static int parse_row(hp_curves *c, char **fields, const int *roles, int n_fields, int line,
                      double *param_values, text_buf *key, text_buf *label)
 {
-    double metrics[HP_METRIC_COUNT];
+    double metrics[HP_METRIC_COLS];
     long epoch = 0;
-    for (int m = 0; m < HP_METRIC_COUNT; m++)
+    for (int m = 0; m < HP_METRIC_COLS; m++)
         metrics[m] = 0.0;
     for (int j = 0; j < n_fields; j++) {
         const char *text = fields[j];
@@ -384,7 +384,7 @@ static int parse_row(hp_curves *c, char **fields, const int *roles, int n_fields
         return HP_ERR("%s:%d: a second row for configuration (%s) at epoch %ld; the first is at "
                       "line %d; keep one", c->path, line, label->p, epoch, cv->lines[epoch - 1]);
     cv->lines[epoch - 1] = line;
-    memcpy(&cv->values[(size_t)(epoch - 1) * HP_METRIC_COUNT], metrics, sizeof metrics);
+    memcpy(&cv->values[(size_t)(epoch - 1) * HP_METRIC_COLS], metrics, sizeof metrics);
     if (epoch > cv->n_epochs)
         cv->n_epochs = (int)epoch;
     return 0;
@@ -489,9 +489,14 @@ void hp_curves_free(hp_curves *c)
     free(c);
 }
 
+int hp_curves_has_column(const hp_curves *c, hp_metric m)
+{
+    return m >= 0 && m < HP_METRIC_COLS && c->has_metric[m];
+}
+
 int hp_curves_lookup(const hp_curves *c, const hp_config *config, int epoch, hp_metric m, double *value)
 {
-    if ((int)m < 0 || m >= HP_METRIC_COUNT)
+    if ((int)m < 0 || m >= HP_METRIC_COLS)
         return HP_ERR("curves: metric %d does not exist", (int)m);
     if (!c->has_metric[m])
         return HP_ERR("%s: the curves file has no '%s' column; add it or choose another metric",
@@ -517,7 +522,7 @@ int hp_curves_lookup(const hp_curves *c, const hp_config *config, int epoch, hp_
                "epochs of the study", c->path, label.p, cv->n_epochs, epoch);
         goto free_key;
     }
-    *value = cv->values[(size_t)(epoch - 1) * HP_METRIC_COUNT + m];
+    *value = cv->values[(size_t)(epoch - 1) * HP_METRIC_COLS + m];
     status = 0;
 free_key:
     free(key.p);

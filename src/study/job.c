@@ -39,33 +39,10 @@ static const char *const param_keys[] = {"choice", "grid", "uniform", "logunifor
                                          "randint", "step", NULL};
 /* Indexed by hp_dist. */
 static const char *const dist_names[] = {"choice", "grid", "uniform", "loguniform", "randint", NULL};
-/* Indexed by hp_metric. */
-static const char *const metric_names[] = {"val_accuracy", "val_loss", "val_f1",
-                                           "train_accuracy", "train_loss", NULL};
 static const char *const strategy_names[] = {"grid", "random", "asha", NULL};
 static const char *const objective_names[] = {"train", "curves", NULL};
 static const char *const keep_names[] = {"last", "last_and_best", "all", NULL};
 static const char *const mode_names[] = {"min", "max", NULL};
-
-int hp_metric_column(hp_metric m)
-{
-    switch (m) {
-    case HP_METRIC_TRAIN_LOSS: return 0;
-    case HP_METRIC_TRAIN_ACCURACY: return 1;
-    case HP_METRIC_VAL_LOSS: return 2;
-    case HP_METRIC_VAL_F1: return 6;
-    case HP_METRIC_VAL_ACCURACY:
-    case HP_METRIC_COUNT: break;
-    }
-    return 3;
-}
-
-const char *hp_metric_name(hp_metric m)
-{
-    if ((int)m < 0 || m >= HP_METRIC_COUNT)
-        return "unknown_metric";
-    return metric_names[m];
-}
 
 /* ------------------------------------------------------------ helpers ---- */
 
@@ -443,13 +420,22 @@ static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_
     }
     job->metric = HP_METRIC_VAL_ACCURACY;
     if ((v = lookup(p, map, "metric", NULL))) {
+        /* the selectable columns of the metric row, in row order */
+        const char *metric_names[HP_METRIC_COLS + 1];
+        int metric_columns[HP_METRIC_COLS], n = 0;
+        for (int c = 0; c < HP_METRIC_COLS; c++)
+            if (hp_metric_selectable(c)) {
+                metric_columns[n] = c;
+                metric_names[n++] = hp_metric_name(c);
+            }
+        metric_names[n] = NULL;
         int m;
         if (get_choice(p, v, "study.metric", metric_names, &m) != 0)
             return -1;
-        job->metric = (hp_metric)m;
+        job->metric = metric_columns[m];
     }
     /* Accuracies and F1 are maximised, losses minimised, unless mode says otherwise. */
-    job->maximize = !(job->metric == HP_METRIC_VAL_LOSS || job->metric == HP_METRIC_TRAIN_LOSS);
+    job->maximize = hp_metric_maximize_default(job->metric);
     if ((v = lookup(p, map, "mode", NULL))) {
         int mode;
         if (get_choice(p, v, "study.mode", mode_names, &mode) != 0)

@@ -37,10 +37,6 @@ typedef struct record_header {
 
 /* ------------------------------------------------------------ helpers --- */
 
-static const char *const metric_column_names[HP_METRIC_COLS] = {
-    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision",
-    "val_recall", "val_f1", "lr", "seconds"};
-
 static hp_trial_record *trial_record(hp_study *s, int trial)
 {
     if (trial >= s->capacity) {
@@ -661,7 +657,7 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     }
     for (int c = 0; c < HP_METRIC_COLS; c++) {
         strcat(metric_list, ",");
-        strcat(metric_list, metric_column_names[c]);
+        strcat(metric_list, hp_metric_name(c));
     }
     uint8_t *state = NULL;
     size_t state_size = 0;
@@ -849,7 +845,7 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
     if (!json) {
         fprintf(f, "trial,status,bracket,rung,epoch");
         for (int c = 0; c < HP_METRIC_COLS; c++)
-            fprintf(f, ",%s", metric_column_names[c]);
+            fprintf(f, ",%s", hp_metric_name(c));
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
         fprintf(f, "\n");
@@ -899,7 +895,7 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
         for (int e = 0; e < r->n_epochs; e++) {
             fprintf(f, "%s{\"epoch\": %d", e ? ", " : "", e + 1);
             for (int m = 0; m < HP_METRIC_COLS; m++) {
-                fprintf(f, ", \"%s\": ", metric_column_names[m]);
+                fprintf(f, ", \"%s\": ", hp_metric_name(m));
                 json_number(f, r->epochs[e].values[m]);
             }
             fprintf(f, "}");

@@ -91,16 +91,14 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
             return HP_WORK_INTERRUPTED;
         }
         hp_epoch_msg m = {.trial = a->trial, .epoch = epoch, .checkpointed = 1};
-        for (int k = 0; k < HP_METRIC_COLS; k++)
-            m.values[k] = NAN;
-        for (int k = 0; k < HP_METRIC_COUNT; k++) {
-            double v;
-            if (hp_curves_lookup(w->curves, config, epoch, (hp_metric)k, &v) != 0) {
-                if ((hp_metric)k == w->job->metric)
+        for (int k = 0; k < HP_METRIC_COLS; k++) {
+            m.values[k] = NAN; /* columns the table does not give */
+            if ((k == w->job->metric || hp_curves_has_column(w->curves, k)) &&
+                hp_curves_lookup(w->curves, config, epoch, k, &m.values[k]) != 0) {
+                m.values[k] = NAN;
+                if (k == w->job->metric)
                     return send_failed(w, a->trial, epoch, hp_error_message());
-                continue;
             }
-            m.values[hp_metric_column((hp_metric)k)] = v;
         }
         if (w->job->sleep_ms > 0) {
             struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
