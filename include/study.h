@@ -1,19 +1,16 @@
-/* study.h - a study's durable state: the journal, the trial table, study.h5.
+/* study.h - a study's state: the journal of its events, the trial table, the strategy.
  *
  * Run directory (runs/<study name>/ by default):
  *   job.yaml        the job text the study runs
- *   study.journal   write-ahead log: one checksummed record per event (the job
- *                   text, every assignment, every epoch report, every trial
- *                   end, every resume), appended BEFORE the coordinator acts
- *                   on the event.  Replaying it through the (deterministic)
- *                   strategy rebuilds the exact state; a torn last record
- *                   (process killed mid-write) is dropped on resume.
- *   study.h5        a complete snapshot for people and scripts (rewritten
- *                   atomically every few seconds and at every stop):
- *                   /job_text, the /trials group, /metrics, /strategy_state, attributes.
+ *   study.journal   write-ahead log of events (event.h): the job, every
+ *                   assignment with the trial's configuration, every epoch
+ *                   report, every trial end, every run's start and end; each
+ *                   appended BEFORE the coordinator acts on it.  The state is
+ *                   the fold of hp_study_apply() over the journal.
+ *   study.h5        a snapshot for people and scripts (outputs.c)
  *   trials/trial_NNNNN/last.h5, best.h5   trial checkpoints (checkpoint.h)
  *   best.yaml       the best configuration, accepted by `hptune train`
- * No MPI here: the coordinator (cmd_run.c) calls these functions.
+ * No MPI here: the coordinator (coordinator.h) drives it.
  */
 #ifndef HPTUNE_STUDY_H
 #define HPTUNE_STUDY_H
@@ -22,16 +19,19 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "event.h"
 #include "job.h"
+#include "journal.h"
 #include "strategy.h"
 
-#define HP_STUDY_FORMAT_VERSION 1
+#define HP_STUDY_FORMAT_VERSION HP_JOURNAL_FORMAT_VERSION
 
 typedef struct hp_epoch_record {
     double values[HP_METRIC_COLS];
 } hp_epoch_record;
 
 typedef struct hp_trial_record {
+    hp_config config;          /* recorded with its first assignment */
     int n_epochs;              /* epochs with metrics (index e-1 holds epoch e) */
     int capacity;
     hp_epoch_record *epochs;   /* owned */
@@ -48,52 +48,61 @@ typedef struct hp_study {
     hp_trial_record *trials;   /* owned, indexed by trial id */
     int n_assignments, assignments_capacity;
     int32_t *assignments;      /* (n_assignments, 5): trial, from, to, bracket, rung, in order; owned */
-    int journal_fd;
-    long n_events;
+    hp_journal journal;        /* closed for read-only studies */
+    long n_events;             /* journal records, the JOB record included */
     int finished;
     int n_resumes;
     double elapsed_before;     /* seconds of earlier runs (from the journal) */
-    double last_flush;
+    int verify;                /* replay: each assignment must equal the strategy's own decision */
 } hp_study;
 
-/* Create a new study directory for job (text already parsed into *job, which
- * the study takes over).  Refuses a directory that already holds a study. */
+/* Create a new study directory for job (which the study takes over).
+ * Refuses a directory that already holds a study.  On error nothing stays
+ * allocated (no hp_study_close needed), and the job is the study's anyway. */
 int hp_study_create(hp_study *s, hp_job *job, const char *dir);
-/* Open an existing study: read and verify the journal, replay it.
- * If the job file it was started from changed, refuse unless allow_job_change
- * (then continue with the edited text).  read_only: never write (status,
- * export); a torn last record is ignored instead of cut off. */
+/* Open an existing study: read the journal and replay it.  If the job file it
+ * was started from changed, refuse unless allow_job_change (then continue with
+ * the edited text: recorded trials keep their recorded configurations).
+ * read_only: never write (status, export, report); a torn last record is
+ * ignored instead of cut off.  A resumed (writable) study also checks that
+ * every recorded assignment is the one the strategy makes.  On error nothing
+ * stays allocated. */
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only);
 void hp_study_close(hp_study *s);
+/* `hptune resume --truncate-journal-at OFFSET`: cut a damaged journal at a
+ * record boundary, keeping the rest in study.journal.damaged-OFFSET. */
+int hp_study_truncate_journal(const char *dir, size_t offset);
 
-/* The strategy's next decision, with a grid/random trial's epoch budget
- * taken from its own configuration (`epochs` may be a searched parameter).
- * The coordinator and the journal replay both decide through this. */
-hp_next hp_study_next(hp_study *s, hp_assignment *a);
-
-/* Journaled events (each is written to the journal, then applied). */
-int hp_study_assign(hp_study *s, const hp_assignment *a);
-int hp_study_epoch(hp_study *s, int trial, int epoch, int checkpointed, const double *values);
-int hp_study_finished(hp_study *s, int trial, int epoch);
-int hp_study_failed(hp_study *s, int trial, const char *reason);
-int hp_study_mark_resume(hp_study *s);   /* requeues running trials */
-int hp_study_mark_finished(hp_study *s, double elapsed);
-int hp_study_mark_elapsed(hp_study *s, double elapsed);
+/* Apply one event to the state (no journal).  The live coordinator and the
+ * journal replay both go through here.  -1 with a message if the event does
+ * not fit the state (unknown trial, an assignment the strategy would not
+ * make, a configuration that changed). */
+int hp_study_apply(hp_study *s, const hp_event *e);
+/* Append the event to the journal, then apply it. */
+int hp_study_record(hp_study *s, const hp_event *e);
 /* fsync the journal (group commit). */
 int hp_study_sync(hp_study *s);
 
+/* The strategy's next decision as an ASSIGN event, continuing from the
+ * trial's newest checkpoint when it has one (after an interruption). */
+hp_next hp_study_next(const hp_study *s, hp_event *assign);
+
 /* Objective value of a trial at an epoch (metric column of the study). */
 double hp_study_value(const hp_study *s, int trial, int epoch);
-/* Best trial by its latest value at its highest epoch... see study.c; -1 none. */
+/* Best trial (completed ones first) by its value at its last epoch; -1 none. */
 int hp_study_best_trial(const hp_study *s, double *value, int *epoch);
+/* Is a better than b under the study's mode (NaN is worst). */
+int hp_study_better(const hp_study *s, double a, double b);
 char *hp_study_trial_dir(const hp_study *s, int trial);   /* caller frees */
 char *hp_study_checkpoint_path(const hp_study *s, int trial, const char *which); /* "last"/"best" */
+/* Trials by status (HP_TRIAL_STATUS_COUNT counts). */
+void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT]);
+/* The trial's searched values as "key=value key=value" (floats shortest). */
+void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, size_t size);
 
-/* study.h5 snapshot, best.yaml. */
+/* Outputs (outputs.c): study.h5 snapshot, best.yaml, status table, exports. */
 int hp_study_write_snapshot(const hp_study *s, double elapsed);
 int hp_study_write_best_yaml(const hp_study *s);
-
-/* Tables for `status` / `export`. */
 void hp_study_print_status(const hp_study *s, FILE *f);
 int hp_study_export(const hp_study *s, FILE *f, int json);
 

@@ -123,14 +123,6 @@ static int max_trial_epochs(const hp_job *job)
     return job->fixed.epochs;
 }
 
-static int epochs_in_space(const hp_job *job)
-{
-    for (int i = 0; i < job->n_params; i++)
-        if (strcmp(job->params[i].key->name, "epochs") == 0)
-            return 1;
-    return 0;
-}
-
 /* The table must hold every trial's configuration up to its last epoch;
  * finding a gap now beats a failed trial hours into the study. */
 static int check_curves(const hp_job *job)
@@ -138,21 +130,25 @@ static int check_curves(const hp_job *job)
     hp_curves *curves = NULL;
     if (hp_curves_load(&curves, job->curves_path, job) != 0)
         return -1;
-    /* asha's top rung: min_epochs * eta^K <= max_epochs, the same in every bracket */
-    long asha_top = job->min_epochs;
-    while (job->strategy == HP_STRATEGY_ASHA && asha_top * job->reduction_factor <= job->max_epochs)
-        asha_top *= job->reduction_factor;
+    hp_strategy_params params;
+    hp_strategy_params_from_job(&params, job);
+    hp_strategy *s = hp_strategy_create(&params);
+    if (!s) {
+        hp_curves_free(curves);
+        return -1;
+    }
     int status = 0;
     for (int t = 0; t < job->max_trials && status == 0; t++) {
         hp_config c;
         hp_job_trial_config(job, t, &c);
-        int last_epoch = job->strategy == HP_STRATEGY_ASHA ? (int)asha_top : c.epochs;
+        int last_epoch = hp_strategy_trial_max_epochs(s, &c);
         double value;
         if (hp_curves_lookup(curves, &c, last_epoch, job->metric, &value) != 0) {
             hp_error_prefix("trial %d", t);
             status = -1;
         }
     }
+    hp_strategy_free(s);
     hp_curves_free(curves);
     return status;
 }
@@ -187,48 +183,6 @@ static int validate_resources(const hp_job *job, const hp_strategy_params *param
     return 0;
 }
 
-static void print_strategy(const hp_job *job, const hp_strategy_params *params)
-{
-    switch (job->strategy) {
-    case HP_STRATEGY_GRID:
-        printf("  strategy   grid: %ld points x %d repeat%s = %d trials, ", hp_space_grid_size(job),
-               job->repeats, job->repeats == 1 ? "" : "s", job->max_trials);
-        break;
-    case HP_STRATEGY_RANDOM:
-        printf("  strategy   random: %d trials, ", job->max_trials);
-        break;
-    case HP_STRATEGY_ASHA:
-        printf("  strategy   asha: up to %d trials, epochs %d to %d, reduction factor %d, %d bracket%s\n",
-               job->max_trials, job->min_epochs, job->max_epochs, job->reduction_factor, job->brackets,
-               job->brackets == 1 ? "" : "s");
-        break;
-    }
-    if (job->strategy != HP_STRATEGY_ASHA) {
-        if (epochs_in_space(job))
-            printf("epochs from the space (up to %d)\n", params->epochs);
-        else
-            printf("%d epoch%s each\n", params->epochs, params->epochs == 1 ? "" : "s");
-        return;
-    }
-    hp_strategy *s = hp_strategy_create(params); /* validated before */
-    int top = 0;
-    for (int b = 0; s && b < job->brackets; b++) {
-        int rungs = hp_strategy_num_rungs(s, b);
-        printf("             bracket %d: %d rung%s at", b, rungs, rungs == 1 ? "" : "s");
-        for (int r = 0; r < rungs; r++) {
-            int e = hp_strategy_rung_epochs(s, b, r);
-            printf("%s %d", r ? "," : "", e);
-            if (e > top)
-                top = e;
-        }
-        printf(" epochs\n");
-    }
-    hp_strategy_free(s);
-    if (top < job->max_epochs)
-        printf("             note: max_epochs %d is not min_epochs x %d^k, so no trial trains more than %d "
-               "epochs\n", job->max_epochs, job->reduction_factor, top);
-}
-
 static void print_plan(const hp_job *job, const hp_strategy_params *params, const data_info *data)
 {
     printf("%s: valid\n", job->path);
@@ -249,7 +203,8 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
         printf("  objective  replay curves from %s (%d ms per epoch)\n", job->curves_path, job->sleep_ms);
     else
         printf("  objective  train the CNN of each configuration\n");
-    print_strategy(job, params);
+    hp_strategy *s = hp_strategy_create(params); /* validated before */
+    hp_strategy_describe(s, stdout);
     printf("  space      %d parameter%s\n", job->n_params, job->n_params == 1 ? "" : "s");
     for (int i = 0; i < job->n_params; i++)
         print_param(&job->params[i]);
@@ -261,15 +216,19 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
            job->checkpoint_every == 1 ? "" : "s");
     printf("  worst case %ld training epochs in total\n", hp_strategy_worst_case_epochs(params));
 
+    /* the strategy's own first decisions on an empty study */
     int preview = job->max_trials < PREVIEW_TRIALS ? job->max_trials : PREVIEW_TRIALS;
     printf("  first %d trial%s:\n", preview, preview == 1 ? "" : "s");
     for (int t = 0; t < preview; t++) {
-        hp_config c;
-        hp_job_trial_config(job, t, &c);
-        print_trial(job, t, &c);
-        if (hp_config_validate(&c) != 0)
-            printf("    warning: trial %d cannot be built and will fail: %s\n", t, hp_error_message());
+        hp_assignment a;
+        if (hp_strategy_next(s, &a) != HP_NEXT_START)
+            break;
+        const hp_config *c = hp_strategy_trial_config(s, a.trial);
+        print_trial(job, a.trial, c);
+        if (hp_config_validate(c) != 0)
+            printf("    warning: trial %d cannot be built and will fail: %s\n", a.trial, hp_error_message());
     }
+    hp_strategy_free(s);
 }
 
 int cmd_check(int argc, char **argv)
@@ -301,8 +260,7 @@ int cmd_check(int argc, char **argv)
     }
     hp_strategy_params params;
     hp_strategy_params_from_job(&params, &job);
-    if (job.strategy != HP_STRATEGY_ASHA)
-        params.epochs = max_trial_epochs(&job); /* worst case when epochs is searched */
+    params.epochs = max_trial_epochs(&job); /* one-rung strategies: worst case when epochs is searched */
     data_info data;
     int status = 0;
     if (validate_resources(&job, &params, &data) != 0) {

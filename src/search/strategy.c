@@ -1,9 +1,11 @@
 /* strategy.c - grid, random and ASHA as one deterministic state machine.
  *
- * grid/random are the degenerate case of ASHA with one bracket and one rung
- * (r_0 = epochs): a new trial trains [0, epochs) and is COMPLETED when it
- * finishes, and there is nothing to promote.  So one code path serves all
- * three strategies.
+ * One-rung strategies (grid, random) are the degenerate case of ASHA with one
+ * bracket and one rung, whose rung epoch is each trial's own budget: a new
+ * trial trains [0, its configuration's epochs) and is COMPLETED when it
+ * finishes, and there is nothing to promote.  So one code path serves every
+ * strategy; the table `strategies` below says what differs per strategy
+ * (rungs or not, where a new trial's configuration comes from).
  *
  * ASHA (Li et al., MLSys 2020, Algorithm 2), bracket s = 0..B-1:
  *   K0  = largest K with min_epochs * eta^K <= max_epochs (integer arithmetic)
@@ -14,8 +16,10 @@
  * then lower trial id), so the promotion scan looks only at the first
  * floor(n_k/eta) entries.  Failed trials are removed from every rung.
  *
- * Everything that is not derivable (the trial table and the requeue list) is
- * saved by hp_strategy_save(); the sorted rung lists and the running count are
+ * Decisions (propose) never change the state; events do (assigned, report,
+ * finished, failed, requeue, end).  Everything that is not derivable (the
+ * trial table with each trial's configuration, and the requeue list) is saved
+ * by hp_strategy_save(); the sorted rung lists and the running count are
  * rebuilt on load, so a loaded strategy makes exactly the same decisions.
  */
 #include "strategy.h"
@@ -26,6 +30,42 @@
 #include <string.h>
 
 #include "error.h"
+
+/* ---------------------------------------------------- the strategies ---- */
+
+/* What differs between strategies.  The configuration of a new trial comes
+ * from the job (space.c) for all of these; model-based strategies add their
+ * own proposal function. */
+typedef struct strategy_ops {
+    hp_strategy_kind kind;
+    const char *name;
+    int rungs; /* ASHA's rungs and promotions; else one rung of each trial's own epochs */
+    void (*new_config)(const hp_strategy *s, int t, hp_config *out);
+} strategy_ops;
+
+static void config_from_space(const hp_strategy *s, int t, hp_config *out);
+
+static const strategy_ops strategies[] = {
+    {HP_STRATEGY_GRID, "grid", 0, config_from_space},
+    {HP_STRATEGY_RANDOM, "random", 0, config_from_space},
+    {HP_STRATEGY_ASHA, "asha", 1, config_from_space},
+};
+
+static const strategy_ops *ops_of(hp_strategy_kind kind)
+{
+    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
+        if (strategies[i].kind == kind)
+            return &strategies[i];
+    return NULL;
+}
+
+const char *hp_strategy_name(hp_strategy_kind kind)
+{
+    const strategy_ops *ops = ops_of(kind);
+    return ops ? ops->name : "unknown";
+}
+
+/* ------------------------------------------------------------ state ---- */
 
 typedef struct trial {
     hp_trial_status status;
@@ -41,14 +81,16 @@ typedef struct rung_list {
 
 struct hp_strategy {
     hp_strategy_params p;
-    int n_brackets;   /* 1 for grid/random */
-    int max_rungs;    /* K0 + 1 (rungs of bracket 0); 1 for grid/random */
+    const strategy_ops *ops;
+    int n_brackets;   /* 1 for one-rung strategies */
+    int max_rungs;    /* K0 + 1 (rungs of bracket 0); 1 for one-rung strategies */
     int eta;          /* reduction factor (asha) */
     int *rung_epochs; /* [n_brackets * max_rungs]; r_k of bracket s at s*max_rungs + k */
     int *num_rungs;   /* [n_brackets]: K_s + 1 */
 
     int n_trials, cap_trials;
     trial *trials;          /* [cap_trials] */
+    hp_config *configs;     /* [cap_trials]: each trial's configuration */
     double *values;         /* [cap_trials * max_rungs]: value at rung k */
     unsigned char *has_value; /* [cap_trials * max_rungs] */
     unsigned char *promoted;  /* [cap_trials * max_rungs]: promoted out of rung k */
@@ -60,6 +102,18 @@ struct hp_strategy {
 
     int n_running;
 };
+
+/* The configuration of a new trial from the job (grid point or random
+ * sample, space.c); without a job, the defaults with the strategy's epochs. */
+static void config_from_space(const hp_strategy *s, int t, hp_config *out)
+{
+    if (s->p.job) {
+        hp_job_trial_config(s->p.job, t, out);
+        return;
+    }
+    hp_config_defaults(out);
+    out->epochs = s->ops->rungs ? s->p.max_epochs : s->p.epochs;
+}
 
 /* ------------------------------------------------------------ params ---- */
 
@@ -79,14 +133,15 @@ static int top_rung_index(long min_epochs, long max_epochs, long eta)
 
 static int validate_params(const hp_strategy_params *p)
 {
-    if (p->kind != HP_STRATEGY_GRID && p->kind != HP_STRATEGY_RANDOM && p->kind != HP_STRATEGY_ASHA)
+    const strategy_ops *ops = ops_of(p->kind);
+    if (!ops)
         return HP_ERR("strategy: unknown strategy kind %d", (int)p->kind);
     if (p->max_trials < 1)
         return HP_ERR("strategy: max_trials must be at least 1 (got %d)%s", p->max_trials,
                       p->kind == HP_STRATEGY_GRID
                           ? "; a grid needs a space of choice/grid parameters and repeats >= 1"
                           : "");
-    if (p->kind != HP_STRATEGY_ASHA) {
+    if (!ops->rungs) {
         if (p->epochs < 1)
             return HP_ERR("strategy: epochs must be at least 1 (got %d)", p->epochs);
         return 0;
@@ -121,6 +176,7 @@ void hp_strategy_params_from_job(hp_strategy_params *p, const hp_job *job)
     p->reduction_factor = job->reduction_factor;
     p->brackets = job->brackets;
     p->maximize = job->maximize;
+    p->job = job;
 }
 
 /* ------------------------------------------------------- create/free ---- */
@@ -131,7 +187,8 @@ hp_strategy *hp_strategy_create(const hp_strategy_params *p)
         return NULL;
     hp_strategy *s = hp_xcalloc(1, sizeof *s);
     s->p = *p;
-    if (p->kind == HP_STRATEGY_ASHA) {
+    s->ops = ops_of(p->kind);
+    if (s->ops->rungs) {
         s->n_brackets = p->brackets;
         s->eta = p->reduction_factor;
         s->max_rungs = top_rung_index(p->min_epochs, p->max_epochs, p->reduction_factor) + 1;
@@ -145,8 +202,8 @@ hp_strategy *hp_strategy_create(const hp_strategy_params *p)
     s->rungs = hp_xcalloc((size_t)s->n_brackets * (size_t)s->max_rungs, sizeof *s->rungs);
     for (int b = 0; b < s->n_brackets; b++) {
         s->num_rungs[b] = s->max_rungs - b;
-        if (p->kind != HP_STRATEGY_ASHA) {
-            s->rung_epochs[0] = p->epochs;
+        if (!s->ops->rungs) {
+            s->rung_epochs[0] = p->epochs; /* nominal; each trial's own budget rules */
             continue;
         }
         long r = p->min_epochs;
@@ -170,6 +227,7 @@ void hp_strategy_free(hp_strategy *s)
     free(s->rung_epochs);
     free(s->num_rungs);
     free(s->trials);
+    free(s->configs);
     free(s->values);
     free(s->has_value);
     free(s->promoted);
@@ -189,6 +247,20 @@ static int bracket_of(const hp_strategy *s, int t) { return t % s->n_brackets; }
 static int rung_epoch(const hp_strategy *s, int b, int k) { return s->rung_epochs[b * s->max_rungs + k]; }
 static size_t slot(const hp_strategy *s, int t, int k) { return (size_t)t * (size_t)s->max_rungs + (size_t)k; }
 static rung_list *rung_of(hp_strategy *s, int b, int k) { return &s->rungs[b * s->max_rungs + k]; }
+static const rung_list *rung_of_const(const hp_strategy *s, int b, int k) { return &s->rungs[b * s->max_rungs + k]; }
+
+/* The epoch at which trial t reaches rung k: ASHA's r_k, or a one-rung
+ * trial's own budget. */
+static int trial_rung_epoch(const hp_strategy *s, int t, int k)
+{
+    return s->ops->rungs ? rung_epoch(s, bracket_of(s, t), k) : s->trials[t].assigned.to_epoch;
+}
+
+/* Epochs a new trial with this configuration trains first. */
+static int first_rung_epoch(const hp_strategy *s, int t, const hp_config *config)
+{
+    return s->ops->rungs ? rung_epoch(s, bracket_of(s, t), 0) : config->epochs;
+}
 
 /* Is trial a's result at rung k better than b's?  NaN is worse than any
  * number; equal values go to the lower trial id (a total order). */
@@ -248,10 +320,12 @@ static void grow_trials(hp_strategy *s, int needed)
     size_t old_slots = (size_t)s->cap_trials * (size_t)s->max_rungs;
     size_t slots = (size_t)cap * (size_t)s->max_rungs;
     s->trials = hp_xrealloc(s->trials, (size_t)cap * sizeof *s->trials);
+    s->configs = hp_xrealloc(s->configs, (size_t)cap * sizeof *s->configs);
     s->values = hp_xrealloc(s->values, slots * sizeof *s->values);
     s->has_value = hp_xrealloc(s->has_value, slots);
     s->promoted = hp_xrealloc(s->promoted, slots);
     memset(s->trials + s->cap_trials, 0, (size_t)(cap - s->cap_trials) * sizeof *s->trials);
+    memset(s->configs + s->cap_trials, 0, (size_t)(cap - s->cap_trials) * sizeof *s->configs);
     memset(s->has_value + old_slots, 0, slots - old_slots);
     memset(s->promoted + old_slots, 0, slots - old_slots);
     for (size_t i = old_slots; i < slots; i++)
@@ -271,26 +345,22 @@ static void queue_push(hp_strategy *s, int t)
     s->trials[t].queued = 1;
 }
 
-static hp_next start(hp_strategy *s, int t, int from, int to, int rung, hp_assignment *out)
+static int queue_entry_live(const hp_strategy *s, int i)
 {
-    trial *tr = &s->trials[t];
-    tr->assigned = (hp_assignment){.trial = t, .from_epoch = from, .to_epoch = to,
-                                   .bracket = bracket_of(s, t), .rung = rung};
-    set_status(s, t, HP_TRIAL_RUNNING);
-    *out = tr->assigned;
-    return HP_NEXT_START;
+    const trial *tr = &s->trials[s->queue[i]];
+    return tr->queued && tr->status == HP_TRIAL_RUNNING;
 }
 
 /* The promotion scan of Algorithm 2: bracket 0 first, top rung first; in each
  * rung the best of the top floor(n_k/eta) that is paused and not yet promoted
  * out of k.  Returns the trial id and sets *rung_out, or -1. */
-static int find_promotion(hp_strategy *s, int *rung_out)
+static int find_promotion(const hp_strategy *s, int *rung_out)
 {
-    if (s->p.kind != HP_STRATEGY_ASHA)
+    if (!s->ops->rungs)
         return -1;
     for (int b = 0; b < s->n_brackets; b++)
         for (int k = s->num_rungs[b] - 2; k >= 0; k--) {
-            rung_list *l = rung_of(s, b, k);
+            const rung_list *l = rung_of_const(s, b, k);
             int top = l->n / s->eta;
             for (int i = 0; i < top; i++) {
                 int t = l->ids[i];
@@ -305,39 +375,103 @@ static int find_promotion(hp_strategy *s, int *rung_out)
 
 /* ------------------------------------------------------------ events ---- */
 
-hp_next hp_strategy_next(hp_strategy *s, hp_assignment *out)
+hp_next hp_strategy_propose(const hp_strategy *s, hp_assignment *out, hp_config *config)
 {
     memset(out, 0, sizeof *out);
-    while (s->queue_head < s->queue_len) {
-        int t = s->queue[s->queue_head++];
-        trial *tr = &s->trials[t];
-        if (!tr->queued || tr->status != HP_TRIAL_RUNNING)
-            continue; /* finished or failed since it was requeued */
-        tr->queued = 0;
-        *out = tr->assigned;
-        return HP_NEXT_START;
-    }
+    for (int i = s->queue_head; i < s->queue_len; i++)
+        if (queue_entry_live(s, i)) {
+            int t = s->queue[i];
+            *out = s->trials[t].assigned;
+            *config = s->configs[t];
+            return HP_NEXT_START;
+        }
     int k;
     int t = find_promotion(s, &k);
     if (t >= 0) {
         int b = bracket_of(s, t);
-        s->promoted[slot(s, t, k)] = 1;
-        return start(s, t, rung_epoch(s, b, k), rung_epoch(s, b, k + 1), k + 1, out);
+        *out = (hp_assignment){.trial = t, .from_epoch = rung_epoch(s, b, k),
+                               .to_epoch = rung_epoch(s, b, k + 1), .bracket = b, .rung = k + 1};
+        *config = s->configs[t];
+        return HP_NEXT_START;
     }
     if (s->n_trials < s->p.max_trials) {
         t = s->n_trials;
+        s->ops->new_config(s, t, config);
+        *out = (hp_assignment){.trial = t, .from_epoch = 0, .to_epoch = first_rung_epoch(s, t, config),
+                               .bracket = bracket_of(s, t), .rung = 0};
+        return HP_NEXT_START;
+    }
+    return s->n_running > 0 ? HP_NEXT_WAIT : HP_NEXT_DONE;
+}
+
+/* Record the assignment as the strategy made it: from_epoch is the rung it
+ * starts from (the caller may start later, from a newer checkpoint). */
+static void start(hp_strategy *s, const hp_assignment *a)
+{
+    trial *tr = &s->trials[a->trial];
+    tr->assigned = *a;
+    tr->assigned.from_epoch = a->rung ? trial_rung_epoch(s, a->trial, a->rung - 1) : 0;
+    set_status(s, a->trial, HP_TRIAL_RUNNING);
+}
+
+int hp_strategy_assigned(hp_strategy *s, const hp_assignment *a, const hp_config *config)
+{
+    int t = a->trial;
+    if (t < 0 || t > s->n_trials || t >= s->p.max_trials)
+        return HP_ERR("assignment of trial %d: trials are created in order (%d exist, at most %d)", t,
+                      s->n_trials, s->p.max_trials);
+    if (t == s->n_trials) { /* a new trial */
+        int b = bracket_of(s, t);
+        if (a->rung != 0 || a->bracket != b || a->to_epoch != first_rung_epoch(s, t, config))
+            return HP_ERR("assignment of new trial %d: to epoch %d rung %d bracket %d, expected epoch %d "
+                          "rung 0 bracket %d", t, a->to_epoch, a->rung, a->bracket,
+                          first_rung_epoch(s, t, config), b);
         grow_trials(s, t + 1);
         s->n_trials++;
+        s->configs[t] = *config;
         s->trials[t].status = HP_TRIAL_PENDING;
-        return start(s, t, 0, rung_epoch(s, bracket_of(s, t), 0), 0, out);
+        start(s, a);
+        return 0;
     }
-    if (s->n_running > 0)
-        return HP_NEXT_WAIT;
-    /* Nothing runs, nothing can be promoted, no new trials: the study is over. */
+    trial *tr = &s->trials[t];
+    if (tr->queued && tr->status == HP_TRIAL_RUNNING) { /* re-issue of an interrupted assignment */
+        if (a->to_epoch != tr->assigned.to_epoch || a->rung != tr->assigned.rung)
+            return HP_ERR("assignment of trial %d: re-issued to epoch %d rung %d, but it was interrupted "
+                          "on its way to epoch %d rung %d", t, a->to_epoch, a->rung, tr->assigned.to_epoch,
+                          tr->assigned.rung);
+        tr->queued = 0;
+        while (s->queue_head < s->queue_len && !queue_entry_live(s, s->queue_head))
+            s->queue_head++; /* entries issued or dead up to the next live one */
+        return 0;
+    }
+    int b = bracket_of(s, t), k = a->rung - 1;
+    if (!s->ops->rungs || tr->status != HP_TRIAL_PAUSED || k < 0 || k + 1 >= s->num_rungs[b] ||
+        !s->has_value[slot(s, t, k)] || s->promoted[slot(s, t, k)] || a->bracket != b ||
+        a->to_epoch != rung_epoch(s, b, k + 1))
+        return HP_ERR("assignment of trial %d (%s, epochs [%d, %d), rung %d) is not a promotion this "
+                      "strategy can make", t, hp_trial_status_name(tr->status), a->from_epoch, a->to_epoch,
+                      a->rung);
+    s->promoted[slot(s, t, k)] = 1;
+    start(s, a);
+    return 0;
+}
+
+void hp_strategy_end(hp_strategy *s)
+{
     for (int i = 0; i < s->n_trials; i++)
         if (s->trials[i].status == HP_TRIAL_PAUSED)
             set_status(s, i, HP_TRIAL_STOPPED);
-    return HP_NEXT_DONE;
+}
+
+hp_next hp_strategy_next(hp_strategy *s, hp_assignment *out)
+{
+    hp_config config;
+    hp_next n = hp_strategy_propose(s, out, &config);
+    if (n == HP_NEXT_START && hp_strategy_assigned(s, out, &config) != 0)
+        HP_PANIC("the strategy refused its own decision: %s", hp_error_message());
+    if (n == HP_NEXT_DONE)
+        hp_strategy_end(s);
+    return n;
 }
 
 void hp_strategy_report(hp_strategy *s, int t, int epoch, double value)
@@ -349,7 +483,7 @@ void hp_strategy_report(hp_strategy *s, int t, int epoch, double value)
     tr->epochs_done = epoch;
     int b = bracket_of(s, t);
     for (int k = 0; k < s->num_rungs[b]; k++) {
-        if (rung_epoch(s, b, k) != epoch)
+        if (trial_rung_epoch(s, t, k) != epoch)
             continue;
         size_t i = slot(s, t, k);
         if (s->has_value[i])
@@ -397,11 +531,20 @@ void hp_strategy_requeue_running(hp_strategy *s)
 /* ----------------------------------------------------------- queries ---- */
 
 int hp_strategy_num_trials(const hp_strategy *s) { return s->n_trials; }
+int hp_strategy_max_trials(const hp_strategy *s) { return s->p.max_trials; }
+int hp_strategy_has_rungs(const hp_strategy *s) { return s->ops->rungs; }
+int hp_strategy_num_brackets(const hp_strategy *s) { return s->n_brackets; }
 
 hp_trial_status hp_strategy_trial_status(const hp_strategy *s, int t)
 {
     check_trial(s, t, "hp_strategy_trial_status");
     return s->trials[t].status;
+}
+
+const hp_config *hp_strategy_trial_config(const hp_strategy *s, int t)
+{
+    check_trial(s, t, "hp_strategy_trial_config");
+    return &s->configs[t];
 }
 
 int hp_strategy_trial_bracket(const hp_strategy *s, int t)
@@ -417,6 +560,14 @@ int hp_strategy_trial_rung(const hp_strategy *s, int t)
         if (s->has_value[slot(s, t, k)])
             return k;
     return -1;
+}
+
+double hp_strategy_trial_value(const hp_strategy *s, int t, int k)
+{
+    check_trial(s, t, "hp_strategy_trial_value");
+    if (k < 0 || k >= s->num_rungs[bracket_of(s, t)] || !s->has_value[slot(s, t, k)])
+        return NAN;
+    return s->values[slot(s, t, k)];
 }
 
 int hp_strategy_trial_epochs(const hp_strategy *s, int t)
@@ -439,6 +590,58 @@ int hp_strategy_rung_epochs(const hp_strategy *s, int bracket, int rung)
     return rung_epoch(s, bracket, rung);
 }
 
+int hp_strategy_trial_max_epochs(const hp_strategy *s, const hp_config *config)
+{
+    if (!s->ops->rungs)
+        return config->epochs;
+    return rung_epoch(s, 0, s->num_rungs[0] - 1); /* the top rung, the same in every bracket */
+}
+
+void hp_strategy_describe(const hp_strategy *s, FILE *f)
+{
+    const hp_strategy_params *p = &s->p;
+    const hp_job *job = p->job;
+    switch (p->kind) {
+    case HP_STRATEGY_GRID:
+        fprintf(f, "  strategy   grid: %ld points x %d repeat%s = %d trials, ", job ? hp_space_grid_size(job) : 1L,
+                job ? job->repeats : 1, job && job->repeats != 1 ? "s" : "", p->max_trials);
+        break;
+    case HP_STRATEGY_RANDOM:
+        fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
+        break;
+    default:
+        fprintf(f, "  strategy   %s: up to %d trials, epochs %d to %d, reduction factor %d, %d bracket%s\n",
+                s->ops->name, p->max_trials, p->min_epochs, p->max_epochs, p->reduction_factor, p->brackets,
+                p->brackets == 1 ? "" : "s");
+        break;
+    }
+    if (!s->ops->rungs) {
+        int searched = 0;
+        for (int i = 0; job && i < job->n_params; i++)
+            searched |= strcmp(job->params[i].key->name, "epochs") == 0;
+        if (searched)
+            fprintf(f, "epochs from the space (up to %d)\n", p->epochs);
+        else
+            fprintf(f, "%d epoch%s each\n", p->epochs, p->epochs == 1 ? "" : "s");
+        return;
+    }
+    int top = 0;
+    for (int b = 0; b < s->n_brackets; b++) {
+        int rungs = s->num_rungs[b];
+        fprintf(f, "             bracket %d: %d rung%s at", b, rungs, rungs == 1 ? "" : "s");
+        for (int r = 0; r < rungs; r++) {
+            int e = rung_epoch(s, b, r);
+            fprintf(f, "%s %d", r ? "," : "", e);
+            if (e > top)
+                top = e;
+        }
+        fprintf(f, " epochs\n");
+    }
+    if (top < p->max_epochs)
+        fprintf(f, "             note: max_epochs %d is not min_epochs x %d^k, so no trial trains more than %d "
+                   "epochs\n", p->max_epochs, p->reduction_factor, top);
+}
+
 /* The nominal ASHA budget: n_0 = trials of the bracket, n_{k+1} =
  * floor(n_k/eta), each rung-k survivor trains r_k - r_{k-1} more epochs.
  * (Late promotions in an adversarial arrival order can exceed it slightly:
@@ -447,7 +650,7 @@ long hp_strategy_worst_case_epochs(const hp_strategy_params *p)
 {
     if (validate_params(p) != 0)
         return -1;
-    if (p->kind != HP_STRATEGY_ASHA)
+    if (!ops_of(p->kind)->rungs)
         return (long)p->max_trials * p->epochs;
     int k0 = top_rung_index(p->min_epochs, p->max_epochs, p->reduction_factor);
     int B = p->brackets;
@@ -479,7 +682,6 @@ const char *hp_trial_status_name(hp_trial_status st)
     }
     return "unknown";
 }
-
 /* -------------------------------------------------------- save/load ---- */
 /*
  * Image, all integers little-endian:
@@ -491,13 +693,17 @@ const char *hp_trial_status_name(hp_trial_status st)
  *              then per rung k < max_rungs: u8 flags (1 has value, 2 promoted),
  *              u64 value (IEEE-754 bits)
  *   queue_len x i32 trial id (pending re-issues, in order)
+ *   i32 n_keys, then per trial n_keys x u64: its configuration, every key of
+ *       the hyperparameter table in table order (IEEE-754 bits of the value)
  *   u64 FNV-1a hash of every byte before it
+ * Version 1 (hptune 0.1) had no configurations; it is refused.
  */
-#define IMAGE_VERSION 1u
+#define IMAGE_VERSION 2u
 static const char image_magic[8] = {'H', 'P', 'S', 'T', 'R', 'A', 'T', '\0'};
 #define IMAGE_HEADER_BYTES (8 + 4 + 8)
 #define IMAGE_FIXED_BYTES (IMAGE_HEADER_BYTES + 8 * 4 + 3 * 4)
 #define IMAGE_TRIAL_BYTES(rungs) (5 * 4 + (size_t)(rungs) * 9)
+#define IMAGE_CONFIG_BYTES(n_trials, n_keys) (4 + (size_t)(n_trials) * (size_t)(n_keys) * 8)
 
 static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
@@ -569,8 +775,10 @@ static int live_queue_len(const hp_strategy *s)
 int hp_strategy_save(const hp_strategy *s, uint8_t **bytes, size_t *size)
 {
     int n_queue = live_queue_len(s);
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
     size_t total = IMAGE_FIXED_BYTES + (size_t)s->n_trials * IMAGE_TRIAL_BYTES(s->max_rungs) +
-                   (size_t)n_queue * 4 + 8;
+                   (size_t)n_queue * 4 + IMAGE_CONFIG_BYTES(s->n_trials, n_keys) + 8;
     writer w = {hp_xcalloc(total, 1), 0};
     memcpy(w.p, image_magic, sizeof image_magic);
     w.pos = sizeof image_magic;
@@ -608,6 +816,14 @@ int hp_strategy_save(const hp_strategy *s, uint8_t **bytes, size_t *size)
         if (tr->queued && tr->status == HP_TRIAL_RUNNING)
             put_i32(&w, s->queue[i]);
     }
+    put_i32(&w, (int)n_keys);
+    for (int t = 0; t < s->n_trials; t++)
+        for (size_t k = 0; k < n_keys; k++) {
+            double v = hp_config_get(&s->configs[t], &keys[k]);
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            put_u64(&w, bits);
+        }
     put_u64(&w, fnv1a(w.p, w.pos));
     if (w.pos != total)
         HP_PANIC("strategy image size mismatch (%zu vs %zu)", w.pos, total);
@@ -624,8 +840,10 @@ static int check_loaded_trial(const hp_strategy *s, int t)
     int b = bracket_of(s, t);
     if (tr->status < HP_TRIAL_PENDING || tr->status > HP_TRIAL_FAILED)
         return HP_ERR("strategy state is corrupt: trial %d has status %d", t, (int)tr->status);
-    if (a->rung < 0 || a->rung >= s->num_rungs[b] || a->to_epoch != rung_epoch(s, b, a->rung) ||
-        a->from_epoch != (a->rung ? rung_epoch(s, b, a->rung - 1) : 0))
+    int bad_epochs = s->ops->rungs ? a->to_epoch != rung_epoch(s, b, a->rung) ||
+                                         a->from_epoch != (a->rung ? rung_epoch(s, b, a->rung - 1) : 0)
+                                   : a->to_epoch < 0 || a->from_epoch != 0;
+    if (a->rung < 0 || a->rung >= s->num_rungs[b] || bad_epochs)
         return HP_ERR("strategy state is corrupt: trial %d has assignment [%d, %d) at rung %d", t,
                       a->from_epoch, a->to_epoch, a->rung);
     if (tr->epochs_done < 0)
@@ -637,6 +855,11 @@ static int check_loaded_trial(const hp_strategy *s, int t)
 }
 
 int hp_strategy_load(hp_strategy **out, const uint8_t *bytes, size_t size)
+{
+    return hp_strategy_load_for_job(out, bytes, size, NULL);
+}
+
+int hp_strategy_load_for_job(hp_strategy **out, const uint8_t *bytes, size_t size, const hp_job *job)
 {
     *out = NULL;
     const char *what = "the saved strategy state";
@@ -666,16 +889,30 @@ int hp_strategy_load(hp_strategy **out, const uint8_t *bytes, size_t size)
     p.reduction_factor = get_i32(&r);
     p.brackets = get_i32(&r);
     p.maximize = get_i32(&r);
+    p.job = job;
     int max_rungs = get_i32(&r), n_trials = get_i32(&r), n_queue = get_i32(&r);
     hp_strategy *s = hp_strategy_create(&p);
     if (!s) {
         hp_error_prefix("%s has invalid parameters", what);
         return -1;
     }
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    uint64_t keys_at = IMAGE_FIXED_BYTES + (uint64_t)(n_trials < 0 ? 0 : n_trials) * IMAGE_TRIAL_BYTES(max_rungs) +
+                       (uint64_t)(n_queue < 0 ? 0 : n_queue) * 4;
+    int image_keys = -1;
+    if (max_rungs == s->max_rungs && keys_at + 4 + 8 <= size) {
+        reader at = {bytes, size, (size_t)keys_at};
+        image_keys = get_i32(&at);
+        if (image_keys != (int)n_keys) {
+            HP_ERR("%s holds %d hyperparameters per trial, this hptune has %zu; read it with the hptune "
+                   "that wrote it", what, image_keys, n_keys);
+            goto free_strategy;
+        }
+    }
     if (max_rungs != s->max_rungs || n_trials < 0 || n_trials > p.max_trials || n_queue < 0 ||
-        n_queue > n_trials ||
-        (uint64_t)size != IMAGE_FIXED_BYTES + (uint64_t)n_trials * IMAGE_TRIAL_BYTES(max_rungs) +
-                              (uint64_t)n_queue * 4 + 8) {
+        n_queue > n_trials || image_keys < 0 ||
+        (uint64_t)size != keys_at + IMAGE_CONFIG_BYTES(n_trials, n_keys) + 8) {
         HP_ERR("%s is inconsistent (%d rungs, %d trials, %d queued in %zu bytes); the study file is damaged",
                what, max_rungs, n_trials, n_queue, size);
         goto free_strategy;
@@ -715,6 +952,19 @@ int hp_strategy_load(hp_strategy **out, const uint8_t *bytes, size_t size)
             goto free_strategy;
         }
         queue_push(s, t);
+    }
+    (void)get_i32(&r); /* n_keys, checked above */
+    for (int t = 0; t < n_trials; t++) {
+        hp_config_defaults(&s->configs[t]);
+        for (size_t k = 0; k < n_keys; k++) {
+            uint64_t bits = get_u64(&r);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            if (hp_config_set(&s->configs[t], &keys[k], v) != 0) {
+                hp_error_prefix("%s is corrupt: trial %d's configuration", what, t);
+                goto free_strategy;
+            }
+        }
     }
     /* Rebuild the sorted rung lists: the order is total, so it matches the saved run's. */
     for (int t = 0; t < n_trials; t++) {

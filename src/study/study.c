@@ -1,14 +1,7 @@
-/* study.c - journal, replay, trial table, study.h5 snapshot (see study.h).
- *
- * Journal record: header {magic "HPJ1", type, payload size} (3 x uint32),
- * payload, then FNV-1a 64 of header+payload.  Host byte order: a study is
- * resumed on the same kind of machine.  A record is complete only when its
- * checksum is; a torn tail (killed mid-write) is cut off on open.
- */
+/* study.c - a study's state as the fold of its events (see study.h). */
 #include "study.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +10,6 @@
 
 #include "error.h"
 #include "h5util.h"
-
-#define JOURNAL_MAGIC 0x314a5048u /* "HPJ1" */
-
-enum record_type {
-    REC_JOB = 1,      /* u32 version, u32 path length, path, text */
-    REC_ASSIGN = 2,   /* int32 trial, from, to, bracket, rung */
-    REC_EPOCH = 3,    /* int32 trial, epoch, checkpointed, pad; double values[9] */
-    REC_FINISHED = 4, /* int32 trial, epoch */
-    REC_FAILED = 5,   /* int32 trial, pad; reason text */
-    REC_RESUME = 6,   /* (none) */
-    REC_DONE = 7,     /* double elapsed */
-    REC_ELAPSED = 8   /* double elapsed */
-};
-
-typedef struct record_header {
-    uint32_t magic, type, size;
-} record_header;
 
 /* ------------------------------------------------------------ helpers --- */
 
@@ -85,45 +61,55 @@ static int mkdir_p(const char *path)
     return rc;
 }
 
-/* ------------------------------------------------------------- journal --- */
-
-static int journal_append(hp_study *s, uint32_t type, const void *a, size_t na, const void *b, size_t nb)
+/* Do two configurations hold the same value for every key? */
+static int same_config(const hp_config *a, const hp_config *b)
 {
-    record_header h = {JOURNAL_MAGIC, type, (uint32_t)(na + nb)};
-    uint64_t sum = hp_fnv1a64(HP_FNV_INIT, &h, sizeof h);
-    sum = hp_fnv1a64(sum, a, na);
-    sum = hp_fnv1a64(sum, b, nb);
-    size_t total = sizeof h + na + nb + sizeof sum;
-    unsigned char stack[512];
-    unsigned char *buf = total <= sizeof stack ? stack : hp_xcalloc(total, 1);
-    memcpy(buf, &h, sizeof h);
-    if (na)
-        memcpy(buf + sizeof h, a, na);
-    if (nb)
-        memcpy(buf + sizeof h + na, b, nb);
-    memcpy(buf + sizeof h + na + nb, &sum, sizeof sum);
-    /* one write() per record: a killed process leaves at most one torn record */
-    ssize_t w = write(s->journal_fd, buf, total);
-    int e = errno;
-    if (buf != stack)
-        free(buf);
-    if (w != (ssize_t)total)
-        return HP_ERR("%s/study.journal: cannot append: %s", s->dir, w < 0 ? strerror(e) : "short write (disk full?)");
-    s->n_events++;
-    return 0;
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    for (size_t k = 0; k < n_keys; k++)
+        if (hp_config_get(a, &keys[k]) != hp_config_get(b, &keys[k]))
+            return 0;
+    return 1;
 }
 
-int hp_study_sync(hp_study *s)
+/* A trial an event may name: one that has been assigned. */
+static int known_trial(const hp_study *s, const hp_event *e)
 {
-    if (s->journal_fd >= 0 && fsync(s->journal_fd) != 0)
-        return HP_ERR("%s/study.journal: fsync failed: %s", s->dir, strerror(errno));
+    if (e->trial < 0 || e->trial >= s->n_trials || e->trial >= hp_strategy_num_trials(s->strategy))
+        return HP_ERR("a %s event for trial %d, which has not been assigned (%d trials)",
+                      hp_event_type_name(e->type), e->trial, s->n_trials);
     return 0;
 }
 
 /* ---------------------------------------------------------- applying --- */
 
-static void apply_assign(hp_study *s, const hp_assignment *a)
+static int apply_assign(hp_study *s, const hp_event *e)
 {
+    const hp_assignment *a = &e->assign;
+    if (a->trial != e->trial || a->from_epoch < 0 || a->from_epoch >= a->to_epoch)
+        return HP_ERR("a malformed assignment: trial %d, epochs [%d, %d)", a->trial, a->from_epoch, a->to_epoch);
+    if (s->verify) {
+        hp_event want;
+        hp_next n = hp_study_next(s, &want);
+        if (n != HP_NEXT_START || want.assign.trial != a->trial || want.assign.to_epoch != a->to_epoch ||
+            want.assign.rung != a->rung || !same_config(&want.config, &e->config)) {
+            char got_text[512], want_text[512];
+            hp_study_format_space(s, &e->config, got_text, sizeof got_text);
+            hp_study_format_space(s, &want.config, want_text, sizeof want_text);
+            if (n != HP_NEXT_START)
+                return HP_ERR("trial %d was assigned epochs [%d, %d) (%s), but the strategy has no work to "
+                              "give at this point (%s)", a->trial, a->from_epoch, a->to_epoch, got_text,
+                              n == HP_NEXT_WAIT ? "it waits for results" : "it is done");
+            return HP_ERR("trial %d was assigned epochs [%d, %d) (%s), but the strategy's decision at this "
+                          "point is trial %d to epoch %d (%s)", a->trial, a->from_epoch, a->to_epoch, got_text,
+                          want.assign.trial, want.assign.to_epoch, want_text);
+        }
+    }
+    int exists = a->trial < s->n_trials;
+    if (exists && !same_config(&s->trials[a->trial].config, &e->config))
+        return HP_ERR("trial %d is assigned with a configuration other than the one it started with", a->trial);
+    if (hp_strategy_assigned(s->strategy, a, &e->config) != 0)
+        return -1;
     if (s->n_assignments == s->assignments_capacity) {
         s->assignments_capacity = s->assignments_capacity ? 2 * s->assignments_capacity : 256;
         s->assignments = hp_xrealloc(s->assignments, (size_t)s->assignments_capacity * 5 * sizeof(int32_t));
@@ -135,110 +121,118 @@ static void apply_assign(hp_study *s, const hp_assignment *a)
     row[3] = a->bracket;
     row[4] = a->rung;
     hp_trial_record *r = trial_record(s, a->trial);
+    if (!exists)
+        r->config = e->config;
     r->assigned_from = a->from_epoch;
     r->assigned_to = a->to_epoch;
+    return 0;
 }
 
-static void apply_epoch(hp_study *s, int trial, int epoch, int checkpointed, const double *values)
+static int apply_epoch(hp_study *s, const hp_event *e)
 {
-    hp_trial_record *r = trial_record(s, trial);
+    if (known_trial(s, e) != 0)
+        return -1;
+    int epoch = e->epoch;
+    if (epoch < 1 || epoch > 10000000)
+        return HP_ERR("an epoch report for trial %d with epoch %d", e->trial, epoch);
+    hp_trial_record *r = &s->trials[e->trial];
     if (epoch > r->capacity) {
         int cap = r->capacity ? r->capacity : 8;
         while (cap < epoch)
             cap *= 2;
         r->epochs = hp_xrealloc(r->epochs, (size_t)cap * sizeof *r->epochs);
-        memset(r->epochs + r->capacity, 0, (size_t)(cap - r->capacity) * sizeof *r->epochs);
+        for (int i = r->capacity; i < cap; i++)
+            for (int c = 0; c < HP_METRIC_COLS; c++)
+                r->epochs[i].values[c] = NAN;
         r->capacity = cap;
     }
-    memcpy(r->epochs[epoch - 1].values, values, sizeof r->epochs[0].values);
+    memcpy(r->epochs[epoch - 1].values, e->metrics, sizeof r->epochs[0].values);
     if (epoch > r->n_epochs)
         r->n_epochs = epoch;
-    if (checkpointed && epoch > r->checkpoint_epoch)
+    if (e->checkpointed && epoch > r->checkpoint_epoch)
         r->checkpoint_epoch = epoch;
-    hp_strategy_report(s->strategy, trial, epoch, values[hp_metric_column(s->job.metric)]);
+    hp_strategy_report(s->strategy, e->trial, epoch, e->metrics[hp_metric_column(s->job.metric)]);
+    return 0;
 }
 
-static void apply_failed(hp_study *s, int trial, const char *reason)
+static int apply_end(hp_study *s, const hp_event *e)
 {
-    hp_trial_record *r = trial_record(s, trial);
-    free(r->failure);
-    r->failure = hp_xstrdup(reason);
-    hp_strategy_failed(s->strategy, trial);
-}
-
-/* ---------------------------------------------------------- live API --- */
-
-hp_next hp_study_next(hp_study *s, hp_assignment *a)
-{
-    hp_next n = hp_strategy_next(s->strategy, a);
-    if (n == HP_NEXT_START && s->job.strategy != HP_STRATEGY_ASHA) {
-        hp_config c;
-        hp_job_trial_config(&s->job, a->trial, &c);
-        a->to_epoch = c.epochs;
+    s->elapsed_before = e->seconds;
+    if (!e->flag)
+        return 0;
+    if (s->verify) {
+        hp_event next;
+        if (hp_study_next(s, &next) != HP_NEXT_DONE)
+            return HP_ERR("the study is recorded as finished but the strategy has work left");
     }
-    return n;
-}
-
-int hp_study_assign(hp_study *s, const hp_assignment *a)
-{
-    int32_t p[5] = {a->trial, a->from_epoch, a->to_epoch, a->bracket, a->rung};
-    if (journal_append(s, REC_ASSIGN, p, sizeof p, NULL, 0) != 0)
-        return -1;
-    apply_assign(s, a);
-    return 0;
-}
-
-int hp_study_epoch(hp_study *s, int trial, int epoch, int checkpointed, const double *values)
-{
-    int32_t p[4] = {trial, epoch, checkpointed, 0};
-    if (journal_append(s, REC_EPOCH, p, sizeof p, values, HP_METRIC_COLS * sizeof(double)) != 0)
-        return -1;
-    apply_epoch(s, trial, epoch, checkpointed, values);
-    return 0;
-}
-
-int hp_study_finished(hp_study *s, int trial, int epoch)
-{
-    int32_t p[2] = {trial, epoch};
-    if (journal_append(s, REC_FINISHED, p, sizeof p, NULL, 0) != 0)
-        return -1;
-    hp_strategy_finished(s->strategy, trial, epoch);
-    return 0;
-}
-
-int hp_study_failed(hp_study *s, int trial, const char *reason)
-{
-    int32_t p[2] = {trial, 0};
-    if (journal_append(s, REC_FAILED, p, sizeof p, reason, strlen(reason)) != 0)
-        return -1;
-    apply_failed(s, trial, reason);
-    return 0;
-}
-
-int hp_study_mark_resume(hp_study *s)
-{
-    if (journal_append(s, REC_RESUME, NULL, 0, NULL, 0) != 0)
-        return -1;
-    hp_strategy_requeue_running(s->strategy);
-    s->n_resumes++;
-    return 0;
-}
-
-int hp_study_mark_finished(hp_study *s, double elapsed)
-{
-    if (journal_append(s, REC_DONE, &elapsed, sizeof elapsed, NULL, 0) != 0)
-        return -1;
+    hp_strategy_end(s->strategy);
     s->finished = 1;
-    s->elapsed_before = elapsed;
-    return hp_study_sync(s);
+    return 0;
 }
 
-int hp_study_mark_elapsed(hp_study *s, double elapsed)
+int hp_study_apply(hp_study *s, const hp_event *e)
 {
-    if (journal_append(s, REC_ELAPSED, &elapsed, sizeof elapsed, NULL, 0) != 0)
+    switch (e->type) {
+    case HP_EV_ASSIGN:
+        return apply_assign(s, e);
+    case HP_EV_EPOCH:
+        return apply_epoch(s, e);
+    case HP_EV_FINISHED:
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_strategy_finished(s->strategy, e->trial, e->epoch);
+        return 0;
+    case HP_EV_FAILED: {
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_trial_record *r = &s->trials[e->trial];
+        free(r->failure);
+        r->failure = hp_xstrdup(e->text ? e->text : "");
+        hp_strategy_failed(s->strategy, e->trial);
+        return 0;
+    }
+    case HP_EV_RESUMED:
+        hp_strategy_requeue_running(s->strategy);
+        s->n_resumes++;
+        return 0;
+    case HP_EV_ENDED:
+        return apply_end(s, e);
+    default:
+        return HP_ERR("a %s event is not part of a study's record", hp_event_type_name(e->type));
+    }
+}
+
+int hp_study_record(hp_study *s, const hp_event *e)
+{
+    uint8_t *bytes;
+    size_t size = hp_event_encode(e, &bytes);
+    int rc = hp_journal_append(&s->journal, bytes, size);
+    free(bytes);
+    if (rc != 0)
         return -1;
-    s->elapsed_before = elapsed;
-    return hp_study_sync(s);
+    s->n_events++;
+    if (hp_study_apply(s, e) != 0) {
+        hp_error_prefix("%s/study.journal: event %ld", s->dir, s->n_events - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int hp_study_sync(hp_study *s) { return hp_journal_sync(&s->journal); }
+
+hp_next hp_study_next(const hp_study *s, hp_event *assign)
+{
+    *assign = hp_event_make(HP_EV_ASSIGN, -1, 0);
+    hp_next n = hp_strategy_propose(s->strategy, &assign->assign, &assign->config);
+    if (n != HP_NEXT_START)
+        return n;
+    hp_assignment *a = &assign->assign;
+    assign->trial = a->trial;
+    /* continue from the trial's newest checkpoint (after an interruption) */
+    int ck = a->trial < s->n_trials ? s->trials[a->trial].checkpoint_epoch : 0;
+    if (ck > a->from_epoch && ck < a->to_epoch)
+        a->from_epoch = ck;
+    return n;
 }
 
 /* ------------------------------------------------------ create / open --- */
@@ -251,14 +245,41 @@ static int make_strategy(hp_study *s)
     return s->strategy ? 0 : -1;
 }
 
-int hp_study_create(hp_study *s, hp_job *job, const char *dir)
+static void study_init(hp_study *s, const char *dir)
 {
     memset(s, 0, sizeof *s);
-    s->journal_fd = -1;
+    s->journal.fd = -1;
     s->dir = hp_xstrdup(dir);
+}
+
+/* Write `text` to path under a temporary name and rename it into place. */
+static int write_text_file(const char *path, const char *text)
+{
+    char *temp = hp_xasprintf("%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(temp, "w");
+    int rc = 0;
+    if (!f || fputs(text, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+    } else if (fclose(f) != 0) {
+        rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
+    } else if (rename(temp, path) != 0) {
+        rc = HP_ERR("%s: cannot rename into place: %s", path, strerror(errno));
+    }
+    if (rc)
+        unlink(temp);
+    free(temp);
+    return rc;
+}
+
+int hp_study_create(hp_study *s, hp_job *job, const char *dir)
+{
+    study_init(s, dir);
     char *journal = path_join(dir, "study.journal");
     char *job_copy = path_join(dir, "job.yaml");
     char *trials = path_join(dir, "trials");
+    uint8_t *record = NULL;
     int rc = -1;
     if (access(journal, F_OK) == 0) {
         HP_ERR("%s already holds a study; continue it with 'hptune resume %s', or choose another "
@@ -269,120 +290,41 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
         goto out;
     s->job = *job;
     memset(job, 0, sizeof *job);
-    if (make_strategy(s) != 0)
+    if (make_strategy(s) != 0 || write_text_file(job_copy, s->job.text) != 0)
         goto out;
-    FILE *f = fopen(job_copy, "w");
-    if (!f || fputs(s->job.text, f) < 0 || fclose(f) != 0) {
-        HP_ERR("%s: cannot write: %s", job_copy, strerror(errno));
+    size_t size = hp_event_encode_job(s->job.path, s->job.text, &record);
+    if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;
-    }
-    s->journal_fd = open(journal, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0666);
-    if (s->journal_fd < 0) {
-        HP_ERR("%s: cannot create: %s", journal, strerror(errno));
-        goto out;
-    }
-    uint32_t head[2] = {HP_STUDY_FORMAT_VERSION, (uint32_t)strlen(s->job.path)};
-    char *both = hp_xasprintf("%s%s", s->job.path, s->job.text);
-    rc = journal_append(s, REC_JOB, head, sizeof head, both, strlen(both));
-    free(both);
-    if (rc == 0)
-        rc = hp_study_sync(s);
+    s->n_events = 1;
+    rc = 0;
 out:
+    if (rc != 0)
+        hp_study_close(s); /* a failed create leaves nothing allocated */
+    free(record);
     free(journal);
     free(job_copy);
     free(trials);
     return rc;
 }
 
-static char *read_file(const char *path, size_t *size)
+static char *read_text_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 65536 > cap) {
-            cap = cap ? 2 * cap : 1 << 20;
+    size_t cap = 4096, n = 0;
+    char *buf = hp_xcalloc(cap, 1);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            cap *= 2;
             buf = hp_xrealloc(buf, cap);
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
     }
     fclose(f);
     buf[n] = '\0';
-    *size = n;
     return buf;
-}
-
-/* Replay one record; returns -1 with a message on an inconsistency. */
-static int replay(hp_study *s, uint32_t type, const unsigned char *p, uint32_t size, const char *journal)
-{
-    switch (type) {
-    case REC_ASSIGN: {
-        int32_t v[5];
-        if (size != sizeof v)
-            break;
-        memcpy(v, p, sizeof v);
-        hp_assignment a;
-        if (hp_study_next(s, &a) != HP_NEXT_START || a.trial != v[0] || a.to_epoch != v[2])
-            return HP_ERR("%s: the journal does not match the strategy's decisions (trial %d); the "
-                          "study was written by another hptune version or job", journal, v[0]);
-        a.from_epoch = v[1];
-        apply_assign(s, &a);
-        return 0;
-    }
-    case REC_EPOCH: {
-        int32_t v[4];
-        double values[HP_METRIC_COLS];
-        if (size != sizeof v + sizeof values)
-            break;
-        memcpy(v, p, sizeof v);
-        memcpy(values, p + sizeof v, sizeof values);
-        apply_epoch(s, v[0], v[1], v[2], values);
-        return 0;
-    }
-    case REC_FINISHED: {
-        int32_t v[2];
-        if (size != sizeof v)
-            break;
-        memcpy(v, p, sizeof v);
-        hp_strategy_finished(s->strategy, v[0], v[1]);
-        return 0;
-    }
-    case REC_FAILED: {
-        int32_t v[2];
-        if (size < sizeof v)
-            break;
-        memcpy(v, p, sizeof v);
-        char *reason = hp_xcalloc(size - sizeof v + 1, 1);
-        memcpy(reason, p + sizeof v, size - sizeof v);
-        apply_failed(s, v[0], reason);
-        free(reason);
-        return 0;
-    }
-    case REC_RESUME:
-        hp_strategy_requeue_running(s->strategy);
-        s->n_resumes++;
-        return 0;
-    case REC_DONE:
-    case REC_ELAPSED:
-        if (size != sizeof(double))
-            break;
-        memcpy(&s->elapsed_before, p, sizeof(double));
-        if (type == REC_DONE) {
-            /* the run ended on the strategy's DONE, which marks paused
-               trials stopped; ask it again to reach the same state */
-            hp_assignment a;
-            if (hp_study_next(s, &a) != HP_NEXT_DONE)
-                return HP_ERR("%s: the study is recorded as finished but the strategy has work left", journal);
-            s->finished = 1;
-        }
-        return 0;
-    }
-    return HP_ERR("%s: corrupt record of type %u (size %u)", journal, type, size);
 }
 
 /* study.h5 is rebuilt from the journal, but a damaged one means something
@@ -407,134 +349,135 @@ static int check_snapshot(const char *dir)
     return rc;
 }
 
+/* The first record: the job, in this journal format. */
+static int open_job_record(hp_study *s, const hp_journal_contents *c, const char *journal, int allow_job_change,
+                           hp_event *job_event, int *job_changed)
+{
+    static const uint8_t old_magic[4] = {'H', 'P', 'J', '1'};
+    if (c->size >= 4 && memcmp(c->data, old_magic, 4) == 0)
+        return HP_ERR("%s was written by hptune 0.1 (journal format version 1); this hptune reads format "
+                      "version %d, whose records carry each trial's configuration: finish that study with "
+                      "hptune 0.1, or start it again with this version in a new directory",
+                      journal, HP_JOURNAL_FORMAT_VERSION);
+    if (c->n_records == 0)
+        return HP_ERR("%s: empty or corrupt journal (%zu bytes, no complete record); not a resumable study: "
+                      "remove the directory and start the study again", journal, c->size);
+    if (hp_event_decode(c->data, c->offsets[1], NULL, job_event) != 0 || job_event->type != HP_EV_JOB)
+        return HP_ERR("%s: does not start with the job; not an hptune study journal", journal);
+    if (job_event->version != HP_JOURNAL_FORMAT_VERSION)
+        return HP_ERR("%s: study format version %d, this hptune reads version %d; resume it with the hptune "
+                      "that started it", journal, job_event->version, HP_JOURNAL_FORMAT_VERSION);
+    if (!job_event->path || !job_event->text || job_event->n_keys <= 0)
+        return HP_ERR("%s: corrupt job record", journal);
+    /* The job file the study was started from must not have changed. */
+    char *now_text = read_text_file(job_event->path);
+    *job_changed = now_text && strcmp(now_text, job_event->text) != 0;
+    if (*job_changed && !allow_job_change) {
+        free(now_text);
+        return HP_ERR("%s changed since the study in %s started; restore it, or resume with "
+                      "--allow-job-change to continue with the edited file", job_event->path, s->dir);
+    }
+    int rc = hp_job_parse(&s->job, *job_changed ? now_text : job_event->text, job_event->path);
+    free(now_text);
+    if (rc != 0 || make_strategy(s) != 0)
+        return -1;
+    return 0;
+}
+
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only)
 {
-    memset(s, 0, sizeof *s);
-    s->journal_fd = -1;
-    s->dir = hp_xstrdup(dir);
+    study_init(s, dir);
     char *journal = path_join(dir, "study.journal");
-    size_t size = 0;
-    char *data = NULL;
-    char *job_path = NULL, *job_text = NULL;
-    int rc = -1;
+    hp_journal_contents c = {0};
+    hp_event job_event = {0};
+    hp_event_keymap keymap = {0};
+    int rc = -1, job_changed = 0;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         HP_ERR("%s: no such study directory", dir);
         goto out;
     }
-    data = read_file(journal, &size);
-    if (!data) {
+    if (access(journal, F_OK) != 0) {
         HP_ERR("%s is not an hptune study (no study.journal); start one with 'hptune run JOB.yaml --out %s'",
                dir, dir);
         goto out;
     }
-    size_t off = 0, good_end = 0;
-    long records = 0;
-    while (off + sizeof(record_header) + 8 <= size) {
-        record_header h;
-        memcpy(&h, data + off, sizeof h);
-        if (h.magic != JOURNAL_MAGIC)
-            break;
-        if (off + sizeof h + h.size + 8 > size)
-            break; /* torn tail */
-        uint64_t sum, expect = hp_fnv1a64(HP_FNV_INIT, data + off, sizeof h + h.size);
-        memcpy(&sum, data + off + sizeof h + h.size, 8);
-        if (sum != expect) {
-            if (off + sizeof h + h.size + 8 == size)
-                break; /* torn last record */
-            HP_ERR("%s: corrupt record at byte %zu (checksum mismatch); the study cannot be resumed "
-                   "safely", journal, off);
-            goto out;
-        }
-        const unsigned char *payload = (const unsigned char *)data + off + sizeof h;
-        if (records == 0) {
-            uint32_t head[2];
-            if (h.type != REC_JOB || h.size < sizeof head) {
-                HP_ERR("%s: does not start with the job; not an hptune study journal", journal);
-                goto out;
-            }
-            memcpy(head, payload, sizeof head);
-            if (head[0] != HP_STUDY_FORMAT_VERSION) {
-                HP_ERR("%s: study format version %u, this hptune reads version %d; resume it with the "
-                       "hptune that started it", journal, head[0], HP_STUDY_FORMAT_VERSION);
-                goto out;
-            }
-            if (head[1] > h.size - sizeof head) {
-                HP_ERR("%s: corrupt job record", journal);
-                goto out;
-            }
-            job_path = hp_xcalloc(head[1] + 1, 1);
-            memcpy(job_path, payload + sizeof head, head[1]);
-            size_t text_len = h.size - sizeof head - head[1];
-            job_text = hp_xcalloc(text_len + 1, 1);
-            memcpy(job_text, payload + sizeof head + head[1], text_len);
-
-            /* The job file the study was started from must not have changed. */
-            size_t now_size;
-            char *now_text = read_file(job_path, &now_size);
-            int changed = now_text && strcmp(now_text, job_text) != 0;
-            if (changed && !allow_job_change) {
-                free(now_text);
-                HP_ERR("%s changed since the study in %s started; restore it, or resume with "
-                       "--allow-job-change to continue with the edited file", job_path, dir);
-                goto out;
-            }
-            if (changed) {
-                free(job_text);
-                job_text = now_text;
-            } else {
-                free(now_text);
-            }
-            if (hp_job_parse(&s->job, job_text, job_path) != 0)
-                goto out;
-            if (make_strategy(s) != 0)
-                goto out;
-        } else if (replay(s, h.type, payload, h.size, journal) != 0) {
-            goto out;
-        }
-        records++;
-        off += sizeof h + h.size + 8;
-        good_end = off;
-    }
-    if (records == 0) {
-        HP_ERR("%s: empty or corrupt journal; not a resumable study", journal);
+    if (hp_journal_read(&c, journal) != 0 ||
+        open_job_record(s, &c, journal, allow_job_change, &job_event, &job_changed) != 0)
         goto out;
+    hp_event_keymap_init(&keymap, &job_event);
+    /* Decisions recorded under another job text are facts, not to be re-made. */
+    s->verify = !read_only && !job_changed;
+    for (long i = 1; i < c.n_records; i++) {
+        hp_event e;
+        size_t off = c.offsets[i];
+        if (hp_event_decode(c.data + off, c.offsets[i + 1] - off, &keymap, &e) != 0 || hp_study_apply(s, &e) != 0) {
+            hp_error_prefix("%s: record %ld at byte %zu", journal, i, off);
+            char *msg = hp_xstrdup(hp_error_message());
+            hp_errorf("%s; the journal disagrees with itself from here on. To continue with every event "
+                      "before it, run 'hptune resume %s --truncate-journal-at %zu' (the rest is kept in "
+                      "study.journal.damaged-%zu)", msg, dir, off, off);
+            free(msg);
+            hp_event_release(&e);
+            goto out;
+        }
+        hp_event_release(&e);
     }
-    s->n_events = records;
+    s->verify = 0;
+    s->n_events = c.n_records;
     if (check_snapshot(dir) != 0)
         goto out;
-    if (read_only) {
-        rc = 0;
+    if (!read_only && hp_journal_open_append(&s->journal, journal, c.good_end) != 0)
         goto out;
-    }
-    s->journal_fd = open(journal, O_WRONLY | O_APPEND);
-    if (s->journal_fd < 0) {
-        HP_ERR("%s: cannot open for writing: %s", journal, strerror(errno));
-        goto out;
-    }
-    if (good_end < size) {
-        fprintf(stderr, "hptune: note: %s: dropped a torn last record (%zu bytes) left by a killed run\n",
-                journal, size - good_end);
-        if (ftruncate(s->journal_fd, (off_t)good_end) != 0) {
-            HP_ERR("%s: cannot truncate the torn record: %s", journal, strerror(errno));
-            goto out;
-        }
-    }
     rc = 0;
 out:
+    if (rc != 0)
+        hp_study_close(s); /* a failed open leaves nothing allocated */
+    hp_event_keymap_release(&keymap);
+    hp_event_release(&job_event);
+    hp_journal_contents_release(&c);
     free(journal);
+    return rc;
+}
+
+int hp_study_truncate_journal(const char *dir, size_t offset)
+{
+    char *journal = path_join(dir, "study.journal");
+    FILE *f = fopen(journal, "rb");
+    struct stat st;
+    uint8_t *data = NULL;
+    int rc = -1;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        HP_ERR("%s: cannot read: %s", journal, strerror(errno));
+        goto out;
+    }
+    size_t size = (size_t)st.st_size;
+    data = hp_xcalloc(size + 1, 1);
+    if (fread(data, 1, size, f) != size) {
+        HP_ERR("%s: cannot read", journal);
+        goto out;
+    }
+    /* the offset must start a record that follows intact ones (the job record at least) */
+    size_t pos = 0, frame;
+    while (pos < offset && hp_event_frame(data + pos, size - pos, &frame) == 0)
+        pos += frame;
+    if (pos != offset || offset == 0) {
+        HP_ERR("%s: byte %zu is not the start of a record after intact ones%s; use the offset the error "
+               "message gave", journal, offset, offset == 0 ? " (0 would remove the job record)" : "");
+        goto out;
+    }
+    rc = hp_journal_truncate_at(journal, offset);
+out:
+    if (f)
+        fclose(f);
     free(data);
-    free(job_path);
-    free(job_text);
+    free(journal);
     return rc;
 }
 
 void hp_study_close(hp_study *s)
 {
-    if (s->journal_fd >= 0) {
-        fsync(s->journal_fd);
-        close(s->journal_fd);
-    }
+    hp_journal_close(&s->journal);
     for (int i = 0; i < s->n_trials; i++) {
         free(s->trials[i].epochs);
         free(s->trials[i].failure);
@@ -546,7 +489,7 @@ void hp_study_close(hp_study *s)
     hp_job_release(&s->job);
     free(s->dir);
     memset(s, 0, sizeof *s);
-    s->journal_fd = -1;
+    s->journal.fd = -1;
 }
 
 /* ------------------------------------------------------------- queries --- */
@@ -558,9 +501,7 @@ double hp_study_value(const hp_study *s, int trial, int epoch)
     return s->trials[trial].epochs[epoch - 1].values[hp_metric_column(s->job.metric)];
 }
 
-/* A trial's score: its value at the last epoch it reached.  The best trial
- * is chosen among completed trials if any, else among all with a value. */
-static int better(const hp_study *s, double a, double b)
+int hp_study_better(const hp_study *s, double a, double b)
 {
     if (isnan(b))
         return !isnan(a);
@@ -569,6 +510,8 @@ static int better(const hp_study *s, double a, double b)
     return s->job.maximize ? a > b : a < b;
 }
 
+/* A trial's score: its value at the last epoch it reached.  The best trial
+ * is chosen among completed trials if any, else among all with a value. */
 int hp_study_best_trial(const hp_study *s, double *value, int *epoch)
 {
     int best = -1;
@@ -578,7 +521,7 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch)
             if (pass == 0 && hp_strategy_trial_status(s->strategy, i) != HP_TRIAL_COMPLETED)
                 continue;
             double v = hp_study_value(s, i, s->trials[i].n_epochs);
-            if (better(s, v, best_value)) {
+            if (hp_study_better(s, v, best_value)) {
                 best = i;
                 best_value = v;
             }
@@ -590,325 +533,25 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch)
     return best;
 }
 
-static void format_space_config(const hp_study *s, int trial, char *buf, size_t size)
+void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT])
 {
-    hp_config c;
-    hp_job_trial_config(&s->job, trial, &c);
+    for (int k = 0; k < HP_TRIAL_STATUS_COUNT; k++)
+        counts[k] = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        counts[hp_strategy_trial_status(s->strategy, i)]++;
+}
+
+void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, size_t size)
+{
     size_t used = 0;
     buf[0] = '\0';
     for (int p = 0; p < s->job.n_params && used < size; p++) {
         char value[64];
         const hp_key *k = s->job.params[p].key;
-        hp_config_format_value(k, hp_config_get(&c, k), value, sizeof value);
+        hp_config_format_value(k, hp_config_get(c, k), value, sizeof value);
         int n = snprintf(buf + used, size - used, "%s%s=%s", p ? " " : "", k->name, value);
         if (n < 0)
             break;
         used += (size_t)n;
     }
-}
-
-/* ----------------------------------------------------------- snapshot --- */
-
-int hp_study_write_snapshot(const hp_study *s, double elapsed)
-{
-    h5u_quiet();
-    char *path = path_join(s->dir, "study.h5");
-    char *temp = h5u_temp_name(path);
-    int n = s->n_trials;
-    size_t n_keys;
-    const hp_key *keys = hp_config_keys(&n_keys);
-    int32_t *ints = hp_xcalloc((size_t)n * 6 + 1, sizeof(int32_t));
-    double *configs = hp_xcalloc((size_t)n * n_keys + 1, sizeof(double));
-    double *final_values = hp_xcalloc((size_t)n + 1, sizeof(double));
-    const char **status_names = hp_xcalloc((size_t)n + 1, sizeof(char *));
-    const char **failures = hp_xcalloc((size_t)n + 1, sizeof(char *));
-    size_t rows = 0;
-    for (int i = 0; i < n; i++)
-        rows += (size_t)s->trials[i].n_epochs;
-    double *metrics = hp_xcalloc(rows * (HP_METRIC_COLS + 2) + 1, sizeof(double));
-    size_t row = 0;
-    for (int i = 0; i < n; i++) {
-        const hp_trial_record *r = &s->trials[i];
-        ints[i * 6 + 0] = i;
-        ints[i * 6 + 1] = (int32_t)hp_strategy_trial_status(s->strategy, i);
-        ints[i * 6 + 2] = hp_strategy_trial_bracket(s->strategy, i);
-        ints[i * 6 + 3] = hp_strategy_trial_rung(s->strategy, i);
-        ints[i * 6 + 4] = r->n_epochs;
-        ints[i * 6 + 5] = r->checkpoint_epoch;
-        status_names[i] = hp_trial_status_name(hp_strategy_trial_status(s->strategy, i));
-        failures[i] = r->failure ? r->failure : "";
-        final_values[i] = hp_study_value(s, i, r->n_epochs);
-        hp_config c;
-        hp_job_trial_config(&s->job, i, &c);
-        for (size_t k = 0; k < n_keys; k++)
-            configs[(size_t)i * n_keys + k] = hp_config_get(&c, &keys[k]);
-        for (int e = 0; e < r->n_epochs; e++, row++) {
-            double *m = metrics + row * (HP_METRIC_COLS + 2);
-            m[0] = i;
-            m[1] = e + 1;
-            memcpy(m + 2, r->epochs[e].values, sizeof r->epochs[e].values);
-        }
-    }
-    char key_list[4096] = "", metric_list[512] = "trial,epoch";
-    for (size_t k = 0; k < n_keys; k++) {
-        strncat(key_list, keys[k].name, sizeof key_list - strlen(key_list) - 2);
-        if (k + 1 < n_keys)
-            strcat(key_list, ",");
-    }
-    for (int c = 0; c < HP_METRIC_COLS; c++) {
-        strcat(metric_list, ",");
-        strcat(metric_list, hp_metric_name(c));
-    }
-    uint8_t *state = NULL;
-    size_t state_size = 0;
-    int rc = -1;
-    if (hp_strategy_save(s->strategy, &state, &state_size) != 0)
-        goto out;
-    hid_t f = H5Fcreate(temp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        H5U_FAIL("cannot create the file");
-        goto out;
-    }
-    hid_t g = H5Gcreate2(f, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int best_epoch = 0;
-    double best_value = NAN;
-    int best = hp_study_best_trial(s, &best_value, &best_epoch);
-    int bad = g < 0 || h5u_write_attr_string(f, "format", "hptune-study") ||
-              h5u_write_attr_int64(f, "format_version", HP_STUDY_FORMAT_VERSION) ||
-              h5u_write_attr_string(f, "name", s->job.name) ||
-              h5u_write_attr_string(f, "metric", hp_metric_name(s->job.metric)) ||
-              h5u_write_attr_string(f, "mode", s->job.maximize ? "max" : "min") ||
-              h5u_write_attr_int64(f, "finished", s->finished) ||
-              h5u_write_attr_int64(f, "journal_events", s->n_events) ||
-              h5u_write_attr_int64(f, "resumes", s->n_resumes) ||
-              h5u_write_attr_int64(f, "best_trial", best) ||
-              h5u_write_string(f, "job_text", s->job.text) ||
-              h5u_write_array(f, "strategy_state", H5T_NATIVE_UINT8, state, state_size) ||
-              h5u_write_matrix(g, "ids_status_bracket_rung_epochs_ckpt", H5T_NATIVE_INT32, ints, (size_t)n, 6) ||
-              h5u_write_string_array(g, "status", status_names, (size_t)n) ||
-              h5u_write_string_array(g, "failure", failures, (size_t)n) ||
-              h5u_write_array(g, "final_value", H5T_NATIVE_DOUBLE, final_values, (size_t)n) ||
-              h5u_write_matrix(g, "config", H5T_NATIVE_DOUBLE, configs, (size_t)n, n_keys) ||
-              h5u_write_attr_string(g, "config_columns", key_list) ||
-              h5u_write_matrix(f, "metrics", H5T_NATIVE_DOUBLE, metrics, rows, HP_METRIC_COLS + 2) ||
-              h5u_write_matrix(f, "assignments", H5T_NATIVE_INT32, s->assignments, (size_t)s->n_assignments, 5);
-    if (!bad) {
-        hid_t ds = H5Dopen2(f, "metrics", H5P_DEFAULT);
-        bad = ds < 0 || h5u_write_attr_string(ds, "columns", metric_list);
-        if (ds >= 0)
-            H5Dclose(ds);
-    }
-    if (!bad) {
-        int64_t e = (int64_t)elapsed;
-        bad = h5u_write_attr_int64(f, "elapsed_seconds", e);
-    }
-    if (g >= 0)
-        H5Gclose(g);
-    if (H5Fclose(f) < 0 && !bad)
-        bad = H5U_FAIL("cannot close the file");
-    if (!bad)
-        rc = h5u_commit_temp(temp, path);
-    else
-        unlink(temp);
-out:
-    if (rc)
-        hp_error_prefix("%s: cannot write the study snapshot", path);
-    free(state);
-    free(path);
-    free(temp);
-    free(ints);
-    free(configs);
-    free(final_values);
-    free(status_names);
-    free(failures);
-    free(metrics);
-    return rc;
-}
-
-int hp_study_write_best_yaml(const hp_study *s)
-{
-    double value;
-    int epoch;
-    int best = hp_study_best_trial(s, &value, &epoch);
-    if (best < 0)
-        return 0;
-    hp_config c;
-    hp_job_trial_config(&s->job, best, &c);
-    char *path = path_join(s->dir, "best.yaml");
-    char *temp = hp_xasprintf("%s.tmp", path);
-    FILE *f = fopen(temp, "w");
-    int rc = 0;
-    if (!f) {
-        rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
-    } else {
-        fprintf(f, "# best trial %d of study '%s': %s = %.6g after %d epochs\n", best, s->job.name,
-                hp_metric_name(s->job.metric), value, epoch);
-        fprintf(f, "# retrain it with: hptune train %s\n", path);
-        fprintf(f, "study: {name: %s-best, seed: %llu, metric: %s, mode: %s}\n", s->job.name,
-                (unsigned long long)s->job.seed, hp_metric_name(s->job.metric), s->job.maximize ? "max" : "min");
-        fprintf(f, "data:\n  path: %s\n  train_shards: [", s->job.data_path);
-        for (int i = 0; i < s->job.n_train_shards; i++)
-            fprintf(f, "%s%d", i ? ", " : "", s->job.train_shards[i]);
-        fprintf(f, "]\n  val_shards: [");
-        for (int i = 0; i < s->job.n_val_shards; i++)
-            fprintf(f, "%s%d", i ? ", " : "", s->job.val_shards[i]);
-        fprintf(f, "]\nstrategy: {name: random, max_trials: 1}\nfixed:\n");
-        /* the trial's own configuration, seed and epoch budget included, so
-           that `hptune train best.yaml` retrains exactly that trial */
-        hp_config_write_yaml(f, &c, "  ");
-        if (fclose(f) != 0)
-            rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
-        else if (rename(temp, path) != 0)
-            rc = HP_ERR("%s: cannot rename into place: %s", path, strerror(errno));
-    }
-    free(path);
-    free(temp);
-    return rc;
-}
-
-/* ------------------------------------------------------ status / export --- */
-
-static int compare_trials(const hp_study *s, int a, int b)
-{
-    double va = hp_study_value(s, a, s->trials[a].n_epochs), vb = hp_study_value(s, b, s->trials[b].n_epochs);
-    if (better(s, va, vb))
-        return -1;
-    if (better(s, vb, va))
-        return 1;
-    return a - b;
-}
-
-static const hp_study *sort_study;
-static int sort_cmp(const void *x, const void *y) { return compare_trials(sort_study, *(const int *)x, *(const int *)y); }
-
-void hp_study_print_status(const hp_study *s, FILE *f)
-{
-    int counts[6] = {0};
-    for (int i = 0; i < s->n_trials; i++)
-        counts[hp_strategy_trial_status(s->strategy, i)]++;
-    fprintf(f, "study %s (%s): %d trials: %d running, %d paused, %d completed, %d stopped, %d failed%s\n",
-            s->job.name, s->dir, s->n_trials, counts[HP_TRIAL_RUNNING], counts[HP_TRIAL_PAUSED],
-            counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED],
-            s->finished ? " - finished" : " - not finished");
-    int *order = hp_xcalloc((size_t)s->n_trials + 1, sizeof(int));
-    for (int i = 0; i < s->n_trials; i++)
-        order[i] = i;
-    sort_study = s;
-    qsort(order, (size_t)s->n_trials, sizeof(int), sort_cmp);
-    fprintf(f, "%6s  %-9s  %7s  %6s  %12s  %s\n", "trial", "status", "brk/rung", "epochs",
-            hp_metric_name(s->job.metric), "configuration");
-    for (int j = 0; j < s->n_trials; j++) {
-        int i = order[j];
-        char config[1024], br[32];
-        format_space_config(s, i, config, sizeof config);
-        if (s->job.strategy == HP_STRATEGY_ASHA)
-            snprintf(br, sizeof br, "%d/%d", hp_strategy_trial_bracket(s->strategy, i),
-                     hp_strategy_trial_rung(s->strategy, i));
-        else
-            snprintf(br, sizeof br, "-"); /* rungs are an ASHA notion */
-        fprintf(f, "%6d  %-9s  %7s  %6d  %12.6g  %s%s%s\n", i,
-                hp_trial_status_name(hp_strategy_trial_status(s->strategy, i)), br, s->trials[i].n_epochs,
-                hp_study_value(s, i, s->trials[i].n_epochs), config,
-                s->trials[i].failure ? "  failed: " : "", s->trials[i].failure ? s->trials[i].failure : "");
-    }
-    free(order);
-}
-
-static void json_string(FILE *f, const char *text)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.17g", v);
-    else
-        fprintf(f, "null");
-}
-
-/* CSV: one row per (trial, epoch), with the trial's configuration values.
- * JSON: one object per trial with its configuration and epoch list. */
-int hp_study_export(const hp_study *s, FILE *f, int json)
-{
-    size_t n_keys;
-    const hp_key *keys = hp_config_keys(&n_keys);
-    if (!json) {
-        fprintf(f, "trial,status,bracket,rung,epoch");
-        for (int c = 0; c < HP_METRIC_COLS; c++)
-            fprintf(f, ",%s", hp_metric_name(c));
-        for (size_t k = 0; k < n_keys; k++)
-            fprintf(f, ",%s", keys[k].name);
-        fprintf(f, "\n");
-    } else {
-        fprintf(f, "{\"study\": ");
-        json_string(f, s->job.name);
-        fprintf(f, ", \"metric\": \"%s\", \"mode\": \"%s\", \"finished\": %s, \"trials\": [",
-                hp_metric_name(s->job.metric), s->job.maximize ? "max" : "min", s->finished ? "true" : "false");
-    }
-    for (int i = 0; i < s->n_trials; i++) {
-        hp_config c;
-        hp_job_trial_config(&s->job, i, &c);
-        const char *status = hp_trial_status_name(hp_strategy_trial_status(s->strategy, i));
-        const hp_trial_record *r = &s->trials[i];
-        if (!json) {
-            for (int e = 0; e < r->n_epochs; e++) {
-                fprintf(f, "%d,%s,%d,%d,%d", i, status, hp_strategy_trial_bracket(s->strategy, i),
-                        hp_strategy_trial_rung(s->strategy, i), e + 1);
-                for (int m = 0; m < HP_METRIC_COLS; m++)
-                    fprintf(f, ",%.17g", r->epochs[e].values[m]);
-                for (size_t k = 0; k < n_keys; k++) {
-                    char value[64];
-                    hp_config_format_value(&keys[k], hp_config_get(&c, &keys[k]), value, sizeof value);
-                    fprintf(f, ",%s", value);
-                }
-                fprintf(f, "\n");
-            }
-            continue;
-        }
-        fprintf(f, "%s\n  {\"trial\": %d, \"status\": \"%s\", \"bracket\": %d, \"rung\": %d, \"failure\": ",
-                i ? "," : "", i, status, hp_strategy_trial_bracket(s->strategy, i), hp_strategy_trial_rung(s->strategy, i));
-        if (r->failure)
-            json_string(f, r->failure);
-        else
-            fprintf(f, "null");
-        fprintf(f, ", \"config\": {");
-        for (size_t k = 0; k < n_keys; k++) {
-            char value[64];
-            hp_config_format_value(&keys[k], hp_config_get(&c, &keys[k]), value, sizeof value);
-            fprintf(f, "%s\"%s\": ", k ? ", " : "", keys[k].name);
-            if (keys[k].type == HP_KEY_ENUM)
-                json_string(f, value);
-            else
-                fprintf(f, "%s", value);
-        }
-        fprintf(f, "}, \"epochs\": [");
-        for (int e = 0; e < r->n_epochs; e++) {
-            fprintf(f, "%s{\"epoch\": %d", e ? ", " : "", e + 1);
-            for (int m = 0; m < HP_METRIC_COLS; m++) {
-                fprintf(f, ", \"%s\": ", hp_metric_name(m));
-                json_number(f, r->epochs[e].values[m]);
-            }
-            fprintf(f, "}");
-        }
-        fprintf(f, "]}");
-    }
-    if (json) {
-        fprintf(f, "\n], \"assignments\": [");
-        for (int i = 0; i < s->n_assignments; i++) {
-            const int32_t *a = s->assignments + (size_t)i * 5;
-            fprintf(f, "%s[%d, %d, %d, %d, %d]", i ? ", " : "", a[0], a[1], a[2], a[3], a[4]);
-        }
-        fprintf(f, "]}\n");
-    }
-    return ferror(f) ? HP_ERR("cannot write the export") : 0;
 }

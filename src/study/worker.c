@@ -1,4 +1,5 @@
-/* worker.c - run assignments: train (or replay curves), checkpoint, report. */
+/* worker.c - run assignments: train (or replay curves), checkpoint, report;
+ * and a worker process's loop around them (hp_worker_serve). */
 #include "worker.h"
 
 #include <errno.h>
@@ -12,7 +13,6 @@
 
 #include "checkpoint.h"
 #include "error.h"
-#include "study.h"
 #include "trainer.h"
 
 int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
@@ -54,27 +54,31 @@ void hp_worker_release(hp_worker *w)
 
 static int send_fatal(hp_worker *w)
 {
-    const char *msg = hp_error_message();
-    w->report(w->report_ctx, HP_TAG_FATAL, msg, strlen(msg));
+    hp_event e = hp_event_make(HP_EV_FATAL, -1, 0);
+    e.text = (char *)hp_error_message();
+    w->report(w->report_ctx, &e);
     return HP_WORK_FATAL;
 }
 
 static hp_work_result send_failed(hp_worker *w, int trial, int epoch, const char *reason)
 {
-    int32_t head[2] = {trial, epoch};
-    size_t n = strlen(reason);
-    char *buf = hp_xcalloc(sizeof head + n + 1, 1);
-    memcpy(buf, head, sizeof head);
-    memcpy(buf + sizeof head, reason, n);
-    w->report(w->report_ctx, HP_TAG_FAILED, buf, sizeof head + n);
-    free(buf);
+    hp_event e = hp_event_make(HP_EV_FAILED, trial, epoch);
+    e.text = (char *)reason;
+    w->report(w->report_ctx, &e);
     return HP_WORK_FAILED;
 }
 
 static void send_done(hp_worker *w, int trial, int epoch)
 {
-    int32_t msg[2] = {trial, epoch};
-    w->report(w->report_ctx, HP_TAG_DONE, msg, sizeof msg);
+    hp_event e = hp_event_make(HP_EV_FINISHED, trial, epoch);
+    w->report(w->report_ctx, &e);
+}
+
+static void send_interrupted(hp_worker *w, int trial, int epoch, int batch)
+{
+    hp_event e = hp_event_make(HP_EV_INTERRUPTED, trial, epoch);
+    e.batch = batch;
+    w->report(w->report_ctx, &e);
 }
 
 static double metric_of(const hp_job *job, const double *values)
@@ -86,16 +90,16 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
 {
     for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
         if (w->should_stop && w->should_stop(w->stop_ctx)) {
-            int32_t msg[3] = {a->trial, epoch - 1, 0};
-            w->report(w->report_ctx, HP_TAG_INTERRUPTED, msg, sizeof msg);
+            send_interrupted(w, a->trial, epoch - 1, 0);
             return HP_WORK_INTERRUPTED;
         }
-        hp_epoch_msg m = {.trial = a->trial, .epoch = epoch, .checkpointed = 1};
+        hp_event m = hp_event_make(HP_EV_EPOCH, a->trial, epoch);
+        m.checkpointed = 1;
         for (int k = 0; k < HP_METRIC_COLS; k++) {
-            m.values[k] = NAN; /* columns the table does not give */
+            m.metrics[k] = NAN; /* columns the table does not give */
             if ((k == w->job->metric || hp_curves_has_column(w->curves, k)) &&
-                hp_curves_lookup(w->curves, config, epoch, k, &m.values[k]) != 0) {
-                m.values[k] = NAN;
+                hp_curves_lookup(w->curves, config, epoch, k, &m.metrics[k]) != 0) {
+                m.metrics[k] = NAN;
                 if (k == w->job->metric)
                     return send_failed(w, a->trial, epoch, hp_error_message());
             }
@@ -104,7 +108,7 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
             struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        w->report(w->report_ctx, HP_TAG_EPOCH, &m, sizeof m);
+        w->report(w->report_ctx, &m);
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;
@@ -132,11 +136,11 @@ static int keep_copy(const char *last, const char *target)
     return rc;
 }
 
-hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
+hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
 {
     const hp_job *job = w->job;
-    hp_config config;
-    hp_job_trial_config(job, a->trial, &config);
+    const hp_assignment *a = &assign->assign;
+    const hp_config config = assign->config; /* the trial's recorded configuration */
     if (job->objective == HP_OBJECTIVE_CURVES)
         return run_curves(w, a, &config);
 
@@ -171,9 +175,10 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
      * between writing it and reporting the epoch): report those epochs again
      * from the checkpoint's history, so no recorded result is ever missing. */
     for (int e = a->from_epoch; e < t.epoch && e < t.n_history; e++) {
-        hp_epoch_msg msg = {.trial = a->trial, .epoch = e + 1, .checkpointed = 1};
-        hp_epoch_metrics_to_row(&t.history[e], msg.values);
-        w->report(w->report_ctx, HP_TAG_EPOCH, &msg, sizeof msg);
+        hp_event msg = hp_event_make(HP_EV_EPOCH, a->trial, e + 1);
+        msg.checkpointed = 1;
+        hp_epoch_metrics_to_row(&t.history[e], msg.metrics);
+        w->report(w->report_ctx, &msg);
     }
     if (t.epoch > a->to_epoch) {
         hp_errorf("%s: the checkpoint is at epoch %d, beyond the assignment's epoch %d", last, t.epoch, a->to_epoch);
@@ -195,13 +200,12 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
                 result = send_fatal(w);
                 goto out;
             }
-            int32_t msg[3] = {a->trial, t.epoch, t.batch_in_epoch};
-            w->report(w->report_ctx, HP_TAG_INTERRUPTED, msg, sizeof msg);
+            send_interrupted(w, a->trial, t.epoch, t.batch_in_epoch);
             result = HP_WORK_INTERRUPTED;
             goto out;
         }
-        hp_epoch_msg msg = {.trial = a->trial, .epoch = m.epoch};
-        hp_epoch_metrics_to_row(&m, msg.values);
+        hp_event msg = hp_event_make(HP_EV_EPOCH, a->trial, m.epoch);
+        hp_epoch_metrics_to_row(&m, msg.metrics);
         int checkpoint = (t.epoch % job->checkpoint_every == 0) || t.epoch == a->to_epoch;
         if (checkpoint) {
             if (hp_checkpoint_save(&t, a->trial, last) != 0) {
@@ -210,7 +214,7 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
             }
             msg.checkpointed = 1;
             /* best so far for this trial? (history holds every epoch) */
-            double v = metric_of(job, msg.values);
+            double v = metric_of(job, msg.metrics);
             int is_best = 1;
             for (int e = 0; e + 1 < t.n_history; e++) {
                 double hv[HP_METRIC_COLS];
@@ -233,7 +237,7 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_assignment *a)
                 }
             }
         }
-        w->report(w->report_ctx, HP_TAG_EPOCH, &msg, sizeof msg);
+        w->report(w->report_ctx, &msg);
     }
     send_done(w, a->trial, t.epoch);
 out:
@@ -242,4 +246,101 @@ out:
     free(last);
     free(best);
     return result;
+}
+
+/* ------------------------------------------------------ worker process --- */
+
+typedef struct serve_ctx {
+    const hp_transport *t;
+    const volatile sig_atomic_t *stop;
+    int stop_received; /* rank 0 said STOP (while training or idle) */
+    int send_failed;
+} serve_ctx;
+
+static int serve_report(void *ctx, const hp_event *e)
+{
+    serve_ctx *sc = ctx;
+    uint8_t *bytes;
+    size_t size = hp_event_encode(e, &bytes);
+    int rc = sc->t->send(sc->t->ctx, 0, e->type, bytes, size);
+    free(bytes);
+    if (rc != 0)
+        sc->send_failed = 1;
+    return rc;
+}
+
+/* Asked at every batch boundary: a local signal, or a STOP from rank 0. */
+static int serve_should_stop(void *ctx)
+{
+    serve_ctx *sc = ctx;
+    if ((sc->stop && *sc->stop) || sc->stop_received)
+        return 1;
+    int from;
+    uint8_t *bytes;
+    size_t size;
+    if (sc->t->wait(sc->t->ctx, 0, HP_EV_STOP, 0, NULL, &from, &bytes, &size) == 1) {
+        free(bytes);
+        sc->stop_received = 1;
+    }
+    return sc->stop_received;
+}
+
+int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport *t,
+                    const volatile sig_atomic_t *stop, int verbose)
+{
+    serve_ctx sc = {.t = t, .stop = stop};
+    hp_worker w = {.report = serve_report, .report_ctx = &sc, .should_stop = serve_should_stop,
+                   .stop_ctx = &sc, .verbose = verbose};
+    int loaded = hp_worker_init(&w, job, study_dir) == 0;
+    if (!loaded)
+        send_fatal(&w);
+    else
+        serve_report(&sc, &(hp_event){.type = HP_EV_READY});
+    int rc = 0;
+    for (;;) {
+        int from;
+        uint8_t *bytes;
+        size_t size;
+        /* after a fatal error only STOP matters, and a signal no longer does:
+           rank 0 decides when everyone stops */
+        int got = t->wait(t->ctx, 0, -1, -1, loaded ? stop : NULL, &from, &bytes, &size);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (got == 0) { /* a signal while idle */
+            send_interrupted(&w, -1, 0, 0);
+            break;
+        }
+        hp_event e;
+        int decoded = hp_event_decode(bytes, size, NULL, &e) == 0;
+        free(bytes);
+        if (!decoded) {
+            hp_error_prefix("worker: a message from rank 0");
+            rc = -1;
+            break;
+        }
+        if (e.type == HP_EV_STOP) {
+            if (loaded)
+                send_interrupted(&w, -1, 0, 0);
+            hp_event_release(&e);
+            break;
+        }
+        if (e.type != HP_EV_ASSIGN || !loaded) {
+            hp_event_release(&e);
+            continue;
+        }
+        hp_work_result r = hp_worker_run(&w, &e);
+        hp_event_release(&e);
+        if (r == HP_WORK_INTERRUPTED || sc.send_failed)
+            break;
+        if (r == HP_WORK_FATAL) {
+            if (sc.stop_received)
+                break; /* the STOP this worker waits for has already come */
+            loaded = 0;   /* wait for STOP */
+        }
+        /* FINISHED and FAILED tell rank 0 this worker is idle again */
+    }
+    hp_worker_release(&w);
+    return rc;
 }

@@ -97,14 +97,11 @@ cp grid.orig grid.yaml
 # a journal written by another format version (checksum recomputed, so only the version differs)
 cp -r straight future
 python3 - future/study.journal <<'PY'
-import struct, sys
+import struct, sys, zlib
 p = sys.argv[1]; b = bytearray(open(p, "rb").read())
-magic, typ, size = struct.unpack_from("<III", b, 0)
-struct.pack_into("<I", b, 12, 99)              # version field of the first (job) record
-h = 0xcbf29ce484222325
-for x in b[:12 + size]:
-    h = ((h ^ x) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-struct.pack_into("<Q", b, 12 + size, h)
+magic, typ, size = struct.unpack_from("<III", b, 0)   # event frame: magic, type, payload size
+struct.pack_into("<I", b, 12, 99)                     # version field of the first (job) record
+struct.pack_into("<I", b, 12 + size, zlib.crc32(bytes(b[:12 + size])))
 open(p, "wb").write(b)
 PY
 expect_fail other_version_refused "format version 99" -- timeout 60 "$HPTUNE" resume future

@@ -1,0 +1,118 @@
+/* event.h - everything that happens in a study, as one typed record.
+ *
+ * The coordinator and the workers exchange events, and the study journal is
+ * a sequence of events: one encoder and one decoder serve both, and the
+ * size and checksum checks live here only.  Applying an event to the study
+ * state is hp_study_apply() (study.h), for live events and replayed ones.
+ *
+ *   type         direction        fields
+ *   JOB          journal (first)  version, job path and text, the names of
+ *                                 the hyperparameter table's keys
+ *   ASSIGN       C->W, journal    trial, from/to epoch, bracket, rung, and the
+ *                                 trial's configuration (every key)
+ *   EPOCH        W->C, journal    trial, epoch, checkpointed, the metric row
+ *   FINISHED     W->C, journal    trial, epochs done (the assignment's to_epoch)
+ *   FAILED       W->C, journal    trial, epoch, reason
+ *   INTERRUPTED  W->C             trial (-1: idle), epochs done, batches done
+ *   RESUMED      journal          a new run of the study began: wall-clock time,
+ *                                 workers
+ *   ENDED        journal          a run ended: elapsed seconds of the study,
+ *                                 finished (1) or interrupted (0)
+ *   READY        W->C             the worker is idle
+ *   FATAL        W->C             the job cannot go on: message
+ *   STOP         C->W             1 interrupt (checkpoint and exit), 0 finished
+ *
+ * Frame (little-endian):
+ *   u32 magic "HPE2", u16 type, u16 0, u32 payload size, payload,
+ *   u32 CRC-32 (zlib) of header and payload.
+ * Payloads: i32/u32 integers, IEEE-754 doubles, texts as u32 length + bytes.
+ * Configurations travel as the table's values in key order; a journal's JOB
+ * record names the keys, so a study whose table had other keys is decoded by
+ * name (keys it lacks take their defaults).
+ */
+#ifndef HPTUNE_EVENT_H
+#define HPTUNE_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metric_row.h"
+#include "strategy.h"
+
+#define HP_EVENT_MAGIC 0x32455048u /* "HPE2" */
+/* Journal format version (in the JOB record): 1 was hptune 0.1's journal
+ * ("HPJ1" records without configurations); 2 since events carry them. */
+#define HP_JOURNAL_FORMAT_VERSION 2
+#define HP_EVENT_HEADER_BYTES 12
+#define HP_EVENT_TRAILER_BYTES 4
+#define HP_EVENT_MAX_PAYLOAD (64u << 20) /* a job text is at most 1 MiB; anything larger is damage */
+
+typedef enum hp_event_type {
+    HP_EV_JOB = 1,
+    HP_EV_ASSIGN = 2,
+    HP_EV_EPOCH = 3,
+    HP_EV_FINISHED = 4,
+    HP_EV_FAILED = 5,
+    HP_EV_INTERRUPTED = 6,
+    HP_EV_RESUMED = 7,
+    HP_EV_ENDED = 8,
+    HP_EV_READY = 9,
+    HP_EV_FATAL = 10,
+    HP_EV_STOP = 11
+} hp_event_type;
+#define HP_EV_TYPE_COUNT 12
+
+typedef struct hp_event {
+    hp_event_type type;
+    int trial;                      /* ASSIGN EPOCH FINISHED FAILED INTERRUPTED */
+    int epoch;                      /* EPOCH: the epoch; FINISHED FAILED INTERRUPTED: epochs done */
+    hp_assignment assign;           /* ASSIGN (assign.trial == trial) */
+    hp_config config;               /* ASSIGN */
+    int checkpointed;               /* EPOCH: a checkpoint holds this epoch */
+    double metrics[HP_METRIC_COLS]; /* EPOCH */
+    int batch;                      /* INTERRUPTED: batches done in the unfinished epoch */
+    double seconds;                 /* ENDED: elapsed seconds of the study; RESUMED: unix time */
+    int flag;                       /* ENDED: finished; STOP: 1 interrupt, 0 finished;
+                                       RESUMED: workers */
+    int version;                    /* JOB: journal format version */
+    char *text;                     /* FAILED FATAL: reason; JOB: job text (owned) */
+    char *path;                     /* JOB: the job file's path (owned) */
+    int n_keys;                     /* JOB: names of the table's keys (owned) */
+    char **keys;
+} hp_event;
+
+/* How a record's configuration columns map onto this hptune's key table:
+ * column c is key index map[c], or -1 (a key this hptune does not know). */
+typedef struct hp_event_keymap {
+    int n_columns;
+    int *map; /* owned */
+} hp_event_keymap;
+
+const char *hp_event_type_name(hp_event_type type);
+
+/* Event constructors for the common cases (fields not named are zero). */
+hp_event hp_event_make(hp_event_type type, int trial, int epoch);
+
+/* Encode into a new buffer (caller frees *bytes); returns its size. */
+size_t hp_event_encode(const hp_event *e, uint8_t **bytes);
+/* A JOB record for this hptune (format version, key names, path, text). */
+size_t hp_event_encode_job(const char *path, const char *text, uint8_t **bytes);
+
+/* Does a complete, intact frame start at bytes?  0: yes, *frame_size set;
+ * 1: the bytes end before the frame does (a torn tail, or more to read);
+ * -1: damaged (bad magic, type, size or checksum), with a message. */
+int hp_event_frame(const uint8_t *bytes, size_t avail, size_t *frame_size);
+
+/* Decode one frame (checked with hp_event_frame).  keymap: from the
+ * journal's JOB record, NULL for this hptune's own table (messages).
+ * 0, or -1 with a message; hp_event_release() frees what it allocated. */
+int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *keymap, hp_event *out);
+void hp_event_release(hp_event *e);
+
+/* The key map of a decoded JOB event; -1 with a message if a key of this
+ * hptune's table is missing and has no default (never: every key has one). */
+void hp_event_keymap_init(hp_event_keymap *m, const hp_event *job);
+void hp_event_keymap_release(hp_event_keymap *m);
+
+#endif

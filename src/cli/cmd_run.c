@@ -1,0 +1,202 @@
+/* cmd_run.c - `hptune run JOB.yaml` and `hptune resume DIR`.
+ *
+ * Part of the program's shell: it reads the command line, starts MPI
+ * (comm.h), lets rank 0 open or create the study and tells every rank the
+ * outcome in one broadcast, then hands rank 0 to the coordinator and every
+ * other rank to the worker loop (coordinator.h, worker.h), connected by the
+ * MPI transport.  With one rank the study runs in this process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "comm.h"
+#include "coordinator.h"
+#include "error.h"
+#include "job.h"
+#include "study.h"
+#include "transport_mpi.h"
+#include "worker.h"
+
+/* For `hptune bench` (which sets HPTUNE_PRINT_RSS): rank 0's peak resident
+ * memory, "hptune-rss-kb: <VmHWM>", on stdout at the end of a run. */
+static void print_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    printf("hptune-rss-kb: %ld\n", kb);
+    fflush(stdout);
+}
+
+static void run_usage(FILE *f, int resume)
+{
+    if (resume)
+        fprintf(f, "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--verbose]\n"
+                   "       hptune resume DIR --truncate-journal-at OFFSET\n\n"
+                   "Continues an interrupted study: running trials restart from their last checkpoint,\n"
+                   "finished trials are kept, the strategy continues from its recorded state. N may\n"
+                   "differ from the original run. --truncate-journal-at cuts a journal that was damaged\n"
+                   "in place at the offset its error message gives (the rest is kept beside it).\n");
+    else
+        fprintf(f, "usage: [mpirun -np N] hptune run JOB.yaml [--out DIR] [--quiet] [--verbose]\n\n"
+                   "Runs a study: rank 0 coordinates, ranks 1..N-1 train. Without mpirun the study\n"
+                   "runs in this one process. Results go to DIR (default runs/<study name>).\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    int resume = !strcmp(argv[0], "resume");
+    const char *target = NULL, *out_dir = NULL;
+    int quiet = 0, verbose = 0, allow_job_change = 0;
+    const char *truncate_at = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            run_usage(stdout, resume);
+            return 0;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(argv[i], "--verbose")) {
+            verbose = 1;
+        } else if (!resume && !strcmp(argv[i], "--out") && i + 1 < argc) {
+            out_dir = argv[++i];
+        } else if (resume && !strcmp(argv[i], "--allow-job-change")) {
+            allow_job_change = 1;
+        } else if (resume && !strcmp(argv[i], "--truncate-journal-at") && i + 1 < argc) {
+            truncate_at = argv[++i];
+        } else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "hptune: error: %s: unknown option, missing value or extra argument '%s'; "
+                            "see 'hptune %s --help'\n", argv[0], argv[i], argv[0]);
+            return 2;
+        } else {
+            target = argv[i];
+        }
+    }
+    if (!target) {
+        run_usage(stderr, resume);
+        return 2;
+    }
+    if (truncate_at) { /* a repair, not a run: no MPI */
+        char *end = NULL;
+        unsigned long long offset = strtoull(truncate_at, &end, 10);
+        if (!end || *end || truncate_at[0] == '-') {
+            fprintf(stderr, "hptune: error: resume: --truncate-journal-at needs a byte offset, not '%s'\n",
+                    truncate_at);
+            return 2;
+        }
+        if (hp_study_truncate_journal(target, (size_t)offset) != 0) {
+            hp_error_print();
+            return 1;
+        }
+        printf("journal of %s cut at byte %llu; continue with 'hptune resume %s'\n", target, offset, target);
+        return 0;
+    }
+
+    int rank = 0, size = 1;
+    /* before MPI_Init, so a signal during start-up is a request to stop, not
+       death; again after it, in case the MPI library installed its own */
+    hp_signals_install();
+    if (hp_comm_init(&argc, &argv, &rank, &size) != 0) {
+        hp_error_print();
+        return 1;
+    }
+    hp_signals_install();
+
+    /* Rank 0 validates; everyone learns the outcome from one broadcast. */
+    hp_study study;
+    memset(&study, 0, sizeof study);
+    study.journal.fd = -1;
+    int status = 0; /* 0 ok, 1 error, 3 already finished */
+    char *job_text = NULL, *job_path = NULL, *dir = NULL;
+    if (rank == 0) {
+        if (resume) {
+            if (hp_study_open(&study, target, allow_job_change, 0) != 0)
+                status = 1;
+            else if (study.finished)
+                status = 3;
+        } else {
+            hp_job job;
+            if (hp_job_load(&job, target) != 0) {
+                status = 1;
+            } else {
+                char *d = out_dir ? hp_xstrdup(out_dir) : hp_xasprintf("runs/%s", job.name);
+                if (hp_study_create(&study, &job, d) != 0)
+                    status = 1;
+                free(d);
+                if (status)
+                    hp_job_release(&job);
+            }
+        }
+        if (status == 1)
+            hp_error_print();
+        if (status == 0) {
+            job_text = hp_xstrdup(study.job.text);
+            job_path = hp_xstrdup(study.job.path);
+            dir = hp_xstrdup(study.dir);
+        }
+    }
+    status = hp_comm_bcast_text(&job_text, status);
+    hp_comm_bcast_text(&job_path, status);
+    hp_comm_bcast_text(&dir, status);
+    if (status != 0) {
+        if (rank == 0 && status == 3) {
+            printf("study %s in %s is already finished (%d trials); see 'hptune status %s'\n",
+                   study.job.name, study.dir, study.n_trials, study.dir);
+            hp_study_close(&study);
+        }
+        free(job_text);
+        free(job_path);
+        free(dir);
+        hp_comm_finalize();
+        return status == 3 ? 0 : 1;
+    }
+
+    int rc = 0;
+    if (rank == 0) {
+        hp_coordinator c;
+        hp_coordinator_init(&c, &study, size - 1, quiet, stdout);
+        if (!quiet) {
+            printf("hptune %s: study %s, strategy %s, %d trial(s) at most, %d worker%s%s; results in %s\n",
+                   resume ? "resume" : "run", study.job.name, hp_strategy_name(study.job.strategy),
+                   hp_strategy_max_trials(study.strategy), size > 1 ? size - 1 : 1, size > 1 ? "s" : "",
+                   size > 1 ? "" : " (one process)", study.dir);
+            fflush(stdout);
+        }
+        if (hp_coordinator_begin(&c, resume) != 0) {
+            rc = -1;
+        } else if (size > 1) {
+            hp_transport t = hp_transport_mpi(size - 1);
+            rc = hp_coordinator_run(&c, &t, &hp_stop_requested);
+        } else {
+            rc = hp_coordinator_run_serial(&c, &hp_stop_requested);
+        }
+        rc = hp_coordinator_finish(&c, rc, hp_stop_requested != 0, size > 1) == 0 ? 0 : -1;
+        hp_coordinator_release(&c);
+        if (getenv("HPTUNE_PRINT_RSS"))
+            print_peak_rss();
+        hp_study_close(&study);
+    } else {
+        hp_job job;
+        if (hp_job_parse(&job, job_text, job_path) != 0) {
+            hp_error_print();
+            rc = -1;
+        } else {
+            hp_transport t = hp_transport_mpi(size - 1);
+            rc = hp_worker_serve(&job, dir, &t, &hp_stop_requested, verbose);
+            if (rc != 0)
+                hp_error_print();
+            hp_job_release(&job);
+        }
+    }
+    free(job_text);
+    free(job_path);
+    free(dir);
+    hp_comm_finalize();
+    return rc == 0 ? 0 : 1;
+}

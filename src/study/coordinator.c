@@ -1,0 +1,442 @@
+/* coordinator.c - rank 0's loop (see coordinator.h). */
+#include "coordinator.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "error.h"
+#include "trainer.h"
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out)
+{
+    memset(c, 0, sizeof *c);
+    c->study = s;
+    c->n_workers = n_workers;
+    c->quiet = quiet;
+    c->out = out;
+    c->worker = hp_xcalloc((size_t)n_workers + 1, sizeof *c->worker);
+    for (int r = 1; r <= n_workers; r++)
+        c->worker[r] = HP_WORKER_STARTING;
+    c->start = c->last_progress = c->last_sync = c->last_snapshot = wall_seconds();
+}
+
+void hp_coordinator_release(hp_coordinator *c)
+{
+    free(c->worker);
+    free(c->fatal);
+    c->worker = NULL;
+    c->fatal = NULL;
+}
+
+static double elapsed_total(const hp_coordinator *c) { return c->study->elapsed_before + (wall_seconds() - c->start); }
+
+static void format_duration(double s, char *buf, size_t size)
+{
+    long t = (long)(s + 0.5);
+    snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+static void print_progress(hp_coordinator *c, int force)
+{
+    double now = wall_seconds();
+    if (c->quiet || (!force && now - c->last_progress < 10.0))
+        return;
+    c->last_progress = now;
+    hp_study *s = c->study;
+    int counts[HP_TRIAL_STATUS_COUNT];
+    hp_study_count_status(s, counts);
+    double value;
+    int epoch;
+    int best = hp_study_best_trial(s, &value, &epoch);
+    char elapsed[32], left[32] = "?";
+    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
+    hp_strategy_params p;
+    hp_strategy_params_from_job(&p, &s->job);
+    long worst = hp_strategy_worst_case_epochs(&p);
+    long done = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        done += s->trials[i].n_epochs;
+    double run_seconds = now - c->start;
+    if (c->epochs_reported > 0 && worst > done)
+        format_duration(run_seconds / (double)c->epochs_reported * (double)(worst - done), left, sizeof left);
+    else if (worst <= done)
+        snprintf(left, sizeof left, "0:00:00");
+    fprintf(c->out, "[%s] trials %d/%d: %d running, %d paused, %d completed, %d stopped, %d failed | ", elapsed,
+            s->n_trials, hp_strategy_max_trials(s->strategy), counts[HP_TRIAL_RUNNING], counts[HP_TRIAL_PAUSED],
+            counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
+    if (best >= 0) {
+        char config[1024];
+        hp_study_format_space(s, &s->trials[best].config, config, sizeof config);
+        fprintf(c->out, "best %s %.4f (trial %d, epoch %d: %s)", hp_metric_name(s->job.metric), value, best,
+                epoch, config);
+    } else {
+        fprintf(c->out, "no results yet");
+    }
+    fprintf(c->out, " | at most %s left\n", left);
+    fflush(c->out);
+}
+
+static void housekeeping(hp_coordinator *c)
+{
+    double now = wall_seconds();
+    /* group commit: fsync the journal at most once a second */
+    if (now - c->last_sync >= 1.0) {
+        if (hp_study_sync(c->study) != 0)
+            hp_error_print();
+        c->last_sync = now;
+    }
+    if (now - c->last_snapshot >= 30.0) {
+        if (hp_study_write_snapshot(c->study, elapsed_total(c)) != 0)
+            hp_error_print();
+        c->last_snapshot = now;
+    }
+    print_progress(c, 0);
+}
+
+int hp_coordinator_begin(hp_coordinator *c, int resume)
+{
+    if (!resume)
+        return 0;
+    hp_event e = hp_event_make(HP_EV_RESUMED, -1, 0);
+    e.seconds = (double)time(NULL);
+    e.flag = c->n_workers ? c->n_workers : 1;
+    return hp_study_record(c->study, &e);
+}
+
+/* The endpoint's assignment is over (finished, failed, interrupted). */
+static void worker_free(hp_coordinator *c, int from, int state)
+{
+    if (c->n_workers == 0 || from < 1 || from > c->n_workers)
+        return;
+    if (c->worker[from] >= 0)
+        c->running--;
+    c->worker[from] = state;
+}
+
+int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
+{
+    hp_study *s = c->study;
+    switch (e->type) {
+    case HP_EV_READY:
+        if (c->n_workers && from >= 1 && from <= c->n_workers && c->worker[from] == HP_WORKER_STARTING)
+            c->worker[from] = HP_WORKER_IDLE;
+        return 0;
+    case HP_EV_EPOCH:
+        c->epochs_reported++;
+        return hp_study_record(s, e);
+    case HP_EV_FINISHED: {
+        worker_free(c, from, HP_WORKER_IDLE);
+        int rc = hp_study_record(s, e);
+        if (rc == 0)
+            print_progress(c, hp_strategy_trial_status(s->strategy, e->trial) == HP_TRIAL_COMPLETED);
+        return rc;
+    }
+    case HP_EV_FAILED:
+        worker_free(c, from, HP_WORKER_IDLE);
+        if (!c->quiet)
+            fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
+        return hp_study_record(s, e);
+    case HP_EV_FATAL:
+        if (!c->fatal)
+            c->fatal = c->n_workers ? hp_xasprintf("worker rank %d: %s", from, e->text ? e->text : "")
+                                    : hp_xstrdup(e->text ? e->text : "");
+        worker_free(c, from, HP_WORKER_FATAL);
+        return 0;
+    case HP_EV_INTERRUPTED:
+        /* A worker stops only when told to, or when it got a signal itself:
+           then the whole study stops and checkpoints (the README's promise
+           for a signal to any rank), rather than waiting for its trial. */
+        if (c->n_workers && from >= 1 && from <= c->n_workers && c->worker[from] != HP_WORKER_GONE && !c->stop) {
+            c->stop = 1;
+            c->stopped_by = from;
+        }
+        worker_free(c, from, HP_WORKER_GONE);
+        return 0;
+    default:
+        return HP_ERR("unexpected %s message from rank %d", hp_event_type_name(e->type), from);
+    }
+}
+
+/* The strategy's next assignment, journaled.  1: got one, 0: none, -1 error. */
+static int next_assignment(hp_coordinator *c, hp_event *assign)
+{
+    hp_next n = hp_study_next(c->study, assign);
+    if (n == HP_NEXT_DONE)
+        c->strategy_done = 1;
+    if (n != HP_NEXT_START)
+        return 0;
+    return hp_study_record(c->study, assign) == 0 ? 1 : -1;
+}
+
+static int send_event(const hp_transport *t, int to, const hp_event *e)
+{
+    uint8_t *bytes;
+    size_t size = hp_event_encode(e, &bytes);
+    int rc = t->send(t->ctx, to, e->type, bytes, size);
+    free(bytes);
+    return rc;
+}
+
+int hp_coordinator_dispatch(hp_coordinator *c, const hp_transport *t)
+{
+    for (int r = 1; r <= c->n_workers && !c->strategy_done; r++) {
+        if (c->worker[r] != HP_WORKER_IDLE)
+            continue;
+        hp_event a;
+        int got = next_assignment(c, &a);
+        if (got <= 0)
+            return got;
+        if (send_event(t, r, &a) != 0)
+            return -1;
+        c->worker[r] = a.trial;
+        c->running++;
+    }
+    return 0;
+}
+
+static int wait_and_handle(hp_coordinator *c, const hp_transport *t, const volatile sig_atomic_t *stop,
+                           int timeout_ms)
+{
+    int from;
+    uint8_t *bytes;
+    size_t size;
+    int got = t->wait(t->ctx, -1, -1, timeout_ms, stop, &from, &bytes, &size);
+    if (got <= 0)
+        return got;
+    hp_event e;
+    int rc = hp_event_decode(bytes, size, NULL, &e);
+    free(bytes);
+    if (rc != 0) {
+        hp_error_prefix("a message from rank %d", from);
+        return -1;
+    }
+    rc = hp_coordinator_handle(c, from, &e);
+    hp_event_release(&e);
+    return rc;
+}
+
+/* Ask every worker still there to stop; on an interruption wait (bounded)
+ * until each has said it checkpointed, recording the reports that arrive
+ * meanwhile. */
+static void stop_workers(hp_coordinator *c, const hp_transport *t, int interrupt, double timeout_s)
+{
+    hp_event stop = hp_event_make(HP_EV_STOP, -1, 0);
+    stop.flag = interrupt;
+    for (int r = 1; r <= c->n_workers; r++)
+        if (c->worker[r] != HP_WORKER_GONE)
+            send_event(t, r, &stop);
+    if (!interrupt)
+        return; /* finished: workers are idle and simply exit */
+    double deadline = wall_seconds() + timeout_s;
+    for (;;) {
+        int left = 0; /* workers that may still send reports */
+        for (int r = 1; r <= c->n_workers; r++)
+            left += c->worker[r] != HP_WORKER_GONE && c->worker[r] != HP_WORKER_FATAL;
+        if (!left || wall_seconds() > deadline)
+            break;
+        if (wait_and_handle(c, t, NULL, 500) < 0)
+            hp_error_print();
+    }
+}
+
+int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile sig_atomic_t *stop)
+{
+    int rc = 0;
+    for (;;) {
+        if (c->fatal || c->stop || (stop && *stop))
+            break;
+        if (hp_coordinator_dispatch(c, t) != 0) {
+            rc = -1;
+            break; /* stop the workers below: they must not wait forever */
+        }
+        if (c->strategy_done && c->running == 0)
+            break;
+        int any_worker = 0;
+        for (int r = 1; r <= c->n_workers; r++)
+            any_worker += c->worker[r] != HP_WORKER_GONE && c->worker[r] != HP_WORKER_FATAL;
+        if (!any_worker) {
+            rc = HP_ERR("every worker has stopped");
+            break;
+        }
+        if (wait_and_handle(c, t, stop, 1000) < 0) {
+            rc = -1;
+            break;
+        }
+        housekeeping(c);
+    }
+    int interrupted = rc != 0 || c->fatal || c->stop || (stop && *stop);
+    stop_workers(c, t, interrupted, 120.0);
+    return rc;
+}
+
+/* ------------------------------------------------ one-process run --- */
+
+typedef struct serial_ctx {
+    hp_coordinator *c;
+    const volatile sig_atomic_t *stop;
+} serial_ctx;
+
+static int serial_report(void *ctx, const hp_event *e)
+{
+    serial_ctx *sc = ctx;
+    if (hp_coordinator_handle(sc->c, 0, e) != 0) {
+        if (!sc->c->fatal)
+            sc->c->fatal = hp_xstrdup(hp_error_message());
+        return -1;
+    }
+    housekeeping(sc->c);
+    return 0;
+}
+
+static int serial_should_stop(void *ctx)
+{
+    serial_ctx *sc = ctx;
+    return (sc->stop && *sc->stop) || sc->c->fatal;
+}
+
+int hp_coordinator_run_serial(hp_coordinator *c, const volatile sig_atomic_t *stop)
+{
+    serial_ctx sc = {c, stop};
+    hp_worker w = {.report = serial_report, .report_ctx = &sc, .should_stop = serial_should_stop, .stop_ctx = &sc};
+    if (hp_worker_init(&w, &c->study->job, c->study->dir) != 0)
+        return -1;
+    int rc = 0;
+    while (!(stop && *stop) && !c->fatal) {
+        hp_event a;
+        int got = next_assignment(c, &a);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (!got)
+            break; /* DONE (WAIT cannot happen with nothing running) */
+        hp_work_result r = hp_worker_run(&w, &a);
+        if (r == HP_WORK_FATAL || r == HP_WORK_INTERRUPTED)
+            break;
+    }
+    hp_worker_release(&w);
+    return rc;
+}
+
+/* -------------------------------------------------------- the end --- */
+
+static void print_final(hp_coordinator *c, double elapsed_seconds)
+{
+    hp_study *s = c->study;
+    double value;
+    int epoch;
+    int best = hp_study_best_trial(s, &value, &epoch);
+    char elapsed[32];
+    format_duration(elapsed_seconds, elapsed, sizeof elapsed);
+    fprintf(c->out, "study %s finished in %s: %d trials", s->job.name, elapsed, s->n_trials);
+    if (c->n_workers > 0) { /* what the coordinator itself cost: it must not take a core */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                     (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+        double wall = wall_seconds() - c->start;
+        fprintf(c->out, " (coordinator CPU %.1f s over %.0f s, %.1f%% of a core)", cpu, wall,
+                wall > 0 ? 100.0 * cpu / wall : 0.0);
+    }
+    if (best >= 0) {
+        fprintf(c->out, "; best trial %d: %s %.4f after %d epochs\n", best, hp_metric_name(s->job.metric), value,
+                epoch);
+        fprintf(c->out, "results: hptune status %s | hptune export %s --format csv | retrain: hptune train "
+                        "%s/best.yaml\n", s->dir, s->dir, s->dir);
+    } else {
+        fprintf(c->out, "; no trial produced a result\n");
+    }
+}
+
+/* Evaluate the best trial's best (or last) checkpoint on the test set. */
+static void evaluate_best_on_test(hp_coordinator *c)
+{
+    hp_study *s = c->study;
+    if (!s->job.test_eval || s->job.objective != HP_OBJECTIVE_TRAIN)
+        return;
+    int best = hp_study_best_trial(s, NULL, NULL);
+    if (best < 0)
+        return;
+    char *path = hp_study_checkpoint_path(s, best, "best");
+    if (access(path, F_OK) != 0) {
+        free(path);
+        path = hp_study_checkpoint_path(s, best, "last");
+    }
+    hp_config config;
+    int epoch;
+    hp_dataset test = {0};
+    hp_trainer t;
+    int ready = 0;
+    if (hp_checkpoint_read_config(path, &config, &epoch, NULL) != 0 ||
+        hp_dataset_load_test(&test, s->job.data_path) != 0)
+        goto fail;
+    if (hp_trainer_init(&t, &config, &test, &test) != 0)
+        goto fail;
+    ready = 1;
+    if (hp_checkpoint_load_weights(&t, path) != 0)
+        goto fail;
+    hp_eval ev;
+    hp_trainer_evaluate(&t, &test, &ev);
+    fprintf(c->out, "test set (best trial %d, checkpoint at epoch %d; reported apart from the validation metric "
+                    "that selected it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
+            best, epoch, ev.accuracy, ev.loss, ev.f1, test.n);
+    goto out;
+fail:
+    fprintf(stderr, "hptune: warning: test-set evaluation skipped: %s\n", hp_error_message());
+out:
+    if (ready)
+        hp_trainer_release(&t);
+    hp_dataset_release(&test);
+    free(path);
+}
+
+int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun)
+{
+    hp_study *s = c->study;
+    if (rc != 0)
+        hp_error_print();
+    int interrupted = stop_signal || c->stop || c->fatal || rc != 0;
+    double elapsed = elapsed_total(c);
+    hp_event end = hp_event_make(HP_EV_ENDED, -1, 0);
+    end.seconds = elapsed;
+    end.flag = !interrupted && c->strategy_done;
+    if (hp_study_record(s, &end) != 0 || hp_study_sync(s) != 0) {
+        hp_error_print();
+        rc = -1;
+    }
+    if (hp_study_write_snapshot(s, elapsed) != 0 || hp_study_write_best_yaml(s) != 0) {
+        hp_error_print();
+        rc = -1;
+    }
+    if (c->fatal) {
+        hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s' "
+                  "(add --allow-job-change if you edit the job file)", c->fatal, s->dir);
+        hp_error_print();
+        rc = -1;
+    } else if (interrupted && rc == 0) {
+        char why[64];
+        if (c->stop && !stop_signal)
+            snprintf(why, sizeof why, "signal to worker rank %d", c->stopped_by);
+        else
+            snprintf(why, sizeof why, "%s", stop_signal ? "signal" : "stopped");
+        fprintf(c->out, "interrupted at %d trials (%s); study saved. Resume with: %shptune resume %s\n", s->n_trials,
+                why, resumable_with_mpirun ? "mpirun -np N " : "", s->dir);
+    } else if (rc == 0) {
+        print_final(c, elapsed);
+        evaluate_best_on_test(c);
+    }
+    fflush(c->out);
+    return rc == 0 ? 0 : 1;
+}
