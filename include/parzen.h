@@ -58,7 +58,13 @@
  *   mixture: logsumexp_j (log w_j + sum of the dims' terms).
  * log Phi and log(Phi(b) - Phi(a)) are computed in log space as _truncnorm
  * does (left tail: difference of log Phi; right tail: by symmetry; central:
- * log1p(-Phi(a) - Phi(-b)); log Phi(x) for x <= -20 by the asymptotic series).
+ * log1p(-Phi(a) - Phi(-b)); log Phi(x) for x <= -20 by the asymptotic series,
+ * for x > 6 as -Phi(-x); for 0 < x <= 6 we take log1p(-Phi(-x)) where Optuna
+ * takes log(Phi(x)): equal to rounding, but keeps the digits that the inverse
+ * needs for quantiles near 1).  The inverse x = ndtri_exp(y) of log Phi is
+ * solved by Newton's method on the concave log Phi, started from the tail
+ * asymptotics and kept inside a bisection bracket (Optuna bisects on
+ * [-100, 100], which also bounds its quantiles; ours has no such limit).
  *
  * Sampling n values (Optuna's _ParzenEstimator.sample), all randomness as
  * hp_rng_uniform draws u in [0, 1), consumed in this order:
@@ -131,8 +137,11 @@ typedef struct hp_parzen {
 
 /* Fit from observations (n_obs, n_dims) row-major in internal representation
  * (no NaN: callers drop inactive rows).  weights: (n_obs) predetermined weights
- * or NULL for default_weights.  0, or -1 with a message for invalid dims,
- * params or observations (values outside a dim, NaN, bad weights). */
+ * or NULL for default_weights.  0, or -1 with a message (and nothing to
+ * release) for invalid dims (also single-valued continuous ones, which have no
+ * bandwidth), params or observations (not finite, a categorical value that is
+ * not a choice index, a log value <= 0, negative or all-zero weights).  Numeric
+ * values outside the bounds are not rejected here (hp_tpe_propose checks them). */
 int hp_parzen_fit(hp_parzen *pe, const hp_tpe_dim *dims, int n_dims, const double *observations,
                   int n_obs, const hp_parzen_params *params, const double *weights);
 void hp_parzen_release(hp_parzen *pe);

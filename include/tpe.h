@@ -21,7 +21,8 @@
  *      COMPLETE          (-inf, sign * value)
  *      PRUNED            (-step, sign * value)   (the last intermediate value)
  *      RUNNING, FAILED   (+inf, sign * inf)
- *    A NaN value is replaced by +inf (worst), as Optuna does for pruned trials.
+ *    A NaN value is replaced by +inf (worst), as Optuna does for pruned trials
+ *    (Optuna cannot hold a COMPLETE trial with NaN; hptune reports those as FAILED).
  * 3. Split (_split_observation_pairs): stable sort by key (ties keep trial
  *    order); the first n_below go "below", the rest "above", each group kept in
  *    trial order.  n_below = min(gamma(n), n_ok) where gamma(n) = min(ceil(0.1 n),
@@ -42,7 +43,10 @@
  * 5. Per group: n_ei_candidates samples from "below" (hp_parzen_sample, which
  *    documents the uniforms drawn), score = log l(x) - log g(x) with l, g the
  *    below/above log pdfs; the first candidate with the largest score wins
- *    (numpy.argmax; a NaN score counts as the largest, as numpy's).
+ *    (numpy.argmax; a NaN score counts as the largest, as numpy's).  When two
+ *    different candidates have mathematically equal scores (small categorical
+ *    counts make this common) rounding decides, here as in Optuna, whose pick
+ *    there depends on numpy's summation order.
  * Random draws in the model phase are only hp_rng_uniform, consumed group by
  * group in the order above; fed the same uniforms, Optuna proposes the same
  * values (tests/integration/test_tpe_optuna.sh checks this).
@@ -114,7 +118,8 @@ typedef struct hp_tpe_model {
     hp_tpe_group *groups;  /* (n_groups) in sampling order; none when !use_model */
 } hp_tpe_model;
 
-/* Steps 1-4 of hp_tpe_propose.  0, or -1 with a message (nothing to release then). */
+/* Steps 1-4 of hp_tpe_propose (the split is filled in also in the startup phase).
+ * 0, or -1 with a message (nothing to release then). */
 int hp_tpe_model_fit(hp_tpe_model *m, const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
                      const hp_tpe_trial *trials, int n_trials);
 void hp_tpe_model_release(hp_tpe_model *m);

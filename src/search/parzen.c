@@ -478,10 +478,12 @@ void hp_parzen_log_pdf(const hp_parzen *pe, const double *samples, int n, double
 {
     int m = pe->n_components, nd = pe->n_dims;
     double *acc = hp_xcalloc((size_t)m, sizeof *acc);
+    double *log_w = hp_xcalloc((size_t)m, sizeof *log_w);
+    for (int j = 0; j < m; j++)
+        log_w[j] = log(pe->weights[j]);
     for (int s = 0; s < n; s++) {
         const double *x = samples + (long)s * nd;
-        for (int j = 0; j < m; j++)
-            acc[j] = log(pe->weights[j]);
+        memcpy(acc, log_w, (size_t)m * sizeof *acc);
         for (int d = 0; d < nd; d++) {
             const hp_tpe_dim *dim = &pe->dims[d];
             if (dim->n_choices > 0) {
@@ -510,10 +512,12 @@ void hp_parzen_log_pdf(const hp_parzen *pe, const double *samples, int n, double
         }
         double sum = 0;
         for (int j = 0; j < m; j++)
-            sum += exp(acc[j] - top);
+            if (acc[j] - top > -746) /* exp() is exactly 0 below that: skip its slow path */
+                sum += exp(acc[j] - top);
         out[s] = log(sum) + top;
     }
     free(acc);
+    free(log_w);
 }
 
 /* Transformed sample y of a numeric dim back to its internal value (Optuna's

@@ -8,7 +8,8 @@ Writes cases in the format of tests/tools/tpe_dump.c, grouped in families
 categorical / float / log / step / int / int-log dimensions, 1..60 trials
 (the weight ramp starts above 25 observations), ties in the objective and in
 the parameter values, minimize and maximize, inactive (NaN) parameters,
-running trials with and without constant liar, pruned and failed trials,
+running trials with and without constant liar, pruned (also with a NaN
+value) and failed trials,
 non-default settings, the startup phase, and truncated-normal tails.
 Only the standard library is used, so the cases are the same everywhere.
 """
@@ -98,7 +99,9 @@ def gen_case(r, family, index):
         "ppf": ["float"],
     }
     kinds = kinds_by_family[family]
-    n_dims = r.randint(1, 4) if family not in ("uni-float", "uni-cat") else r.randint(1, 2)
+    n_dims = r.randint(1, 2) if family in ("uni-float", "uni-cat") else r.randint(1, 4)
+    if family.startswith("multi"):
+        n_dims = r.randint(2, 4)
     dims = [make_dim(r, r.choice(kinds)) for _ in range(n_dims)]
     if family in ("uni-step", "uni-log") and index == 0:
         dims = [make_dim(r, k) for k in kinds]  # one of each kind at least once
@@ -124,7 +127,10 @@ def gen_case(r, family, index):
     for _ in range(n_trials):
         x = [sample_value(r, d, ties) for d in dims]
         for i in range(len(x)):
-            if i > 0 and r.random() < p_inactive:  # dim 0 always active
+            # dim 0 is always active; multi-cond: only the last dim is conditional,
+            # so a joint group and an independent fallback group both appear
+            conditional = i == len(x) - 1 if family == "multi-cond" else i > 0
+            if conditional and r.random() < p_inactive:
                 x[i] = float("nan")
         f = sum((position(d, xi) - o) ** 2 for d, xi, o in zip(dims, x, optimum) if xi == xi)
         f += 0.05 * r.random()
@@ -136,7 +142,8 @@ def gen_case(r, family, index):
         elif u < p_failed + p_running:
             trials.append(("running", float("nan"), 0, x))
         elif u < p_failed + p_running + p_pruned:
-            trials.append(("pruned", f + r.random(), r.randint(1, 4), x))
+            value = float("nan") if family == "failed-pruned" and r.random() < 0.15 else f + r.random()
+            trials.append(("pruned", value, r.randint(1, 4), x))  # NaN: Optuna's worst key
         else:
             trials.append(("complete", f, 0, x))
     n_finished = sum(t[0] in ("complete", "pruned", "failed") for t in trials)
