@@ -51,7 +51,7 @@
  *                Z_j = Phi(b_j) - Phi(a_j), a_j = (L - mu_j)/sigma_j, b_j the same
  *                with H; -inf outside [L, H].
  *                NOTE: Optuna 3.1's _truncnorm.logpdf omits the -log(sigma_j)
- *                Jacobian (optuna issue #5109, fixed in 3.5 by PR #5110); we
+ *                Jacobian (optuna issue #5109, fixed later by PR #5110); we
  *                reproduce 3.1 exactly, so this "density" is not normalised.
  *   stepped:     log[Phi(v_j) - Phi(u_j)] - log Z_j with u, v = the cell
  *                [max(y - q/2, L), min(y + q/2, H)] standardised for component j.

@@ -25,8 +25,8 @@
  *    (Optuna cannot hold a COMPLETE trial with NaN; hptune reports those as FAILED).
  * 3. Split (_split_observation_pairs): stable sort by key (ties keep trial
  *    order); the first n_below go "below", the rest "above", each group kept in
- *    trial order.  n_below = min(gamma(n), n_ok) where gamma(n) = min(ceil(0.1 n),
- *    25) (default_gamma; 0.1 n in floating point as numpy, equal to ceil(n/10) for all n <= 250)
+ *    trial order.  n_below = min(gamma(n), n_ok) where gamma(n) =
+ *    min(ceil(0.1 n), 25) (default_gamma, 0.1 n in floating point as numpy)
  *    and n_ok = COMPLETE + PRUNED, so failed trials are always "above".
  * 4. Groups of dimensions, each with a "below" and an "above" estimator:
  *    univariate: one group per dimension with more than one value, in order
@@ -38,7 +38,8 @@
  *      in order, also with the multivariate bandwidth rule (d = 1), as Optuna's
  *      sample_independent does in multivariate mode.
  *    A trial enters a group's estimators only if all of the group's dims are
- *    active (not NaN) in it (Optuna's param_mask).  Estimator weights are
+ *    active (not NaN) in it (Optuna's param_mask; for the joint group Optuna
+ *    looks at its first dim only, which is the same whenever Optuna works).  Estimator weights are
  *    default_weights over the group's members in trial order.
  * 5. Per group: n_ei_candidates samples from "below" (hp_parzen_sample, which
  *    documents the uniforms drawn), score = log l(x) - log g(x) with l, g the
@@ -58,6 +59,8 @@
  *  - ties between equal mus in univariate bandwidths are ordered stably (see
  *    parzen.h; Optuna's order there depends on the CPU).
  *  - values are clamped to [low, high] after the last rounding step.
+ *  - (rounding only) log Phi(x) for 0 < x <= 6 by log1p, and quantiles solved
+ *    by Newton's method instead of bisection on [-100, 100] (parzen.h).
  *  Reproduced from 3.1 although Optuna later changed them: the continuous
  *  log pdf lacks -log(sigma) (parzen.h), int-log dims use a continuous density
  *  at log(x).
