@@ -125,7 +125,7 @@ install: $(PROGRAM)
 
 # Debian/Ubuntu packages, installed only when missing.
 DEB_PKGS = gcc make pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libhdf5-dev hdf5-tools \
-           libyaml-dev zlib1g-dev python3 python3-h5py python3-statsmodels
+           libyaml-dev zlib1g-dev python3 python3-h5py python3-statsmodels python3-optuna
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
