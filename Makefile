@@ -63,8 +63,9 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 #   objective/  objectives other than training (curves replay)
 #   nn/         layers, network, optimizers, trainer, checkpoints
 #   data/       the CIFAR-10 HDF5 data set
+#   report/     exports for other tools (TensorBoard event files)
 #   base/       errors, random numbers, HDF5 helpers
-CORE_DIRS = base data nn objective search study
+CORE_DIRS = base data nn objective search study report
 MPI_SRCS  = $(wildcard src/mpi/*.c)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 CORE_SRCS = $(foreach d,$(CORE_DIRS),$(wildcard src/$(d)/*.c))
@@ -125,7 +126,8 @@ install: $(PROGRAM)
 
 # Debian/Ubuntu packages, installed only when missing.
 DEB_PKGS = gcc make pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libhdf5-dev hdf5-tools \
-           libyaml-dev zlib1g-dev python3 python3-h5py python3-statsmodels python3-optuna
+           libyaml-dev zlib1g-dev python3 python3-h5py python3-statsmodels python3-optuna \
+           protobuf-compiler python3-protobuf
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
