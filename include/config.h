@@ -61,6 +61,8 @@ typedef struct hp_config {
     int augment_crop;      /* 0: off; else pad by this many pixels and crop 32x32 */
     int augment_flip;      /* 0/1 horizontal flip with p = 0.5 */
     int seed;              /* trial seed (the study derives it per trial) */
+    /* coordinates of `objective: function` (functions.h); the network ignores them */
+    float x1, x2, x3, x4, x5, x6;
 } hp_config;
 
 typedef enum { HP_KEY_INT = 0, HP_KEY_FLOAT, HP_KEY_ENUM, HP_KEY_BOOL } hp_key_type;

@@ -6,7 +6,10 @@
  *   strategy:  {name: asha, max_trials: 81, min_epochs: 1, max_epochs: 27,
  *               reduction_factor: 3, brackets: 1}      # grid: {name: grid, repeats: 1}
  *                                                      # random: {name: random, max_trials: 30}
+ *                                                      # tpe: {name: tpe, max_trials: 50, n_startup_trials: 10, ...}
+ *                                                      # bohb: asha's keys + top_n_percent, ...
  *   objective: {type: train}                           # or {type: curves, file: x.csv, sleep_ms: 0}
+ *                                                      # or {type: function, name: branin}
  *   space:     {key: {choice: [..]} | {grid: [..]} | {uniform: [lo, hi]} |
  *               {loguniform: [lo, hi]} | {randint: [lo, hi]}   (inclusive),
  *               optional step: q (quantized: lo + k*q)}
@@ -28,8 +31,14 @@
 #define HP_MAX_SHARDS 256
 
 typedef enum { HP_DIST_CHOICE = 0, HP_DIST_GRID, HP_DIST_UNIFORM, HP_DIST_LOGUNIFORM, HP_DIST_RANDINT } hp_dist;
-typedef enum { HP_STRATEGY_GRID = 0, HP_STRATEGY_RANDOM, HP_STRATEGY_ASHA } hp_strategy_kind;
-typedef enum { HP_OBJECTIVE_TRAIN = 0, HP_OBJECTIVE_CURVES } hp_objective_kind;
+typedef enum {
+    HP_STRATEGY_GRID = 0,
+    HP_STRATEGY_RANDOM,
+    HP_STRATEGY_ASHA,
+    HP_STRATEGY_TPE,
+    HP_STRATEGY_BOHB
+} hp_strategy_kind;
+typedef enum { HP_OBJECTIVE_TRAIN = 0, HP_OBJECTIVE_CURVES, HP_OBJECTIVE_FUNCTION } hp_objective_kind;
 typedef enum { HP_KEEP_LAST = 0, HP_KEEP_LAST_AND_BEST, HP_KEEP_ALL } hp_keep_policy;
 
 typedef struct hp_param {
@@ -41,6 +50,24 @@ typedef struct hp_param {
     double *values;       /* choice / grid values (enum keys: enum index), owned */
     int line, column;     /* 1-based position of the key in the job file */
 } hp_param;
+
+/* TPE's settings (Optuna 3.1's TPESampler; tpe.h). */
+typedef struct hp_job_tpe {
+    int n_startup_trials;   /* 10 */
+    int n_ei_candidates;    /* 24 */
+    double prior_weight;    /* 1.0 */
+    int consider_magic_clip, consider_endpoints, multivariate, constant_liar; /* 1, 0, 0, 1 */
+} hp_job_tpe;
+
+/* BOHB's settings (HpBandSter's config generator; bohb.h). */
+typedef struct hp_job_bohb {
+    double top_n_percent;   /* 15 */
+    int num_samples;        /* 64 */
+    double random_fraction; /* 1/3 */
+    double bandwidth_factor;/* 3 */
+    double min_bandwidth;   /* 1e-3 */
+    int min_points_in_model;/* 0: number of space parameters + 1 */
+} hp_job_bohb;
 
 typedef struct hp_job {
     char *path;           /* the job file as given */
@@ -60,11 +87,14 @@ typedef struct hp_job {
     hp_strategy_kind strategy;
     int max_trials;       /* random/asha; grid: grid size x repeats */
     int repeats;          /* grid */
-    int min_epochs, max_epochs, reduction_factor, brackets; /* asha */
+    int min_epochs, max_epochs, reduction_factor, brackets; /* asha, bohb */
+    hp_job_tpe tpe;
+    hp_job_bohb bohb;
     /* objective */
     hp_objective_kind objective;
     char *curves_path;    /* resolved relative to the job file's folder */
-    int sleep_ms;
+    char *function;       /* objective function's name (functions.h) */
+    int sleep_ms;         /* curves, function: simulated training time per epoch */
     /* space and fixed values */
     int n_params;
     hp_param *params;     /* in job-file order, owned */
@@ -84,6 +114,10 @@ int hp_job_load(hp_job *job, const char *path);
 void hp_job_release(hp_job *job);
 /* Check the shard numbers against a data file with n_shards shards. */
 int hp_job_check_shards(const hp_job *job, int n_shards);
+
+/* Does the job's strategy train in ASHA's rungs (asha, bohb): trials get
+ * max_epochs as their budget and the space may not hold epochs. */
+int hp_job_uses_rungs(const hp_job *job);
 
 /* Size of the grid (product of choice/grid lengths); 0 if the space has a
  * continuous parameter (then grid is not possible). */

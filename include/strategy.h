@@ -20,6 +20,10 @@
  *   grid    one rung; trial t is grid point t % size; trains its own epochs
  *   random  one rung; configurations sampled (space.c); trains its own epochs
  *   asha    ASHA's rungs and promotions; configurations sampled
+ *   tpe     one rung; configurations from Optuna 3.1's TPE (tpe.h) over the
+ *           trials so far, random for the first n_startup_trials
+ *   bohb    asha's rungs and promotions; new configurations from HpBandSter's
+ *           per-rung density models (bohb.h), random without a model
  * Everything outside src/search asks the strategy (name, rungs, plan,
  * budget) instead of switching on the kind.
  *
@@ -110,6 +114,7 @@ hp_next hp_strategy_next(hp_strategy *s, hp_assignment *out);
 
 /* Queries for progress, status tables, samplers and tests. */
 int hp_strategy_num_trials(const hp_strategy *s);
+const hp_job *hp_strategy_job(const hp_strategy *s); /* NULL without a job */
 int hp_strategy_max_trials(const hp_strategy *s);
 hp_trial_status hp_strategy_trial_status(const hp_strategy *s, int trial);
 const hp_config *hp_strategy_trial_config(const hp_strategy *s, int trial);

@@ -14,6 +14,7 @@
 #include "curves.h"
 #include "dataset.h"
 #include "error.h"
+#include "functions.h"
 #include "job.h"
 #include "strategy.h"
 
@@ -137,14 +138,24 @@ static int check_curves(const hp_job *job)
         hp_curves_free(curves);
         return -1;
     }
+    /* model-based strategies may pick any point of the space: check them all */
+    hp_job grid = *job;
+    int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
+    long n_configs = job->max_trials;
+    if (model_based) {
+        grid.strategy = HP_STRATEGY_GRID;
+        n_configs = hp_space_grid_size(job);
+    }
     int status = 0;
-    for (int t = 0; t < job->max_trials && status == 0; t++) {
+    for (long t = 0; t < n_configs && status == 0; t++) {
         hp_config c;
-        hp_job_trial_config(job, t, &c);
+        hp_job_trial_config(model_based ? &grid : job, (int)t, &c);
+        if (model_based && hp_job_uses_rungs(job))
+            c.epochs = job->max_epochs;
         int last_epoch = hp_strategy_trial_max_epochs(s, &c);
         double value;
         if (hp_curves_lookup(curves, &c, last_epoch, job->metric, &value) != 0) {
-            hp_error_prefix("trial %d", t);
+            hp_error_prefix(model_based ? "configuration %ld of the space" : "trial %ld", t);
             status = -1;
         }
     }
@@ -166,7 +177,9 @@ static int validate_resources(const hp_job *job, const hp_strategy_params *param
 {
     struct stat st;
     memset(data, 0, sizeof *data);
-    if (stat(job->data_path, &st) != 0) {
+    if (!job->data_path) {
+        snprintf(data->why_missing, sizeof data->why_missing, "no data section");
+    } else if (stat(job->data_path, &st) != 0) {
         snprintf(data->why_missing, sizeof data->why_missing, "%s", strerror(errno));
     } else {
         data->found = 1;
@@ -188,21 +201,31 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
     printf("%s: valid\n", job->path);
     printf("  study      %s (seed %llu)\n", job->name, (unsigned long long)job->seed);
     printf("  metric     %s (%s)\n", hp_metric_name(job->metric), job->maximize ? "max" : "min");
-    if (data->found)
+    if (!job->data_path)
+        printf("  data       none (the objective needs no data)\n");
+    else if (data->found)
         printf("  data       %s: %d shards, %d training and %d test images\n", job->data_path,
                data->n_shards, data->n_train, data->n_test);
     else
         printf("  data       %s: not found here (%s), shard numbers not checked; create it with "
                "'hptune prepare' or run check where the data is\n", job->data_path, data->why_missing);
-    printf("  shards     train ");
-    print_shards(job->train_shards, job->n_train_shards);
-    printf(", validation ");
-    print_shards(job->val_shards, job->n_val_shards);
-    printf("; test evaluation %s\n", job->test_eval ? "on" : "off");
-    if (job->objective == HP_OBJECTIVE_CURVES)
+    if (job->data_path) {
+        printf("  shards     train ");
+        print_shards(job->train_shards, job->n_train_shards);
+        printf(", validation ");
+        print_shards(job->val_shards, job->n_val_shards);
+        printf("; test evaluation %s\n", job->test_eval ? "on" : "off");
+    }
+    if (job->objective == HP_OBJECTIVE_CURVES) {
         printf("  objective  replay curves from %s (%d ms per epoch)\n", job->curves_path, job->sleep_ms);
-    else
+    } else if (job->objective == HP_OBJECTIVE_FUNCTION) {
+        const hp_function *f = hp_function_find(job->function);
+        printf("  objective  the test function %s of x1..x%d (minimum %.6g%s), reported as val_loss "
+               "(%d ms per epoch)\n", f->name, f->n_dims, f->minimum,
+               f->fidelity ? "; fidelity epoch/budget" : "", job->sleep_ms);
+    } else {
         printf("  objective  train the CNN of each configuration\n");
+    }
     hp_strategy *s = hp_strategy_create(params); /* validated before */
     hp_strategy_describe(s, stdout);
     printf("  space      %d parameter%s\n", job->n_params, job->n_params == 1 ? "" : "s");

@@ -56,6 +56,12 @@ static const hp_key config_keys[] = {
     KEY(augment_crop, HP_KEY_INT, 0, 0, 16, NULL, "random crop padding in pixels (0: off)"),
     KEY(augment_flip, HP_KEY_BOOL, 0, 0, 1, NULL, "random horizontal flip"),
     KEY(seed, HP_KEY_INT, 0, 0, 2147483647, NULL, "trial seed"),
+    KEY(x1, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 1 of objective: function (benchmarks)"),
+    KEY(x2, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 2 of objective: function"),
+    KEY(x3, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 3 of objective: function"),
+    KEY(x4, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 4 of objective: function"),
+    KEY(x5, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 5 of objective: function"),
+    KEY(x6, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 6 of objective: function"),
 };
 #undef KEY
 

@@ -5,13 +5,14 @@
  * fastest -- so trials grid_size..2*grid_size-1 repeat the grid (repeats) with
  * other seeds.  choice and grid lists are the same thing here.
  *
- * Random and asha: parameters written as `grid: [...]` are enumerated, not
+ * Random, asha, tpe, bohb: parameters written as `grid: [...]` are enumerated, not
  * sampled (Ray Tune's grid_search under a scheduler): trial t takes point
  * (t % G) of the grid formed by the `grid` parameters alone (G = product of
  * their lengths, last one fastest); `choice` and the other distributions are
  * sampled.  Grid parameters draw nothing from the RNG stream below.
  *
- * Random (strategy random and asha): one RNG stream per trial,
+ * Random (strategy random and asha; tpe's startup trials; bohb's random
+ * proposals): one RNG stream per trial,
  *   hp_rng_seed_for(&rng, study seed, trial id, HP_STREAM_SAMPLE),
  * and the parameters draw from it one after another in file order:
  *   choice/grid  1 x hp_rng_below(n)          index into the list
@@ -26,7 +27,7 @@
  * <= high.  Every value is finally clamped to [low, high] against rounding.
  *
  * config->seed = 31 bits of splitmix64 over (study seed, trial id) -- see
- * trial_seed().  Under asha config->epochs is max_epochs (the most a trial
+ * trial_seed().  Under asha and bohb config->epochs is max_epochs (the most a trial
  * can train, which keeps epoch-based learning-rate schedules the same at
  * every rung); under grid/random it is fixed.epochs or the space's `epochs`.
  */
@@ -35,6 +36,7 @@
 
 #include "error.h"
 #include "job.h"
+#include "space.h"
 #include "rng.h"
 
 long hp_space_grid_size(const hp_job *job)
@@ -107,7 +109,7 @@ static void set_or_panic(hp_config *config, const hp_key *k, double value)
 void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config)
 {
     *config = job->fixed;
-    if (job->strategy == HP_STRATEGY_GRID) {
+    if (job->strategy == HP_STRATEGY_GRID) { /* the only strategy that enumerates the whole space */
         long size = hp_space_grid_size(job);
         if (size <= 0)
             HP_PANIC("grid strategy with a continuous parameter (the parser rejects this)");
@@ -132,7 +134,79 @@ void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config)
             if (job->params[i].dist != HP_DIST_GRID)
                 set_or_panic(config, job->params[i].key, sample_param(&job->params[i], &rng));
     }
-    if (job->strategy == HP_STRATEGY_ASHA)
+    if (hp_job_uses_rungs(job))
         config->epochs = job->max_epochs;
     config->seed = job->fixed_seed ? job->fixed.seed : trial_seed(job->seed, trial_id);
+}
+
+/* ------------------------------------------- the space as a vector --- */
+
+/* A list value as the configuration stores it (floats are kept as float). */
+static double stored_value(const hp_param *p, double v)
+{
+    hp_config c;
+    hp_config_defaults(&c);
+    set_or_panic(&c, p->key, v);
+    return hp_config_get(&c, p->key);
+}
+
+void hp_space_dims(const hp_job *job, hp_space_dim *dims)
+{
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        hp_space_dim d = {0};
+        if (p->dist == HP_DIST_CHOICE || p->dist == HP_DIST_GRID) {
+            d.n_choices = p->n_values;
+        } else {
+            d.low = p->low;
+            d.high = p->high;
+            d.step = p->step;
+            d.log = p->dist == HP_DIST_LOGUNIFORM;
+            d.is_int = p->dist == HP_DIST_RANDINT;
+            if (d.is_int && d.step == 0)
+                d.step = 1;
+            if (d.step > 0) /* the last lattice point, as sampling reaches it */
+                d.high = p->low + floor((p->high - p->low) / d.step + 1e-9) * d.step;
+        }
+        dims[i] = d;
+    }
+}
+
+void hp_space_to_vector(const hp_job *job, const hp_config *c, double *x)
+{
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        double v = hp_config_get(c, p->key);
+        if (p->dist == HP_DIST_CHOICE || p->dist == HP_DIST_GRID) {
+            x[i] = NAN; /* not one of the list's values: inactive */
+            for (int k = 0; k < p->n_values; k++)
+                if (stored_value(p, p->values[k]) == v) {
+                    x[i] = k;
+                    break;
+                }
+            continue;
+        }
+        /* the stored float may sit a rounding error off the range or lattice */
+        double top = p->step > 0 ? p->low + lattice_top(p) * p->step : p->high;
+        if (p->step > 0)
+            v = quantize(p, v);
+        x[i] = clamp(v, p->low, top);
+    }
+}
+
+void hp_space_from_vector(const hp_job *job, const double *x, hp_config *c)
+{
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        if (isnan(x[i]))
+            continue; /* inactive: keep the value c has */
+        if (p->dist == HP_DIST_CHOICE || p->dist == HP_DIST_GRID) {
+            int k = (int)x[i];
+            if (k < 0 || k >= p->n_values)
+                HP_PANIC("space.%s: choice index %g out of range", p->key->name, x[i]);
+            set_or_panic(c, p->key, p->values[k]);
+            continue;
+        }
+        set_or_panic(c, p->key, clamp(quantize(p, x[i]), p->low, p->high));
+    }
 }

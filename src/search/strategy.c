@@ -30,25 +30,33 @@
 #include <string.h>
 
 #include "error.h"
+#include "samplers.h"
 
 /* ---------------------------------------------------- the strategies ---- */
 
-/* What differs between strategies.  The configuration of a new trial comes
- * from the job (space.c) for all of these; model-based strategies add their
- * own proposal function. */
+/* What differs between strategies: rungs or not, and where a new trial's
+ * configuration comes from (space.c's grid points and random samples, or a
+ * model of the results so far, samplers.h). */
 typedef struct strategy_ops {
     hp_strategy_kind kind;
     const char *name;
     int rungs; /* ASHA's rungs and promotions; else one rung of each trial's own epochs */
     void (*new_config)(const hp_strategy *s, int t, hp_config *out);
+    /* optional: a model fed every rung result and failure in order (bohb) */
+    void *(*model_new)(const hp_strategy *s);
+    void (*model_free)(void *model);
+    void (*model_result)(void *model, const hp_strategy *s, int t, int level, double value);
 } strategy_ops;
 
 static void config_from_space(const hp_strategy *s, int t, hp_config *out);
+static void config_from_bohb(const hp_strategy *s, int t, hp_config *out);
 
 static const strategy_ops strategies[] = {
-    {HP_STRATEGY_GRID, "grid", 0, config_from_space},
-    {HP_STRATEGY_RANDOM, "random", 0, config_from_space},
-    {HP_STRATEGY_ASHA, "asha", 1, config_from_space},
+    {HP_STRATEGY_GRID, "grid", 0, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_RANDOM, "random", 0, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_ASHA, "asha", 1, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_TPE, "tpe", 0, hp_sample_tpe, NULL, NULL, NULL},
+    {HP_STRATEGY_BOHB, "bohb", 1, config_from_bohb, hp_bohb_model_new, hp_bohb_model_free, hp_bohb_model_result},
 };
 
 static const strategy_ops *ops_of(hp_strategy_kind kind)
@@ -101,10 +109,22 @@ struct hp_strategy {
     int queue_head, queue_len, queue_cap;
 
     int n_running;
+
+    /* Results in the order they happened, for models that depend on it:
+     * (trial, level) with level = bracket + rung, or -1 - level for a trial
+     * that failed on its way to that level. */
+    int (*results)[2];
+    int n_results, cap_results;
+    void *model;      /* ops->model_new's, owned */
 };
 
 /* The configuration of a new trial from the job (grid point or random
  * sample, space.c); without a job, the defaults with the strategy's epochs. */
+static void config_from_bohb(const hp_strategy *s, int t, hp_config *out)
+{
+    hp_sample_bohb(s, s->model, t, out);
+}
+
 static void config_from_space(const hp_strategy *s, int t, hp_config *out)
 {
     if (s->p.job) {
@@ -214,6 +234,8 @@ hp_strategy *hp_strategy_create(const hp_strategy_params *p)
             r *= p->reduction_factor;
         }
     }
+    if (s->ops->model_new)
+        s->model = s->ops->model_new(s);
     return s;
 }
 
@@ -232,6 +254,9 @@ void hp_strategy_free(hp_strategy *s)
     free(s->has_value);
     free(s->promoted);
     free(s->queue);
+    free(s->results);
+    if (s->model)
+        s->ops->model_free(s->model);
     free(s);
 }
 
@@ -343,6 +368,20 @@ static void queue_push(hp_strategy *s, int t)
     }
     s->queue[s->queue_len++] = t;
     s->trials[t].queued = 1;
+}
+
+/* A rung result or failure happened: log it and tell the model. */
+static void result_happened(hp_strategy *s, int t, int level, double value, int failed)
+{
+    if (s->n_results == s->cap_results) {
+        s->cap_results = s->cap_results ? 2 * s->cap_results : 64;
+        s->results = hp_xrealloc(s->results, (size_t)s->cap_results * sizeof *s->results);
+    }
+    s->results[s->n_results][0] = t;
+    s->results[s->n_results][1] = failed ? -1 - level : level;
+    s->n_results++;
+    if (s->model)
+        s->ops->model_result(s->model, s, t, level, failed ? NAN : value);
 }
 
 static int queue_entry_live(const hp_strategy *s, int i)
@@ -486,11 +525,14 @@ void hp_strategy_report(hp_strategy *s, int t, int epoch, double value)
         if (trial_rung_epoch(s, t, k) != epoch)
             continue;
         size_t i = slot(s, t, k);
-        if (s->has_value[i])
+        int again = s->has_value[i];
+        if (again)
             rung_remove(s, b, k, t); /* re-reported (e.g. retrained after an interruption) */
         s->values[i] = value;
         s->has_value[i] = 1;
         rung_insert(s, b, k, t);
+        if (!again)
+            result_happened(s, t, b + k, value, 0);
         return;
     }
 }
@@ -519,6 +561,7 @@ void hp_strategy_failed(hp_strategy *s, int t)
             rung_remove(s, b, k, t);
     tr->queued = 0;
     set_status(s, t, HP_TRIAL_FAILED);
+    result_happened(s, t, b + tr->assigned.rung, NAN, 1);
 }
 
 void hp_strategy_requeue_running(hp_strategy *s)
@@ -531,6 +574,7 @@ void hp_strategy_requeue_running(hp_strategy *s)
 /* ----------------------------------------------------------- queries ---- */
 
 int hp_strategy_num_trials(const hp_strategy *s) { return s->n_trials; }
+const hp_job *hp_strategy_job(const hp_strategy *s) { return s->p.job; }
 int hp_strategy_max_trials(const hp_strategy *s) { return s->p.max_trials; }
 int hp_strategy_has_rungs(const hp_strategy *s) { return s->ops->rungs; }
 int hp_strategy_num_brackets(const hp_strategy *s) { return s->n_brackets; }
@@ -609,6 +653,12 @@ void hp_strategy_describe(const hp_strategy *s, FILE *f)
     case HP_STRATEGY_RANDOM:
         fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
         break;
+    case HP_STRATEGY_TPE:
+        fprintf(f, "  strategy   tpe: %d trials, the first %d at random, then Optuna 3.1's TPE (%d candidates, "
+                   "%s, constant liar %s), ", p->max_trials, job ? job->tpe.n_startup_trials : 0,
+                job ? job->tpe.n_ei_candidates : 0, job && job->tpe.multivariate ? "multivariate" : "univariate",
+                job && job->tpe.constant_liar ? "on" : "off");
+        break;
     default:
         fprintf(f, "  strategy   %s: up to %d trials, epochs %d to %d, reduction factor %d, %d bracket%s\n",
                 s->ops->name, p->max_trials, p->min_epochs, p->max_epochs, p->reduction_factor, p->brackets,
@@ -636,6 +686,12 @@ void hp_strategy_describe(const hp_strategy *s, FILE *f)
                 top = e;
         }
         fprintf(f, " epochs\n");
+    }
+    if (p->kind == HP_STRATEGY_BOHB && job) {
+        int d = job->n_params, m = job->bohb.min_points_in_model > d + 1 ? job->bohb.min_points_in_model : d + 1;
+        fprintf(f, "             new trials: HpBandSter's BOHB model of the largest rung with enough results "
+                   "(a model needs %d results at a rung), else at random; %.0f%% stay random\n",
+                2 * m, 100 * job->bohb.random_fraction);
     }
     if (top < p->max_epochs)
         fprintf(f, "             note: max_epochs %d is not min_epochs x %d^k, so no trial trains more than %d "
@@ -695,6 +751,8 @@ const char *hp_trial_status_name(hp_trial_status st)
  *   queue_len x i32 trial id (pending re-issues, in order)
  *   i32 n_keys, then per trial n_keys x u64: its configuration, every key of
  *       the hyperparameter table in table order (IEEE-754 bits of the value)
+ *   i32 n_results, then n_results x (i32 trial, i32 level or -1 - level for a
+ *       failure): rung results in the order they happened (models replay them)
  *   u64 FNV-1a hash of every byte before it
  * Version 1 (hptune 0.1) had no configurations; it is refused.
  */
@@ -704,6 +762,7 @@ static const char image_magic[8] = {'H', 'P', 'S', 'T', 'R', 'A', 'T', '\0'};
 #define IMAGE_FIXED_BYTES (IMAGE_HEADER_BYTES + 8 * 4 + 3 * 4)
 #define IMAGE_TRIAL_BYTES(rungs) (5 * 4 + (size_t)(rungs) * 9)
 #define IMAGE_CONFIG_BYTES(n_trials, n_keys) (4 + (size_t)(n_trials) * (size_t)(n_keys) * 8)
+#define IMAGE_RESULTS_BYTES(n_results) (4 + (size_t)(n_results) * 8)
 
 static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
@@ -778,7 +837,8 @@ int hp_strategy_save(const hp_strategy *s, uint8_t **bytes, size_t *size)
     size_t n_keys;
     const hp_key *keys = hp_config_keys(&n_keys);
     size_t total = IMAGE_FIXED_BYTES + (size_t)s->n_trials * IMAGE_TRIAL_BYTES(s->max_rungs) +
-                   (size_t)n_queue * 4 + IMAGE_CONFIG_BYTES(s->n_trials, n_keys) + 8;
+                   (size_t)n_queue * 4 + IMAGE_CONFIG_BYTES(s->n_trials, n_keys) +
+                   IMAGE_RESULTS_BYTES(s->n_results) + 8;
     writer w = {hp_xcalloc(total, 1), 0};
     memcpy(w.p, image_magic, sizeof image_magic);
     w.pos = sizeof image_magic;
@@ -824,6 +884,11 @@ int hp_strategy_save(const hp_strategy *s, uint8_t **bytes, size_t *size)
             memcpy(&bits, &v, sizeof bits);
             put_u64(&w, bits);
         }
+    put_i32(&w, s->n_results);
+    for (int i = 0; i < s->n_results; i++) {
+        put_i32(&w, s->results[i][0]);
+        put_i32(&w, s->results[i][1]);
+    }
     put_u64(&w, fnv1a(w.p, w.pos));
     if (w.pos != total)
         HP_PANIC("strategy image size mismatch (%zu vs %zu)", w.pos, total);
@@ -910,9 +975,15 @@ int hp_strategy_load_for_job(hp_strategy **out, const uint8_t *bytes, size_t siz
             goto free_strategy;
         }
     }
+    uint64_t results_at = keys_at + IMAGE_CONFIG_BYTES(n_trials < 0 ? 0 : n_trials, n_keys);
+    int n_results = -1;
+    if (image_keys >= 0 && results_at + 4 + 8 <= size) {
+        reader at = {bytes, size, (size_t)results_at};
+        n_results = get_i32(&at);
+    }
     if (max_rungs != s->max_rungs || n_trials < 0 || n_trials > p.max_trials || n_queue < 0 ||
-        n_queue > n_trials || image_keys < 0 ||
-        (uint64_t)size != keys_at + IMAGE_CONFIG_BYTES(n_trials, n_keys) + 8) {
+        n_queue > n_trials || image_keys < 0 || n_results < 0 ||
+        (uint64_t)size != results_at + IMAGE_RESULTS_BYTES(n_results) + 8) {
         HP_ERR("%s is inconsistent (%d rungs, %d trials, %d queued in %zu bytes); the study file is damaged",
                what, max_rungs, n_trials, n_queue, size);
         goto free_strategy;
@@ -965,6 +1036,18 @@ int hp_strategy_load_for_job(hp_strategy **out, const uint8_t *bytes, size_t siz
                 goto free_strategy;
             }
         }
+    }
+    (void)get_i32(&r); /* n_results, checked above */
+    for (int i = 0; i < n_results; i++) {
+        int t = get_i32(&r), code = get_i32(&r);
+        int level = code >= 0 ? code : -1 - code, k = t >= 0 && t < n_trials ? level - bracket_of(s, t) : -1;
+        if (t < 0 || t >= n_trials || k < 0 || k >= s->num_rungs[bracket_of(s, t)] ||
+            (code >= 0 && !s->has_value[slot(s, t, k)]) || (code < 0 && s->trials[t].status != HP_TRIAL_FAILED)) {
+            HP_ERR("%s is corrupt: result %d (trial %d, level %d) does not fit the trials", what, i, t, code);
+            goto free_strategy;
+        }
+        /* the model sees the results again in the order they happened */
+        result_happened(s, t, level, code >= 0 ? s->values[slot(s, t, k)] : NAN, code < 0);
     }
     /* Rebuild the sorted rung lists: the order is total, so it matches the saved run's. */
     for (int t = 0; t < n_trials; t++) {

@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "functions.h"
+
 #include "error.h"
 
 #define MAX_JOB_BYTES (1 << 20) /* a job file is a few hundred bytes; refuse anything huge */
@@ -31,16 +33,19 @@ static const char *const section_keys[] = {"study", "data", "strategy", "objecti
                                            "space", "fixed", "output", NULL};
 static const char *const study_keys[] = {"name", "seed", "metric", "mode", NULL};
 static const char *const data_keys[] = {"path", "train_shards", "val_shards", "test_eval", NULL};
-static const char *const strategy_keys[] = {"name", "max_trials", "repeats", "min_epochs",
-                                            "max_epochs", "reduction_factor", "brackets", NULL};
-static const char *const objective_keys[] = {"type", "file", "sleep_ms", NULL};
+static const char *const strategy_keys[] = {
+    "name", "max_trials", "repeats", "min_epochs", "max_epochs", "reduction_factor", "brackets",
+    "n_startup_trials", "n_ei_candidates", "prior_weight", "consider_magic_clip", "consider_endpoints",
+    "multivariate", "constant_liar", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
+    "min_bandwidth", "min_points_in_model", NULL};
+static const char *const objective_keys[] = {"type", "file", "name", "sleep_ms", NULL};
 static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", NULL};
 static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
                                          "randint", "step", NULL};
 /* Indexed by hp_dist. */
 static const char *const dist_names[] = {"choice", "grid", "uniform", "loguniform", "randint", NULL};
-static const char *const strategy_names[] = {"grid", "random", "asha", NULL};
-static const char *const objective_names[] = {"train", "curves", NULL};
+static const char *const strategy_names[] = {"grid", "random", "asha", "tpe", "bohb", NULL};
+static const char *const objective_names[] = {"train", "curves", "function", NULL};
 static const char *const keep_names[] = {"last", "last_and_best", "all", NULL};
 static const char *const mode_names[] = {"min", "max", NULL};
 
@@ -53,6 +58,9 @@ typedef struct parse_ctx {
     int fixed_line[MAX_CONFIG_KEYS]; /* 1-based line of each key in fixed: (0: not set) */
     int fixed_column[MAX_CONFIG_KEYS];
     const yaml_node_t *strategy_node; /* the strategy: key (for cross-section errors) */
+    const yaml_node_t *metric_node;   /* study.metric's value, NULL if not given */
+    const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
+    const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
 } parse_ctx;
 
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
@@ -420,6 +428,7 @@ static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_
     }
     job->metric = HP_METRIC_VAL_ACCURACY;
     if ((v = lookup(p, map, "metric", NULL))) {
+        p->metric_node = v;
         /* the selectable columns of the metric row, in row order */
         const char *metric_names[HP_METRIC_COLS + 1];
         int metric_columns[HP_METRIC_COLS], n = 0;
@@ -437,6 +446,7 @@ static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_
     /* Accuracies and F1 are maximised, losses minimised, unless mode says otherwise. */
     job->maximize = hp_metric_maximize_default(job->metric);
     if ((v = lookup(p, map, "mode", NULL))) {
+        p->mode_node = v;
         int mode;
         if (get_choice(p, v, "study.mode", mode_names, &mode) != 0)
             return -1;
@@ -509,63 +519,84 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
     return 0;
 }
 
-static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+int hp_job_uses_rungs(const hp_job *job)
+{
+    return job->strategy == HP_STRATEGY_ASHA || job->strategy == HP_STRATEGY_BOHB;
+}
+
+#define OWNER(kind) (1u << (kind))
+#define RUNGS (OWNER(HP_STRATEGY_ASHA) | OWNER(HP_STRATEGY_BOHB))
+
+/* Keys that belong to some strategies only: an error elsewhere, where they
+ * would be silently ignored. */
+static const struct {
+    const char *key;
+    unsigned owners;
+    const char *use;
+} strategy_key_owners[] = {
+    {"repeats", OWNER(HP_STRATEGY_GRID), "grid"},
+    {"min_epochs", RUNGS, "asha and bohb"},
+    {"max_epochs", RUNGS, "asha and bohb"},
+    {"reduction_factor", RUNGS, "asha and bohb"},
+    {"brackets", RUNGS, "asha and bohb"},
+    {"n_startup_trials", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"n_ei_candidates", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"prior_weight", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"consider_magic_clip", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"consider_endpoints", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"multivariate", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"constant_liar", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"top_n_percent", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"num_samples", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"random_fraction", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"bandwidth_factor", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"min_bandwidth", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"min_points_in_model", OWNER(HP_STRATEGY_BOHB), "bohb"},
+};
+
+/* A number in [min, max] (an optional key). */
+static int get_ranged(const parse_ctx *p, const yaml_node_t *map, const char *key, double min, double max,
+                      double *out)
+{
+    yaml_node_t *v = lookup(p, map, key, NULL);
+    if (!v)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "strategy.%s", key);
+    if (get_number(p, v, what, out) != 0)
+        return -1;
+    if (!(*out >= min && *out <= max))
+        return fail_at(p, v, "%s: %s is outside [%g, %g]", what, scalar_text(v), min, max);
+    return 0;
+}
+
+static int get_optional_int(const parse_ctx *p, const yaml_node_t *map, const char *key, int min, int max, int *out)
+{
+    yaml_node_t *v = lookup(p, map, key, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "strategy.%s", key);
+    return v ? get_int(p, v, what, min, max, out) : 0;
+}
+
+static int get_optional_bool(const parse_ctx *p, const yaml_node_t *map, const char *key, int *out)
+{
+    yaml_node_t *v = lookup(p, map, key, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "strategy.%s", key);
+    return v ? get_bool(p, v, what, out) : 0;
+}
+
+static int parse_rungs(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     hp_job *job = p->job;
-    yaml_node_t *v, *key;
-    if (expect_mapping(p, map, "strategy", "strategy: {name: random, max_trials: 20}") != 0 ||
-        check_keys(p, map, "strategy", strategy_keys, "known keys") != 0)
-        return -1;
-    if (!(v = lookup(p, map, "name", NULL)))
-        return fail_at(p, section_key, "strategy: missing 'name'; add name: grid, random or asha");
-    int kind;
-    if (get_choice(p, v, "strategy.name", strategy_names, &kind) != 0)
-        return -1;
-    job->strategy = (hp_strategy_kind)kind;
-
-    /* Keys that only one strategy uses are an error elsewhere: they would be silently ignored. */
-    static const struct { const char *key; hp_strategy_kind owner; const char *use; } only[] = {
-        {"repeats", HP_STRATEGY_GRID, "grid"},
-        {"min_epochs", HP_STRATEGY_ASHA, "asha"},
-        {"max_epochs", HP_STRATEGY_ASHA, "asha"},
-        {"reduction_factor", HP_STRATEGY_ASHA, "asha"},
-        {"brackets", HP_STRATEGY_ASHA, "asha"},
-    };
-    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
-        if (lookup(p, map, only[i].key, &key) && job->strategy != only[i].owner)
-            return fail_at(p, key, "strategy.%s: only used by strategy %s, not %s; remove it%s", only[i].key,
-                           only[i].use, strategy_names[kind],
-                           only[i].owner == HP_STRATEGY_ASHA ? " (grid and random trials train fixed.epochs)" : "");
-
-    job->repeats = 1;
-    job->min_epochs = 1;
-    job->reduction_factor = 3;
-    job->brackets = 1;
-    v = lookup(p, map, "max_trials", &key);
-    if (job->strategy == HP_STRATEGY_GRID) {
-        if (v)
-            return fail_at(p, key, "strategy.max_trials: grid runs every point of the space (times "
-                                   "repeats); remove max_trials, or use strategy random");
-        if ((v = lookup(p, map, "repeats", NULL)) &&
-            get_int(p, v, "strategy.repeats", 1, MAX_TRIALS, &job->repeats) != 0)
-            return -1;
-        return 0;
-    }
-    if (!v)
-        return fail_at(p, section_key, "strategy: %s needs max_trials; add max_trials: <number of trials>",
-                       strategy_names[kind]);
-    if (get_int(p, v, "strategy.max_trials", 1, MAX_TRIALS, &job->max_trials) != 0)
-        return -1;
-    if (job->strategy == HP_STRATEGY_RANDOM)
-        return 0;
-
-    /* asha */
+    yaml_node_t *v;
+    const char *name = strategy_names[job->strategy];
     yaml_node_t *min_node = lookup(p, map, "min_epochs", NULL);
     if (min_node && get_int(p, min_node, "strategy.min_epochs", 1, 100000, &job->min_epochs) != 0)
         return -1;
     if (!(v = lookup(p, map, "max_epochs", NULL)))
-        return fail_at(p, section_key, "strategy: asha needs max_epochs (the epochs of the top rung); "
-                                       "add max_epochs: e.g. 27");
+        return fail_at(p, section_key, "strategy: %s needs max_epochs (the epochs of the top rung); "
+                                       "add max_epochs: e.g. 27", name);
     if (get_int(p, v, "strategy.max_epochs", 1, 100000, &job->max_epochs) != 0)
         return -1;
     if (job->min_epochs > job->max_epochs)
@@ -576,9 +607,9 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
         if (get_int(p, v, "strategy.reduction_factor", INT_MIN, 1000, &job->reduction_factor) != 0)
             return -1;
         if (job->reduction_factor < 2)
-            return fail_at(p, v, "strategy.reduction_factor: %d is too small; asha promotes the best "
+            return fail_at(p, v, "strategy.reduction_factor: %d is too small; %s promotes the best "
                                  "1/reduction_factor of each rung, so use 2 or more (3 is usual)",
-                           job->reduction_factor);
+                           job->reduction_factor, name);
     }
     /* Rungs of bracket 0: min_epochs * eta^k <= max_epochs, k = 0..K. */
     int rungs = 1;
@@ -595,6 +626,61 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
                            job->brackets, job->brackets, job->min_epochs, job->max_epochs,
                            job->reduction_factor, rungs, rungs);
     }
+    return 0;
+}
+
+static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    yaml_node_t *v, *key;
+    if (expect_mapping(p, map, "strategy", "strategy: {name: random, max_trials: 20}") != 0 ||
+        check_keys(p, map, "strategy", strategy_keys, "known keys") != 0)
+        return -1;
+    if (!(v = lookup(p, map, "name", NULL)))
+        return fail_at(p, section_key, "strategy: missing 'name'; add name: grid, random, asha, tpe or bohb");
+    int kind;
+    if (get_choice(p, v, "strategy.name", strategy_names, &kind) != 0)
+        return -1;
+    job->strategy = (hp_strategy_kind)kind;
+
+    for (size_t i = 0; i < sizeof strategy_key_owners / sizeof strategy_key_owners[0]; i++)
+        if (lookup(p, map, strategy_key_owners[i].key, &key) && !(strategy_key_owners[i].owners & OWNER(kind)))
+            return fail_at(p, key, "strategy.%s: only used by strategy %s, not %s; remove it%s",
+                           strategy_key_owners[i].key, strategy_key_owners[i].use, strategy_names[kind],
+                           strategy_key_owners[i].owners == RUNGS ? " (grid, random and tpe trials train fixed.epochs)"
+                                                                  : "");
+
+    v = lookup(p, map, "max_trials", &key);
+    if (job->strategy == HP_STRATEGY_GRID) {
+        if (v)
+            return fail_at(p, key, "strategy.max_trials: grid runs every point of the space (times "
+                                   "repeats); remove max_trials, or use strategy random");
+        return get_optional_int(p, map, "repeats", 1, MAX_TRIALS, &job->repeats);
+    }
+    if (!v)
+        return fail_at(p, section_key, "strategy: %s needs max_trials; add max_trials: <number of trials>",
+                       strategy_names[kind]);
+    if (get_int(p, v, "strategy.max_trials", 1, MAX_TRIALS, &job->max_trials) != 0)
+        return -1;
+    if (hp_job_uses_rungs(job) && parse_rungs(p, section_key, map) != 0)
+        return -1;
+    hp_job_tpe *tpe = &job->tpe;
+    if (get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &tpe->n_startup_trials) != 0 ||
+        get_optional_int(p, map, "n_ei_candidates", 1, 100000, &tpe->n_ei_candidates) != 0 ||
+        get_ranged(p, map, "prior_weight", 1e-12, 1e12, &tpe->prior_weight) != 0 ||
+        get_optional_bool(p, map, "consider_magic_clip", &tpe->consider_magic_clip) != 0 ||
+        get_optional_bool(p, map, "consider_endpoints", &tpe->consider_endpoints) != 0 ||
+        get_optional_bool(p, map, "multivariate", &tpe->multivariate) != 0 ||
+        get_optional_bool(p, map, "constant_liar", &tpe->constant_liar) != 0)
+        return -1;
+    hp_job_bohb *bohb = &job->bohb;
+    if (get_ranged(p, map, "top_n_percent", 1, 99, &bohb->top_n_percent) != 0 ||
+        get_optional_int(p, map, "num_samples", 1, 100000, &bohb->num_samples) != 0 ||
+        get_ranged(p, map, "random_fraction", 0, 1, &bohb->random_fraction) != 0 ||
+        get_ranged(p, map, "bandwidth_factor", 1e-6, 1e6, &bohb->bandwidth_factor) != 0 ||
+        get_ranged(p, map, "min_bandwidth", 0, 1, &bohb->min_bandwidth) != 0 ||
+        get_optional_int(p, map, "min_points_in_model", 0, MAX_TRIALS, &bohb->min_points_in_model) != 0)
+        return -1;
     return 0;
 }
 
@@ -618,11 +704,26 @@ static int parse_objective(parse_ctx *p, const yaml_node_t *section_key, const y
     if ((v = lookup(p, map, "type", NULL)) && get_choice(p, v, "objective.type", objective_names, &type) != 0)
         return -1;
     job->objective = (hp_objective_kind)type;
+    if (job->objective != HP_OBJECTIVE_CURVES && lookup(p, map, "file", &key))
+        return fail_at(p, key, "objective.file: only used with type: curves; remove it or add type: curves");
+    if (job->objective != HP_OBJECTIVE_FUNCTION && lookup(p, map, "name", &key))
+        return fail_at(p, key, "objective.name: only used with type: function; remove it or add type: function");
     if (job->objective == HP_OBJECTIVE_TRAIN) {
-        if (lookup(p, map, "file", &key))
-            return fail_at(p, key, "objective.file: only used with type: curves; remove it or add type: curves");
         if (lookup(p, map, "sleep_ms", &key))
-            return fail_at(p, key, "objective.sleep_ms: only used with type: curves; remove it");
+            return fail_at(p, key, "objective.sleep_ms: only used with type: curves or function; remove it");
+        return 0;
+    }
+    if ((v = lookup(p, map, "sleep_ms", NULL)) &&
+        get_int(p, v, "objective.sleep_ms", 0, 3600000, &job->sleep_ms) != 0)
+        return -1;
+    if (job->objective == HP_OBJECTIVE_FUNCTION) {
+        if (!(v = lookup(p, map, "name", NULL)))
+            return fail_at(p, section_key, "objective: type function needs name: one of %s", hp_function_names());
+        if (get_string(p, v, "objective.name", &job->function) != 0)
+            return -1;
+        if (!hp_function_find(job->function))
+            return fail_at(p, v, "objective.name: unknown function '%s'; use one of %s", job->function,
+                           hp_function_names());
         return 0;
     }
     if (!(v = lookup(p, map, "file", NULL)))
@@ -633,9 +734,6 @@ static int parse_objective(parse_ctx *p, const yaml_node_t *section_key, const y
         return -1;
     job->curves_path = resolve_beside(p->path, file);
     free(file);
-    if ((v = lookup(p, map, "sleep_ms", NULL)) &&
-        get_int(p, v, "objective.sleep_ms", 0, 3600000, &job->sleep_ms) != 0)
-        return -1;
     return 0;
 }
 
@@ -870,9 +968,48 @@ static const yaml_node_t *param_key_node(const parse_ctx *p, const yaml_node_t *
     return key;
 }
 
+/* The function objective reads x1..xd from the space (or fixed:) and
+ * reports a loss. */
+static int check_function_space(parse_ctx *p, const yaml_node_t *space_map)
+{
+    hp_job *job = p->job;
+    const hp_function *f = hp_function_find(job->function);
+    for (int i = 0; i < job->n_params; i++) {
+        const char *name = job->params[i].key->name;
+        int d = name[0] == 'x' && name[1] >= '1' && name[1] <= '9' && name[2] == '\0' ? name[1] - '1' : -1;
+        if (d < 0 || d >= f->n_dims)
+            return fail_at(p, param_key_node(p, space_map, &job->params[i]),
+                           "space.%s: the function objective %s reads only x1..x%d; remove %s from space", name,
+                           f->name, f->n_dims, name);
+    }
+    for (int d = 0; d < f->n_dims; d++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", d + 1);
+        int index = hp_config_key_index(hp_config_find_key(name));
+        int found = p->fixed_line[index] != 0;
+        for (int i = 0; i < job->n_params; i++)
+            found |= strcmp(job->params[i].key->name, name) == 0;
+        if (!found)
+            return fail_at(p, p->objective_node, "objective: %s needs %s in space: (its domain is [%g, %g]), e.g. "
+                                                 "%s: {uniform: [%g, %g]}", f->name, name, f->low[d], f->high[d],
+                           name, f->low[d], f->high[d]);
+    }
+    if (!p->metric_node) {
+        job->metric = HP_METRIC_VAL_LOSS;
+        if (!p->mode_node)
+            job->maximize = 0;
+    } else if (job->metric != HP_METRIC_VAL_LOSS && job->metric != HP_METRIC_TRAIN_LOSS) {
+        return fail_at(p, p->metric_node, "study.metric: the function objective reports its value as val_loss "
+                                          "and train_loss; use metric: val_loss (or leave metric out)");
+    }
+    return 0;
+}
+
 static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
 {
     hp_job *job = p->job;
+    const char *strategy = strategy_names[job->strategy];
+    int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
     for (int i = 0; i < job->n_params; i++) {
         const hp_param *param = &job->params[i];
         const yaml_node_t *key = param_key_node(p, space_map, param);
@@ -885,15 +1022,21 @@ static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
             return fail_at(p, key, "space.%s: grid search needs a list of values, but %s is a continuous "
                                    "range; use choice: [..] or grid: [..] values, or strategy random",
                            param->key->name, dist_names[param->dist]);
-        if (job->strategy == HP_STRATEGY_ASHA && strcmp(param->key->name, "epochs") == 0)
-            return fail_at(p, key, "space.epochs: asha decides how many epochs each trial trains "
-                                   "(min_epochs to max_epochs); remove epochs from space");
+        if (hp_job_uses_rungs(job) && strcmp(param->key->name, "epochs") == 0)
+            return fail_at(p, key, "space.epochs: %s decides how many epochs each trial trains "
+                                   "(min_epochs to max_epochs); remove epochs from space", strategy);
+        if (model_based && param->dist == HP_DIST_GRID)
+            return fail_at(p, key, "space.%s: %s models the space, so grid: values (enumerated, not "
+                                   "sampled) do not fit it; use choice: [..]", param->key->name, strategy);
+        if (job->strategy == HP_STRATEGY_TPE && param->dist == HP_DIST_LOGUNIFORM && param->step > 0)
+            return fail_at(p, key, "space.%s: tpe does not take a step on a loguniform range (as Optuna "
+                                   "does not); remove step, or use uniform with a step", param->key->name);
     }
     const hp_key *epochs_key = hp_config_find_key("epochs");
     int epochs_index = hp_config_key_index(epochs_key);
-    if (job->strategy == HP_STRATEGY_ASHA && p->fixed_line[epochs_index])
-        return HP_ERR("%s:%d:%d: fixed.epochs: asha trains each trial up to strategy.max_epochs; remove "
-                      "fixed.epochs", p->path, p->fixed_line[epochs_index], p->fixed_column[epochs_index]);
+    if (hp_job_uses_rungs(job) && p->fixed_line[epochs_index])
+        return HP_ERR("%s:%d:%d: fixed.epochs: %s trains each trial up to strategy.max_epochs; remove "
+                      "fixed.epochs", p->path, p->fixed_line[epochs_index], p->fixed_column[epochs_index], strategy);
     if (job->strategy == HP_STRATEGY_GRID) {
         long size = hp_space_grid_size(job);
         if (size > MAX_TRIALS / job->repeats)
@@ -902,6 +1045,8 @@ static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
                            size, job->repeats, MAX_TRIALS);
         job->max_trials = (int)(size * job->repeats);
     }
+    if (job->objective == HP_OBJECTIVE_FUNCTION && check_function_space(p, space_map) != 0)
+        return -1;
     return 0;
 }
 
@@ -963,20 +1108,29 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
         return fail_at(p, root, "missing section 'study'; add study: {name: <study name>}");
     if (parse_study(p, key, map) != 0)
         return -1;
-    if (!(map = lookup(p, root, "data", &key)))
+    /* The objective first: only training needs a data section. */
+    yaml_node_t *objective_key = NULL;
+    if ((map = lookup(p, root, "objective", &objective_key)) && !is_empty(map)) {
+        p->objective_node = objective_key;
+        if (parse_objective(p, objective_key, map) != 0)
+            return -1;
+    }
+    if ((map = lookup(p, root, "data", &key))) {
+        if (parse_data(p, key, map) != 0)
+            return -1;
+    } else if (job->objective == HP_OBJECTIVE_TRAIN) {
         return fail_at(p, root, "missing section 'data'; add data: {path: datasets/cifar10.h5, "
                                 "train_shards: [0, 1, 2, 3, 4, 5, 6, 7, 8], val_shards: [9]}");
-    if (parse_data(p, key, map) != 0)
-        return -1;
+    } else {
+        job->test_eval = 0; /* nothing to evaluate without data */
+    }
     if (!(map = lookup(p, root, "strategy", &key)))
         return fail_at(p, root, "missing section 'strategy'; add strategy: {name: random, max_trials: 20} "
-                                "(or grid, asha)");
+                                "(or grid, asha, tpe, bohb)");
     p->strategy_node = key;
     if (parse_strategy(p, key, map) != 0)
         return -1;
     /* Optional sections may be present but empty (everything below them commented out). */
-    if ((map = lookup(p, root, "objective", &key)) && !is_empty(map) && parse_objective(p, key, map) != 0)
-        return -1;
     if ((map = lookup(p, root, "fixed", &key)) && !is_empty(map) && parse_fixed(p, key, map) != 0)
         return -1;
     yaml_node_t *space_map = lookup(p, root, "space", &key);
@@ -1001,6 +1155,15 @@ int hp_job_parse(hp_job *job, const char *text, const char *path)
     job->min_epochs = 1;
     job->reduction_factor = 3;
     job->brackets = 1;
+    /* Optuna 3.1's TPESampler defaults, but constant_liar on: hptune runs
+       trials in parallel, and without it concurrent workers propose the same
+       point (Optuna's default is off) */
+    job->tpe = (hp_job_tpe){.n_startup_trials = 10, .n_ei_candidates = 24, .prior_weight = 1.0,
+                            .consider_magic_clip = 1, .consider_endpoints = 0, .multivariate = 0,
+                            .constant_liar = 1};
+    /* HpBandSter's BOHB defaults */
+    job->bohb = (hp_job_bohb){.top_n_percent = 15, .num_samples = 64, .random_fraction = 1.0 / 3.0,
+                              .bandwidth_factor = 3, .min_bandwidth = 1e-3, .min_points_in_model = 0};
     job->keep = HP_KEEP_LAST_AND_BEST;
     job->checkpoint_every = 1;
     hp_config_defaults(&job->fixed);
@@ -1102,6 +1265,7 @@ void hp_job_release(hp_job *job)
     free(job->name);
     free(job->data_path);
     free(job->curves_path);
+    free(job->function);
     free(job->out_dir);
     if (job->params)
         for (int i = 0; i < job->n_params; i++)

@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "error.h"
+#include "functions.h"
 #include "trainer.h"
 
 int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
@@ -32,6 +33,8 @@ int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
     w->study_dir = study_dir;
     if (job->objective == HP_OBJECTIVE_CURVES)
         return hp_curves_load(&w->curves, job->curves_path, job);
+    if (job->objective == HP_OBJECTIVE_FUNCTION)
+        return 0; /* nothing to load */
     int n_shards;
     if (hp_dataset_info(job->data_path, &n_shards, NULL, NULL) != 0 ||
         hp_job_check_shards(job, n_shards) != 0 ||
@@ -136,6 +139,37 @@ static int keep_copy(const char *last, const char *target)
     return rc;
 }
 
+/* objective: function (functions.h): the value at fidelity epoch / budget,
+ * as train_loss and val_loss. */
+static hp_work_result run_function(hp_worker *w, const hp_assignment *a, const hp_config *config)
+{
+    const hp_function *f = hp_function_find(w->job->function);
+    const float *coords[HP_FUNCTION_MAX_DIMS] = {&config->x1, &config->x2, &config->x3,
+                                                 &config->x4, &config->x5, &config->x6};
+    double x[HP_FUNCTION_MAX_DIMS];
+    for (int d = 0; d < f->n_dims; d++)
+        x[d] = *coords[d];
+    for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
+        if (w->should_stop && w->should_stop(w->stop_ctx)) {
+            send_interrupted(w, a->trial, epoch - 1, 0);
+            return HP_WORK_INTERRUPTED;
+        }
+        double value = hp_function_eval(f, x, (double)epoch / (double)config->epochs);
+        hp_event m = hp_event_make(HP_EV_EPOCH, a->trial, epoch);
+        m.checkpointed = 1; /* nothing to checkpoint: any epoch can be recomputed */
+        for (int k = 0; k < HP_METRIC_COLS; k++)
+            m.metrics[k] = NAN;
+        m.metrics[HP_COL_TRAIN_LOSS] = m.metrics[HP_COL_VAL_LOSS] = value;
+        if (w->job->sleep_ms > 0) {
+            struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        w->report(w->report_ctx, &m);
+    }
+    send_done(w, a->trial, a->to_epoch);
+    return HP_WORK_DONE;
+}
+
 hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
 {
     const hp_job *job = w->job;
@@ -143,6 +177,8 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
     const hp_config config = assign->config; /* the trial's recorded configuration */
     if (job->objective == HP_OBJECTIVE_CURVES)
         return run_curves(w, a, &config);
+    if (job->objective == HP_OBJECTIVE_FUNCTION)
+        return run_function(w, a, &config);
 
     if (hp_config_validate(&config) != 0)
         return send_failed(w, a->trial, 0, hp_error_message());

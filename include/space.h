@@ -1,0 +1,33 @@
+/* space.h - a job's search space as numbers: configurations of trials
+ * (grid points and random samples: hp_job_trial_config in job.h) and the
+ * space as a vector of dimensions for the model-based strategies (tpe, bohb).
+ * Implemented in src/search/space.c.
+ */
+#ifndef HPTUNE_SPACE_H
+#define HPTUNE_SPACE_H
+
+#include "config.h"
+#include "job.h"
+
+/* One space parameter as a model dimension (the fields of tpe.h's and bohb.h's dims):
+ *   choice/grid   n_choices = list length; the value is the index into the list
+ *   uniform       [low, high], step (0: continuous)
+ *   loguniform    [low, high], log = 1, step
+ *   randint       [low, high], is_int = 1, step (>= 1)
+ * high is the last point of the lattice when there is a step. */
+typedef struct hp_space_dim {
+    int n_choices;
+    double low, high, step;
+    int log, is_int;
+} hp_space_dim;
+
+/* (job->n_params) dimensions, in job-file order. */
+void hp_space_dims(const hp_job *job, hp_space_dim *dims);
+/* A configuration's space values as a vector x (n_params): list values as
+ * their index (NaN if the value is not in the list), numbers clamped to the
+ * range and snapped to the lattice (the stored float may be a rounding error off). */
+void hp_space_to_vector(const hp_job *job, const hp_config *c, double *x);
+/* Set c's space values from x (NaN entries leave c's value). */
+void hp_space_from_vector(const hp_job *job, const double *x, hp_config *c);
+
+#endif
