@@ -6,7 +6,8 @@
  *
  *   /model                      group; attr layers: string (L) the layer groups in network order
  *   /model/<layer>              one group per layer with parameters, in network order
- *                               (groups track creation order, so h5py/h5dump list them so);
+ *                               (groups track creation order: h5py lists them in it,
+ *                               h5dump with --sort_by=creation_order);
  *                               attrs kind ("conv", "batchnorm", "dense"), index (int64:
  *                               position in the network's full layer list)
  *       conv       weight float32 (OC, C, KH, KW), bias float32 (OC)

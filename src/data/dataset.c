@@ -6,7 +6,9 @@
  * that names the file and says to run `hptune prepare` again, instead of an
  * HDF5 error trace or a crash later on.  Training shards are read with
  * hyperslab selections: a rank that trains on shards {3, 1} reads only those
- * rows from disk.
+ * rows from disk.  Every shard's images and labels (and the test set) are
+ * checked against the crc32s prepare stored, once per load, so a damaged
+ * byte is refused with a message naming the file, dataset and rows.
  */
 #include "dataset.h"
 
