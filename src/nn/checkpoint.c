@@ -599,11 +599,11 @@ static int read_checkpoint(const char *path, stored_file *sf)
         goto close;
     }
     if (version == 1) {
-        rc = HP_ERR("%s: checkpoint format version 1 (written by an hptune from before checkpoint "
-                    "format 2, hptune %s) cannot be read by this hptune, which reads version %d; "
-                    "retrain the trial from scratch (delete the file, or start a new study), or "
-                    "resume it with the hptune build that wrote it", path, hp_build_version(),
-                    HP_CHECKPOINT_VERSION);
+        rc = HP_ERR("%s: checkpoint format version 1 was written by an hptune build from before "
+                    "checkpoint format 2; this hptune (%s, %s) reads version %d only: retrain the "
+                    "trial from scratch (delete the file, or start a new study), or resume it with "
+                    "the hptune build that wrote it", path, hp_build_version(),
+                    hp_build_revision(), HP_CHECKPOINT_VERSION);
         goto close;
     }
     if (version != HP_CHECKPOINT_VERSION) {
