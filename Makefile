@@ -78,7 +78,7 @@ TOOL_SRCS = $(wildcard tests/tools/*.c)
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 
-.PHONY: all check unit bench install clean deps data demo check-purity
+.PHONY: all check unit bench install clean deps data demo check-purity FORCE
 all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h)
@@ -87,6 +87,17 @@ $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h)
 $(BUILD)/shell/%.o: src/%.c $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+# The build's identity, compiled into src/base/build_info.c (recorded in
+# checkpoints and study.h5).  The stamp changes only when the revision or the
+# flags do, and then only build_info.o is recompiled.
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+BUILD_FLAGS_TEXT = $(strip $(CORE_CC) $(BASE_CFLAGS) $(CFLAGS) $(SANFLAGS))
+$(BUILD)/build_info.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_REV) $(BUILD_FLAGS_TEXT)' | cmp -s - $@ || echo '$(GIT_REV) $(BUILD_FLAGS_TEXT)' >$@
+$(BUILD)/core/base/build_info.o: $(BUILD)/build_info.stamp
+$(BUILD)/core/base/build_info.o: ALL_CFLAGS += -DHPTUNE_GIT_REV='"$(GIT_REV)"' -DHPTUNE_BUILD_FLAGS='"$(BUILD_FLAGS_TEXT)"'
+FORCE:
 $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(PROGRAM): $(SHELL_OBJS) $(CORE_LIB)

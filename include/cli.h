@@ -4,7 +4,7 @@
 
 #include <signal.h>
 
-#define HPTUNE_VERSION "0.1.0"
+#include "build_info.h" /* HPTUNE_VERSION */
 
 /* Set by SIGTERM/SIGINT/SIGUSR1 (see hp_signals_install); checked at batch
  * boundaries and in the coordinator's loop. */

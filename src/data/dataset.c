@@ -6,7 +6,9 @@
  * that names the file and says to run `hptune prepare` again, instead of an
  * HDF5 error trace or a crash later on.  Training shards are read with
  * hyperslab selections: a rank that trains on shards {3, 1} reads only those
- * rows from disk.
+ * rows from disk.  Every shard's images and labels (and the test set) are
+ * checked against the crc32s prepare stored, once per load, so a damaged
+ * byte is refused with a message naming the file, dataset and rows.
  */
 #include "dataset.h"
 
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "error.h"
 #include "h5util.h"
@@ -26,14 +29,14 @@
 
 /* ---- layout validation ---- */
 
-typedef enum { ELEM_U8, ELEM_I32, ELEM_I64, ELEM_F32, ELEM_STRING } element_kind;
+typedef enum { ELEM_U8, ELEM_U32, ELEM_I32, ELEM_I64, ELEM_F32, ELEM_STRING } element_kind;
 
-static const char *const element_names[] = {"uint8", "int32", "int64", "float32",
+static const char *const element_names[] = {"uint8", "uint32", "int32", "int64", "float32",
                                              "fixed-length string"};
 
 /* One dataset of the layout.  Shape entries: >= 0 fixed, or one of the
  * symbolic sizes below, resolved while validating. */
-enum { DIM_N_TRAIN = -1, DIM_N_TEST = -2, DIM_N_SHARDS_PLUS_1 = -3 };
+enum { DIM_N_TRAIN = -1, DIM_N_TEST = -2, DIM_N_SHARDS_PLUS_1 = -3, DIM_N_SHARDS = -4 };
 
 typedef struct layout_entry {
     const char *name;
@@ -47,8 +50,12 @@ static const layout_entry layout[] = {
     {"train/labels", ELEM_U8, 1, {DIM_N_TRAIN}},
     {"train/source_index", ELEM_I32, 1, {DIM_N_TRAIN}},
     {"train/shard_offsets", ELEM_I64, 1, {DIM_N_SHARDS_PLUS_1}},
+    {"train/images_crc32", ELEM_U32, 1, {DIM_N_SHARDS}},
+    {"train/labels_crc32", ELEM_U32, 1, {DIM_N_SHARDS}},
     {"test/images", ELEM_U8, 4, {DIM_N_TEST, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W}},
     {"test/labels", ELEM_U8, 1, {DIM_N_TEST}},
+    {"test/images_crc32", ELEM_U32, 1, {1}},
+    {"test/labels_crc32", ELEM_U32, 1, {1}},
     {"meta/class_names", ELEM_STRING, 1, {HP_NUM_CLASSES}},
     {"meta/mean", ELEM_F32, 1, {HP_IMAGE_C}},
     {"meta/std", ELEM_F32, 1, {HP_IMAGE_C}},
@@ -61,6 +68,9 @@ typedef struct dataset_file {
     int n_shards;
     int n_train, n_test;
     int64_t *shard_offsets; /* (n_shards + 1), owned */
+    uint32_t *images_crc;   /* (n_shards) crc32 of each shard's images, owned */
+    uint32_t *labels_crc;   /* (n_shards) and labels, owned */
+    uint32_t test_images_crc, test_labels_crc;
 } dataset_file;
 
 static int element_matches(hid_t dtype, element_kind kind)
@@ -70,6 +80,8 @@ static int element_matches(hid_t dtype, element_kind kind)
     switch (kind) {
     case ELEM_U8:
         return cls == H5T_INTEGER && size == 1 && H5Tget_sign(dtype) == H5T_SGN_NONE;
+    case ELEM_U32:
+        return cls == H5T_INTEGER && size == 4 && H5Tget_sign(dtype) == H5T_SGN_NONE;
     case ELEM_I32:
         return cls == H5T_INTEGER && size == 4 && H5Tget_sign(dtype) == H5T_SGN_2;
     case ELEM_I64:
@@ -134,8 +146,9 @@ static int dataset_exists(const dataset_file *df, const char *name, int *exists)
     if (object < 0)
         return h5u_error_at(__FILE__, __LINE__, "%s: inspecting /%s", df->path, name);
     *exists = H5Iget_type(object) == H5I_DATASET;
-    H5Oclose(object);
-    return 0;
+    int rc = 0;
+    H5U_CLOSE(object, name, &rc);
+    return rc;
 }
 
 static int resolve_dim(const dataset_file *df, long long symbolic)
@@ -144,6 +157,7 @@ static int resolve_dim(const dataset_file *df, long long symbolic)
     case DIM_N_TRAIN: return df->n_train;
     case DIM_N_TEST: return df->n_test;
     case DIM_N_SHARDS_PLUS_1: return df->n_shards + 1;
+    case DIM_N_SHARDS: return df->n_shards;
     default: return (int)symbolic;
     }
 }
@@ -205,11 +219,11 @@ static int validate_entry(dataset_file *df, const layout_entry *entry)
     }
     rc = 0;
 close_space:
-    H5Sclose(space);
+    H5U_CLOSE(space, entry->name, &rc);
 close_type:
-    H5Tclose(dtype);
+    H5U_CLOSE(dtype, entry->name, &rc);
 close_dataset:
-    H5Dclose(dset);
+    H5U_CLOSE(dset, entry->name, &rc);
 out:
     return rc;
 }
@@ -236,11 +250,11 @@ static int read_int_attribute(const dataset_file *df, const char *name, int *val
              df->path, name);
     rc = 0;
 close_space:
-    H5Sclose(space);
+    H5U_CLOSE(space, name, &rc);
 close_type:
-    H5Tclose(dtype);
+    H5U_CLOSE(dtype, name, &rc);
 close_attr:
-    H5Aclose(attr);
+    H5U_CLOSE(attr, name, &rc);
     return rc;
 fail:
     return -1;
@@ -256,16 +270,18 @@ static int read_whole(const dataset_file *df, const char *name, hid_t memtype, v
              "%s: reading /%s", df->path, name);
     rc = 0;
 close_dataset:
-    H5Dclose(dset);
+    H5U_CLOSE(dset, name, &rc);
 out:
     return rc;
 }
 
-static void close_dataset_file(dataset_file *df)
+/* Close (a failure sets *rc = -1 with a message if none is pending). */
+static void close_dataset_file(dataset_file *df, int *rc)
 {
-    if (df->file >= 0)
-        H5Fclose(df->file);
+    H5U_CLOSE(df->file, df->path, rc);
     free(df->shard_offsets);
+    free(df->images_crc);
+    free(df->labels_crc);
     memset(df, 0, sizeof *df);
     df->file = H5I_INVALID_HID;
 }
@@ -300,6 +316,13 @@ static int open_dataset_file(dataset_file *df, const char *path)
     int version;
     if (read_int_attribute(df, "format_version", &version) < 0)
         goto fail;
+    if (version == 1) {
+        HP_ERR("%s has format_version 1 (written by an earlier `hptune prepare`, without checksums "
+               "of the images); this hptune reads format_version %d: run `hptune prepare` again "
+               "to recreate it (the same images, now with checksums)", path,
+               HP_DATASET_FORMAT_VERSION);
+        goto fail;
+    }
     if (version != HP_DATASET_FORMAT_VERSION) {
         HP_ERR("%s has format_version %d but this hptune reads format_version %d; %s",
                path, version, HP_DATASET_FORMAT_VERSION, REDO_HINT);
@@ -331,9 +354,17 @@ static int open_dataset_file(dataset_file *df, const char *path)
             goto fail;
         }
     }
+    df->images_crc = hp_xcalloc((size_t)df->n_shards, sizeof *df->images_crc);
+    df->labels_crc = hp_xcalloc((size_t)df->n_shards, sizeof *df->labels_crc);
+    if (read_whole(df, "train/images_crc32", H5T_NATIVE_UINT32, df->images_crc) < 0 ||
+        read_whole(df, "train/labels_crc32", H5T_NATIVE_UINT32, df->labels_crc) < 0 ||
+        read_whole(df, "test/images_crc32", H5T_NATIVE_UINT32, &df->test_images_crc) < 0 ||
+        read_whole(df, "test/labels_crc32", H5T_NATIVE_UINT32, &df->test_labels_crc) < 0)
+        goto fail;
     return 0;
-fail:
-    close_dataset_file(df);
+fail:;
+    int rc = -1;
+    close_dataset_file(df, &rc);
     return -1;
 }
 
@@ -361,11 +392,37 @@ static int read_rows(const dataset_file *df, hid_t dset, const char *name, int r
              (unsigned long long)(row + count - 1), name);
     rc = 0;
 close_mem_space:
-    H5Sclose(mem_space);
+    H5U_CLOSE(mem_space, name, &rc);
 close_file_space:
-    H5Sclose(file_space);
+    H5U_CLOSE(file_space, name, &rc);
 out:
     return rc;
+}
+
+/* zlib's crc32 of n bytes (it takes uInt lengths: large buffers in pieces). */
+static uint32_t crc32_of(const uint8_t *data, size_t n)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, data, piece);
+        data += piece;
+        n -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+/* Rows [row, row + count) of /name, as loaded into data (bytes), against the
+ * checksum stored for them. */
+static int verify_rows(const dataset_file *df, const char *name, const char *which, long long row,
+                       long long count, const uint8_t *data, size_t bytes, uint32_t stored)
+{
+    uint32_t computed = crc32_of(data, bytes);
+    if (computed == stored)
+        return 0;
+    return HP_ERR("%s: /%s rows %lld..%lld (%s) do not match their checksum (crc32 0x%08x, "
+                  "stored 0x%08x in /%s_crc32): the file is damaged; %s", df->path, name, row,
+                  row + count - 1, which, (unsigned)computed, (unsigned)stored, name, REDO_HINT);
 }
 
 static int read_meta(const dataset_file *df, hp_dataset *ds)
@@ -395,7 +452,7 @@ static int read_meta(const dataset_file *df, hp_dataset *ds)
     }
     rc = 0;
 close_type:
-    H5Tclose(name_type);
+    H5U_CLOSE(name_type, "a string type", &rc);
 out:
     return rc;
 }
@@ -420,8 +477,9 @@ int hp_dataset_info(const char *path, int *n_shards, int *n_train, int *n_test)
         *n_train = df.n_train;
     if (n_test)
         *n_test = df.n_test;
-    close_dataset_file(&df);
-    return 0;
+    int rc = 0;
+    close_dataset_file(&df, &rc);
+    return rc;
 }
 
 int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, int n_shards)
@@ -462,10 +520,19 @@ int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, 
     for (int i = 0; i < n_shards; i++) {
         hsize_t begin = (hsize_t)df.shard_offsets[shards[i]];
         hsize_t count = (hsize_t)df.shard_offsets[shards[i] + 1] - begin;
+        uint8_t *shard_images = ds->images + row_out * HP_IMAGE_BYTES;
+        uint8_t *shard_labels = ds->labels + row_out;
+        char which[32];
+        snprintf(which, sizeof which, "shard %d", shards[i]);
         if (read_rows(&df, images, "train/images", 4, begin, count, H5T_NATIVE_UINT8,
-                      ds->images + row_out * HP_IMAGE_BYTES) < 0 ||
+                      shard_images) < 0 ||
             read_rows(&df, labels, "train/labels", 1, begin, count, H5T_NATIVE_UINT8,
-                      ds->labels + row_out) < 0)
+                      shard_labels) < 0 ||
+            verify_rows(&df, "train/images", which, (long long)begin, (long long)count,
+                        shard_images, (size_t)count * HP_IMAGE_BYTES,
+                        df.images_crc[shards[i]]) < 0 ||
+            verify_rows(&df, "train/labels", which, (long long)begin, (long long)count,
+                        shard_labels, (size_t)count, df.labels_crc[shards[i]]) < 0)
             goto close_labels;
         row_out += count;
     }
@@ -473,11 +540,11 @@ int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, 
         goto close_labels;
     rc = 0;
 close_labels:
-    H5Dclose(labels);
+    H5U_CLOSE(labels, "/train/labels", &rc);
 close_images:
-    H5Dclose(images);
+    H5U_CLOSE(images, "/train/images", &rc);
 close_file:
-    close_dataset_file(&df);
+    close_dataset_file(&df, &rc);
     if (rc < 0)
         hp_dataset_release(ds);
     return rc;
@@ -495,11 +562,15 @@ int hp_dataset_load_test(hp_dataset *ds, const char *path)
     ds->labels = hp_xcalloc((size_t)df.n_test, 1);              /* (n) */
     if (read_whole(&df, "test/images", H5T_NATIVE_UINT8, ds->images) < 0 ||
         read_whole(&df, "test/labels", H5T_NATIVE_UINT8, ds->labels) < 0 ||
+        verify_rows(&df, "test/images", "the test set", 0, df.n_test, ds->images,
+                    (size_t)df.n_test * HP_IMAGE_BYTES, df.test_images_crc) < 0 ||
+        verify_rows(&df, "test/labels", "the test set", 0, df.n_test, ds->labels,
+                    (size_t)df.n_test, df.test_labels_crc) < 0 ||
         read_meta(&df, ds) < 0 || check_labels(&df, ds, "test") < 0)
         goto close_file;
     rc = 0;
 close_file:
-    close_dataset_file(&df);
+    close_dataset_file(&df, &rc);
     if (rc < 0)
         hp_dataset_release(ds);
     return rc;

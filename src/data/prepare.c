@@ -8,8 +8,11 @@
  * Output layout: include/dataset.h.  The j-th training image of class c (in
  * the official order: batch 1 row 0 first) goes to shard j % n_shards, and
  * each shard keeps the official order, so every shard is class-balanced and
- * the file is a pure function of the input.  The file is written under a
- * temporary name and renamed, so a failed run never leaves a partial file.
+ * the file is a pure function of the input.  It carries zlib crc32s of each
+ * shard's images and labels and of the test set, which the reader verifies.
+ * The file is built in memory and written under a temporary name, fsync()ed
+ * and renamed (h5util.h), so a failed run (a full disk included) leaves
+ * neither a partial file nor a temporary one, and any previous file intact.
  */
 #include "dataset.h"
 
@@ -597,17 +600,16 @@ static int write_dataset(hid_t file, const char *path, const char *name, hid_t f
                          hid_t mem_type, int rank, const hsize_t *dims, const void *data)
 {
     int rc = -1;
-    hid_t space, dset;
+    hid_t space, dset = H5I_INVALID_HID;
     H5_CHECK(space = H5Screate_simple(rank, dims, NULL), out, "%s: dataspace for /%s", path, name);
     H5_CHECK(dset = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT,
-                               H5P_DEFAULT), close_space, "%s: creating /%s", path, name);
-    H5_CHECK(H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), close_dataset,
+                               H5P_DEFAULT), close, "%s: creating /%s", path, name);
+    H5_CHECK(H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), close,
              "%s: writing /%s", path, name);
     rc = 0;
-close_dataset:
-    H5Dclose(dset);
-close_space:
-    H5Sclose(space);
+close:
+    H5U_CLOSE(dset, name, &rc);
+    H5U_CLOSE(space, "a dataspace", &rc);
 out:
     return rc;
 }
@@ -616,16 +618,15 @@ static int write_attribute(hid_t file, const char *path, const char *name, hid_t
                            hid_t mem_type, const void *value)
 {
     int rc = -1;
-    hid_t space, attr;
+    hid_t space, attr = H5I_INVALID_HID;
     H5_CHECK(space = H5Screate(H5S_SCALAR), out, "%s: dataspace for attribute %s", path, name);
     H5_CHECK(attr = H5Acreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT),
-             close_space, "%s: creating attribute %s", path, name);
-    H5_CHECK(H5Awrite(attr, mem_type, value), close_attr, "%s: writing attribute %s", path, name);
+             close, "%s: creating attribute %s", path, name);
+    H5_CHECK(H5Awrite(attr, mem_type, value), close, "%s: writing attribute %s", path, name);
     rc = 0;
-close_attr:
-    H5Aclose(attr);
-close_space:
-    H5Sclose(space);
+close:
+    H5U_CLOSE(attr, name, &rc);
+    H5U_CLOSE(space, "a dataspace", &rc);
 out:
     return rc;
 }
@@ -646,46 +647,95 @@ static hid_t string_type(size_t size)
 static int write_groups(hid_t file, const char *path)
 {
     static const char *const groups[] = {"train", "test", "meta"};
-    for (int g = 0; g < 3; g++) {
-        hid_t group;
-        H5_CHECK(group = H5Gcreate2(file, groups[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), fail,
-                 "%s: creating group /%s", path, groups[g]);
-        H5Gclose(group);
+    int rc = 0;
+    for (int g = 0; g < 3 && rc == 0; g++) {
+        hid_t group = H5Gcreate2(file, groups[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (group < 0)
+            rc = h5u_error_at(__FILE__, __LINE__, "%s: creating group /%s", path, groups[g]);
+        H5U_CLOSE(group, groups[g], &rc);
     }
-    return 0;
-fail:
-    return -1;
+    return rc;
 }
 
-static int write_file(const char *path, const prepared *p, const char *source)
+/* zlib's crc32 of n bytes (it takes uInt lengths: large buffers in pieces). */
+static uint32_t crc32_of(const uint8_t *data, size_t n)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, data, piece);
+        data += piece;
+        n -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+/* The checksums of include/dataset.h: per training shard, and of the test set. */
+static void checksums(const prepared *p, uint32_t *image_crc, uint32_t *label_crc,
+                      uint32_t *test_crc)
+{
+    for (int s = 0; s < p->n_shards; s++) {
+        size_t begin = (size_t)p->shard_offsets[s], rows = (size_t)p->shard_offsets[s + 1] - begin;
+        image_crc[s] = crc32_of(p->train_images + begin * HP_IMAGE_BYTES, rows * HP_IMAGE_BYTES);
+        label_crc[s] = crc32_of(p->train_labels + begin, rows);
+    }
+    test_crc[0] = crc32_of(p->test_images, (size_t)p->n_test * HP_IMAGE_BYTES);
+    test_crc[1] = crc32_of(p->test_labels, (size_t)p->n_test);
+}
+
+/* Write the file in memory, then to path through a temporary file (see
+ * h5util.h: no HDF5 call touches the disk, so a full disk is an ordinary
+ * write error).  The image arrays are freed once they are in the file, so
+ * the in-memory copy does not raise the peak memory use. */
+static int write_file(const char *path, prepared *p, const char *source)
 {
     int rc = -1;
     hid_t file, names_type = H5I_INVALID_HID, source_type = H5I_INVALID_HID;
-    H5_CHECK(file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), out,
-             "cannot create %s", path);
+    uint32_t *image_crc = hp_xcalloc((size_t)p->n_shards, sizeof *image_crc);
+    uint32_t *label_crc = hp_xcalloc((size_t)p->n_shards, sizeof *label_crc);
+    uint32_t test_crc[2];
+    checksums(p, image_crc, label_crc, test_crc);
+    if ((file = h5u_file_create(path)) < 0)
+        goto out;
     hsize_t train_dims[4] = {(hsize_t)p->n_train, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W};
     hsize_t test_dims[4] = {(hsize_t)p->n_test, HP_IMAGE_C, HP_IMAGE_H, HP_IMAGE_W};
     hsize_t offsets_dims[1] = {(hsize_t)p->n_shards + 1};
+    hsize_t shards_dims[1] = {(hsize_t)p->n_shards};
+    hsize_t one_dims[1] = {1};
     hsize_t classes_dims[1] = {HP_NUM_CLASSES};
     hsize_t channel_dims[1] = {HP_IMAGE_C};
-    H5_CHECK(names_type = string_type((size_t)CLASS_NAME_BYTES), close_file,
+    H5_CHECK(names_type = string_type((size_t)CLASS_NAME_BYTES), close_types,
              "%s: string type", path);
     H5_CHECK(source_type = string_type(strlen(source) ? strlen(source) : 1), close_types,
              "%s: string type", path);
     int version = HP_DATASET_FORMAT_VERSION;
     if (write_groups(file, path) < 0 ||
         write_dataset(file, path, "train/images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, train_dims,
-                      p->train_images) < 0 ||
-        write_dataset(file, path, "train/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, train_dims,
+                      p->train_images) < 0)
+        goto close_types;
+    free(p->train_images);
+    p->train_images = NULL;
+    if (write_dataset(file, path, "test/images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, test_dims,
+                      p->test_images) < 0)
+        goto close_types;
+    free(p->test_images);
+    p->test_images = NULL;
+    if (write_dataset(file, path, "train/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, train_dims,
                       p->train_labels) < 0 ||
         write_dataset(file, path, "train/source_index", H5T_STD_I32LE, H5T_NATIVE_INT32, 1,
                       train_dims, p->source_index) < 0 ||
         write_dataset(file, path, "train/shard_offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1,
                       offsets_dims, p->shard_offsets) < 0 ||
-        write_dataset(file, path, "test/images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, test_dims,
-                      p->test_images) < 0 ||
+        write_dataset(file, path, "train/images_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1,
+                      shards_dims, image_crc) < 0 ||
+        write_dataset(file, path, "train/labels_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1,
+                      shards_dims, label_crc) < 0 ||
         write_dataset(file, path, "test/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, test_dims,
                       p->test_labels) < 0 ||
+        write_dataset(file, path, "test/images_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1,
+                      one_dims, &test_crc[0]) < 0 ||
+        write_dataset(file, path, "test/labels_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1,
+                      one_dims, &test_crc[1]) < 0 ||
         write_dataset(file, path, "meta/class_names", names_type, names_type, 1, classes_dims,
                       p->class_names) < 0 ||
         write_dataset(file, path, "meta/mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, channel_dims,
@@ -698,14 +748,18 @@ static int write_file(const char *path, const prepared *p, const char *source)
         goto close_types;
     rc = 0;
 close_types:
-    if (source_type >= 0)
-        H5Tclose(source_type);
-    H5Tclose(names_type);
-close_file:
-    /* Closing flushes: a failure here (disk full) is a failed write. */
-    if (H5Fclose(file) < 0 && rc == 0)
-        rc = h5u_error_at(__FILE__, __LINE__, "%s: closing (flushing) the file", path);
+    H5U_CLOSE(source_type, "a string type", &rc);
+    H5U_CLOSE(names_type, "a string type", &rc);
+    if (rc == 0) {
+        rc = h5u_file_commit(file, path);
+        if (rc)
+            hp_error_prefix("cannot write %s", path);
+    } else {
+        h5u_file_discard(file);
+    }
 out:
+    free(image_crc);
+    free(label_crc);
     return rc;
 }
 
@@ -751,9 +805,10 @@ static int prepare(const char *from, const char *out_path, int n_shards, prepare
             return HP_ERR("output %s is the input itself; choose another --out", out_path);
     }
 
-    /* Probe the output location before the slow part, so a typo fails at once. */
-    char *temp = hp_xasprintf("%s.tmp.%ld", out_path, (long)getpid());
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* Probe the output location before the slow part, so a typo fails at
+     * once; the probe is removed at once (the file is written at the end). */
+    char *temp = h5u_temp_name(out_path);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         HP_ERR("cannot write %s: %s (creating the temporary file %s); check that its folder "
                "exists and is writable", out_path, strerror(errno), temp);
@@ -761,6 +816,8 @@ static int prepare(const char *from, const char *out_path, int n_shards, prepare
         return -1;
     }
     close(fd);
+    unlink(temp);
+    free(temp);
 
     int rc = -1;
     cifar_input in = {.from = from};
@@ -769,16 +826,12 @@ static int prepare(const char *from, const char *out_path, int n_shards, prepare
     if (!source)
         HP_PANIC("out of memory");
     if ((S_ISDIR(from_st.st_mode) ? read_folder(&in) : read_archive(&in)) < 0)
-        goto remove_temp;
+        goto out;
     if (convert(&in, n_shards, &p) < 0)
-        goto remove_temp;
+        goto out;
     release_input(&in); /* the input copy is no longer needed: halve peak memory */
-    if (write_file(temp, &p, source) < 0)
-        goto remove_temp;
-    if (rename(temp, out_path) != 0) {
-        HP_ERR("cannot rename %s to %s: %s", temp, out_path, strerror(errno));
-        goto remove_temp;
-    }
+    if (write_file(out_path, &p, source) < 0)
+        goto out;
     if (summary) {
         summary->n_train = p.n_train;
         summary->n_test = p.n_test;
@@ -795,13 +848,10 @@ static int prepare(const char *from, const char *out_path, int n_shards, prepare
         summary->seconds = seconds_since(&t0);
     }
     rc = 0;
-remove_temp:
-    if (rc < 0)
-        unlink(temp);
+out:
     free(source);
     release_prepared(&p);
     release_input(&in);
-    free(temp);
     return rc;
 }
 

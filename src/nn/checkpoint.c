@@ -1,70 +1,305 @@
-/* checkpoint.c - save and restore a trainer (see checkpoint.h). */
+/* checkpoint.c - save and restore a trainer (layout and checksum: checkpoint.h).
+ *
+ * Saving lists the payload (every dataset, in checksum order) with pointers
+ * into the trainer's memory, writes it, and records the list and its CRC.
+ * Loading reads every dataset the file's list names, checks the CRC, then
+ * compares the file's list (names, types, shapes) with the list the trainer's
+ * network would write, and only then copies the values into the trainer.
+ */
 #include "checkpoint.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include "build_info.h"
 #include "error.h"
 #include "h5util.h"
 
-/* The payload, in checksum order.  Buffers point into the trainer (save) or
- * into freshly allocated arrays (load). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint checksums are defined over little-endian bytes: add byte swapping for this host"
+#endif
+
+#define MAX_RANK 4
+#define N_COUNTERS 5
+#define MAX_KEYS 64
+#define NAME_SIZE 96
+
+/* History columns: the epoch number, then the metric row (metric_row.h). */
+static void history_columns(const char *names[HP_HISTORY_COLS])
+{
+    names[0] = "epoch";
+    for (int c = 0; c < HP_METRIC_COLS; c++)
+        names[1 + c] = hp_metric_name(c);
+}
+/* Root attributes covered by the checksum, in checksum order. */
+static const char *const counter_names[N_COUNTERS] = {"epoch", "step", "batch_in_epoch", "trial",
+                                                      "n_train"};
+static const char *const rng_streams[3] = {"shuffle", "dropout", "augment"};
+static const char *const partial_columns[4] = {"loss_sum", "correct", "seen", "seconds"};
+static const char *const cifar10_class_names[HP_NUM_CLASSES] = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+static const char checksum_description[] =
+    "crc32 (zlib) of the little-endian bytes of the datasets in checksum_datasets, in that order, "
+    "then of the int64 attributes epoch, step, batch_in_epoch, trial, n_train (see hptune's "
+    "include/checkpoint.h)";
+static const char optimizer_buffers[] =
+    "optim.h's per-parameter buffers: adam/adamw m = first moment, v = second moment; "
+    "sgd m = momentum buffer; rmsprop v = mean square, m = momentum buffer; unused ones stay 0";
+
+typedef enum { ELEM_F32, ELEM_F64, ELEM_I32, ELEM_I64, ELEM_U64 } elem_kind;
+static const char *const elem_names[] = {"float32", "float64", "int32", "int64", "uint64"};
+static const size_t elem_sizes[] = {4, 8, 4, 8, 8};
+
+static hid_t elem_type(elem_kind k)
+{
+    switch (k) {
+    case ELEM_F32: return H5T_NATIVE_FLOAT;
+    case ELEM_F64: return H5T_NATIVE_DOUBLE;
+    case ELEM_I32: return H5T_NATIVE_INT32;
+    case ELEM_I64: return H5T_NATIVE_INT64;
+    case ELEM_U64: return H5T_NATIVE_UINT64;
+    }
+    HP_PANIC("bad element kind %d", (int)k);
+}
+
+/* ------------------------------------------------------------ payload -- */
+
+/* One dataset: its full name, element type, shape, and the memory it is
+ * written from (save) or restored into (load). */
+typedef struct entry {
+    char name[NAME_SIZE];
+    elem_kind kind;
+    int rank;
+    hsize_t dims[MAX_RANK];
+    void *data;
+} entry;
+
 typedef struct payload {
-    double config_values[64];
-    size_t n_keys;
-    const float *params, *opt_m, *opt_v, *bn_state;
-    size_t n_params, n_bn_state;
-    uint64_t rng[12];
-    const int32_t *order;
-    size_t n_train;
-    double partial[4];
-    const double *history;
-    const int64_t *confusion;
-    size_t n_history;
-    int64_t counters[4]; /* epoch, step, batch_in_epoch, trial */
+    entry *entries; /* (n), owned */
+    size_t n, capacity;
 } payload;
 
-static uint64_t payload_checksum(const payload *p)
+/* The trainer's state that is not an array of the network, flattened. */
+typedef struct flat_state {
+    double config_values[MAX_KEYS];
+    size_t n_keys;
+    uint64_t rng[3][4];
+    double partial[4];
+    int n_history;
+    double *history;    /* (n_history, HP_HISTORY_COLS), owned */
+    int64_t *confusion; /* (n_history, 10, 10), owned */
+    int64_t counters[N_COUNTERS];
+} flat_state;
+
+static size_t entry_count(const entry *e)
 {
-    uint64_t h = HP_FNV_INIT;
-    h = hp_fnv1a64(h, p->config_values, p->n_keys * sizeof(double));
-    h = hp_fnv1a64(h, p->params, p->n_params * sizeof(float));
-    h = hp_fnv1a64(h, p->opt_m, p->n_params * sizeof(float));
-    h = hp_fnv1a64(h, p->opt_v, p->n_params * sizeof(float));
-    h = hp_fnv1a64(h, p->bn_state, p->n_bn_state * sizeof(float));
-    h = hp_fnv1a64(h, p->rng, sizeof p->rng);
-    h = hp_fnv1a64(h, p->order, p->n_train * sizeof(int32_t));
-    h = hp_fnv1a64(h, p->partial, sizeof p->partial);
-    h = hp_fnv1a64(h, p->history, p->n_history * HP_HISTORY_COLS * sizeof(double));
-    h = hp_fnv1a64(h, p->confusion, p->n_history * HP_NUM_CLASSES * HP_NUM_CLASSES * sizeof(int64_t));
-    h = hp_fnv1a64(h, p->counters, sizeof p->counters);
-    return h;
+    size_t n = 1;
+    for (int d = 0; d < e->rank; d++)
+        n *= (size_t)e->dims[d];
+    return n;
+}
+
+static void add_entry(payload *p, elem_kind kind, void *data, int rank, const hsize_t *dims,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void add_entry(payload *p, elem_kind kind, void *data, int rank, const hsize_t *dims,
+                      const char *fmt, ...)
+{
+    if (p->n == p->capacity) {
+        p->capacity = p->capacity ? 2 * p->capacity : 32;
+        p->entries = hp_xrealloc(p->entries, p->capacity * sizeof *p->entries);
+    }
+    entry *e = &p->entries[p->n++];
+    memset(e, 0, sizeof *e);
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(e->name, sizeof e->name, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof e->name)
+        HP_PANIC("checkpoint dataset name too long");
+    e->kind = kind;
+    e->rank = rank;
+    memcpy(e->dims, dims, (size_t)rank * sizeof *dims);
+    e->data = data;
+}
+
+/* Names of the layers with parameters (block<b>_conv, block<b>_bn,
+ * head<h>_dense, output_dense); "" for the others.  names (n_layers). */
+static void layer_names(const hp_net *net, char (*names)[32])
+{
+    int block = 0, head = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        names[i][0] = '\0';
+        switch (net->layers[i].kind) {
+        case HP_LAYER_CONV:
+            snprintf(names[i], sizeof names[i], "block%d_conv", ++block);
+            break;
+        case HP_LAYER_BATCHNORM:
+            snprintf(names[i], sizeof names[i], "block%d_bn", block);
+            break;
+        case HP_LAYER_DENSE:
+            if (i == net->n_layers - 1)
+                snprintf(names[i], sizeof names[i], "output_dense");
+            else
+                snprintf(names[i], sizeof names[i], "head%d_dense", ++head);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The trained tensors of one layer (weight and bias, or gamma and beta)
+ * inside an arena laid out like net->params, under prefix/<layer>/. */
+static void add_layer_tensors(payload *p, const hp_layer *L, const char *prefix, const char *layer,
+                              float *arena)
+{
+    hsize_t w_dims[MAX_RANK], b_dims[1] = {L->b_count};
+    int w_rank = 1;
+    const char *w_name = "weight", *b_name = "bias";
+    switch (L->kind) {
+    case HP_LAYER_CONV:
+        w_rank = 4;
+        w_dims[0] = (hsize_t)L->conv.OC;
+        w_dims[1] = (hsize_t)L->conv.C;
+        w_dims[2] = (hsize_t)L->conv.KH;
+        w_dims[3] = (hsize_t)L->conv.KW;
+        break;
+    case HP_LAYER_DENSE:
+        w_rank = 2;
+        w_dims[0] = (hsize_t)L->dense_out;
+        w_dims[1] = (hsize_t)L->dense_in;
+        break;
+    case HP_LAYER_BATCHNORM:
+        w_dims[0] = L->w_count;
+        w_name = "gamma";
+        b_name = "beta";
+        break;
+    default:
+        HP_PANIC("layer kind %d has no parameters", (int)L->kind);
+    }
+    add_entry(p, ELEM_F32, arena + L->w_off, w_rank, w_dims, "%s/%s/%s", prefix, layer, w_name);
+    if (entry_count(&p->entries[p->n - 1]) != L->w_count)
+        HP_PANIC("%s: shape does not cover the layer's %zu weights", p->entries[p->n - 1].name,
+                 L->w_count);
+    add_entry(p, ELEM_F32, arena + L->b_off, 1, b_dims, "%s/%s/%s", prefix, layer, b_name);
+}
+
+/* Every dataset of the file in checksum order, pointing into net, order
+ * (n_train) and s.  The caller frees p->entries. */
+static void build_payload(payload *p, hp_net *net, int32_t *order, size_t n_train, flat_state *s)
+{
+    memset(p, 0, sizeof *p);
+    char (*names)[32] = hp_xcalloc((size_t)net->n_layers + 1, sizeof *names);
+    layer_names(net, names);
+    hsize_t dims[MAX_RANK] = {s->n_keys};
+    add_entry(p, ELEM_F64, s->config_values, 1, dims, "/config_values");
+    for (int i = 0; i < net->n_layers; i++) {
+        const hp_layer *L = &net->layers[i];
+        if (!names[i][0])
+            continue;
+        add_layer_tensors(p, L, "/model", names[i], net->params);
+        if (L->kind == HP_LAYER_BATCHNORM) {
+            dims[0] = (hsize_t)L->bn.C;
+            float *running = net->bn_state + L->state_off; /* mean (C) then var (C) */
+            add_entry(p, ELEM_F32, running, 1, dims, "/model/%s/running_mean", names[i]);
+            add_entry(p, ELEM_F32, running + L->bn.C, 1, dims, "/model/%s/running_var", names[i]);
+        }
+    }
+    for (int i = 0; i < net->n_layers; i++)
+        if (names[i][0])
+            add_layer_tensors(p, &net->layers[i], "/optimizer/m", names[i], net->opt_m);
+    for (int i = 0; i < net->n_layers; i++)
+        if (names[i][0])
+            add_layer_tensors(p, &net->layers[i], "/optimizer/v", names[i], net->opt_v);
+    free(names);
+    hsize_t rng_dims[2] = {3, 4};
+    add_entry(p, ELEM_U64, s->rng, 2, rng_dims, "/rng");
+    dims[0] = n_train;
+    add_entry(p, ELEM_I32, order, 1, dims, "/order");
+    dims[0] = 4;
+    add_entry(p, ELEM_F64, s->partial, 1, dims, "/partial");
+    hsize_t history_dims[2] = {(hsize_t)s->n_history, HP_HISTORY_COLS};
+    add_entry(p, ELEM_F64, s->history, 2, history_dims, "/history");
+    hsize_t confusion_dims[3] = {(hsize_t)s->n_history, HP_NUM_CLASSES, HP_NUM_CLASSES};
+    add_entry(p, ELEM_I64, s->confusion, 3, confusion_dims, "/confusion");
+}
+
+static void flat_state_alloc_history(flat_state *s, int n_history)
+{
+    s->n_history = n_history;
+    s->history = hp_xcalloc((size_t)n_history * HP_HISTORY_COLS + 1, sizeof(double));
+    s->confusion = hp_xcalloc((size_t)n_history * HP_NUM_CLASSES * HP_NUM_CLASSES + 1, sizeof(int64_t));
+}
+
+static void flat_state_release(flat_state *s)
+{
+    free(s->history);
+    free(s->confusion);
+    s->history = NULL;
+    s->confusion = NULL;
 }
 
 static void config_to_values(const hp_config *c, double *values, size_t *n)
 {
     const hp_key *keys = hp_config_keys(n);
+    if (*n > MAX_KEYS)
+        HP_PANIC("%zu hyperparameters, checkpoint.c holds %d", *n, MAX_KEYS);
     for (size_t i = 0; i < *n; i++)
         values[i] = hp_config_get(c, &keys[i]);
 }
 
-static char *config_key_list(void)
+static void trainer_to_flat(const hp_trainer *t, int trial, flat_state *s)
 {
-    size_t n;
-    const hp_key *keys = hp_config_keys(&n);
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(keys[i].name) + 1;
-    char *s = hp_xcalloc(len, 1);
-    for (size_t i = 0; i < n; i++) {
-        strcat(s, keys[i].name);
-        if (i + 1 < n)
-            strcat(s, ",");
+    memset(s, 0, sizeof *s);
+    config_to_values(&t->config, s->config_values, &s->n_keys);
+    memcpy(s->rng[0], t->shuffle_rng.s, sizeof s->rng[0]);
+    memcpy(s->rng[1], t->dropout_rng.s, sizeof s->rng[1]);
+    memcpy(s->rng[2], t->augment_rng.s, sizeof s->rng[2]);
+    s->partial[0] = t->part_loss_sum;
+    s->partial[1] = (double)t->part_correct;
+    s->partial[2] = (double)t->part_seen;
+    s->partial[3] = t->part_seconds;
+    flat_state_alloc_history(s, t->n_history);
+    for (int e = 0; e < t->n_history; e++) {
+        const hp_epoch_metrics *m = &t->history[e];
+        double *row = s->history + (size_t)e * HP_HISTORY_COLS;
+        row[0] = m->epoch;
+        hp_epoch_metrics_to_row(m, row + 1);
+        memcpy(s->confusion + (size_t)e * HP_NUM_CLASSES * HP_NUM_CLASSES, m->confusion,
+               sizeof m->confusion);
     }
-    return s;
+    s->counters[0] = t->epoch;
+    s->counters[1] = t->step;
+    s->counters[2] = t->batch_in_epoch;
+    s->counters[3] = trial;
+    s->counters[4] = t->train->n;
 }
+
+/* zlib's crc32 takes uInt lengths: feed large buffers in pieces. */
+static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
+{
+    const Bytef *bytes = data;
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, bytes, piece);
+        bytes += piece;
+        n -= piece;
+    }
+    return crc;
+}
+
+static uint32_t counters_crc(uint32_t crc, const int64_t counters[N_COUNTERS])
+{
+    return crc_update(crc, counters, N_COUNTERS * sizeof(int64_t));
+}
+
+/* -------------------------------------------------------------- saving -- */
 
 static char *config_yaml(const hp_config *c)
 {
@@ -74,310 +309,547 @@ static char *config_yaml(const hp_config *c)
     if (!f)
         HP_PANIC("open_memstream failed");
     hp_config_write_yaml(f, c, "");
-    fclose(f);
+    if (fclose(f) != 0)
+        HP_PANIC("open_memstream: cannot finish the text");
     return text;
 }
 
-static void history_rows(const hp_trainer *t, double *rows, int64_t *confusion)
+/* A list-of-strings attribute on an existing dataset. */
+static int label_dataset(hid_t file, const char *dataset, const char *attr,
+                         const char *const *strings, size_t n)
 {
-    for (int e = 0; e < t->n_history; e++) {
-        const hp_epoch_metrics *m = &t->history[e];
-        double *r = rows + (size_t)e * HP_HISTORY_COLS;
-        r[0] = m->epoch;
-        hp_epoch_metrics_to_row(m, r + 1);
-        memcpy(confusion + (size_t)e * 100, m->confusion, sizeof m->confusion);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    if (d < 0)
+        return h5u_error_at(__FILE__, __LINE__, "opening %s", dataset);
+    int rc = h5u_write_attr_strings(d, attr, strings, n);
+    H5U_CLOSE(d, dataset, &rc);
+    return rc;
+}
+
+/* Attributes kind and index on a new group prefix/<layer>. */
+static int write_layer_group(hid_t parent, const char *layer, const hp_layer *L, int index,
+                             int describe)
+{
+    hid_t g = h5u_create_group(parent, layer);
+    if (g < 0)
+        return -1;
+    int rc = 0;
+    if (describe && (h5u_write_attr_string(g, "kind", hp_layer_kind_name(L->kind)) != 0 ||
+                     h5u_write_attr_int64(g, "index", index) != 0))
+        rc = -1;
+    H5U_CLOSE(g, layer, &rc);
+    return rc;
+}
+
+/* /model, /optimizer, /optimizer/m, /optimizer/v and a group per layer in
+ * each, created in network order before any dataset goes into them. */
+static int write_groups(hid_t file, const hp_net *net)
+{
+    char (*names)[32] = hp_xcalloc((size_t)net->n_layers + 1, sizeof *names);
+    const char **listed = hp_xcalloc((size_t)net->n_layers + 1, sizeof *listed);
+    layer_names(net, names);
+    size_t n_listed = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        if (names[i][0])
+            listed[n_listed++] = names[i];
+    char optimizer[64];
+    const hp_key *key = hp_config_find_key("optimizer");
+    hp_config_format_value(key, hp_config_get(&net->config, key), optimizer, sizeof optimizer);
+
+    int rc = 0;
+    hid_t model = -1, opt = -1, moment[2] = {-1, -1};
+    if ((model = h5u_create_group(file, "model")) < 0 ||
+        h5u_write_attr_strings(model, "layers", listed, n_listed) != 0 ||
+        (opt = h5u_create_group(file, "optimizer")) < 0 ||
+        h5u_write_attr_string(opt, "optimizer", optimizer) != 0 ||
+        h5u_write_attr_string(opt, "buffers", optimizer_buffers) != 0 ||
+        (moment[0] = h5u_create_group(opt, "m")) < 0 || (moment[1] = h5u_create_group(opt, "v")) < 0)
+        rc = -1;
+    for (int i = 0; i < net->n_layers && rc == 0; i++) {
+        if (!names[i][0])
+            continue;
+        if (write_layer_group(model, names[i], &net->layers[i], i, 1) != 0 ||
+            write_layer_group(moment[0], names[i], &net->layers[i], i, 0) != 0 ||
+            write_layer_group(moment[1], names[i], &net->layers[i], i, 0) != 0)
+            rc = -1;
     }
+    H5U_CLOSE(moment[1], "/optimizer/v", &rc);
+    H5U_CLOSE(moment[0], "/optimizer/m", &rc);
+    H5U_CLOSE(opt, "/optimizer", &rc);
+    H5U_CLOSE(model, "/model", &rc);
+    free(listed);
+    free(names);
+    return rc;
+}
+
+/* Class names for /confusion: the data file's when it has them. */
+static void class_names_of(const hp_trainer *t, const char *names[HP_NUM_CLASSES])
+{
+    const hp_dataset *ds = t->val && t->val->class_names[0][0] ? t->val : t->train;
+    for (int c = 0; c < HP_NUM_CLASSES; c++)
+        names[c] = ds && ds->class_names[c][0] ? ds->class_names[c] : cifar10_class_names[c];
+}
+
+static int write_file_contents(hid_t file, const hp_trainer *t, const payload *p,
+                               const flat_state *s, uint32_t crc)
+{
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    const char **key_names = hp_xcalloc(n_keys + 1, sizeof *key_names);
+    for (size_t i = 0; i < n_keys; i++)
+        key_names[i] = keys[i].name;
+    const char **listed = hp_xcalloc(p->n + 1, sizeof *listed);
+    for (size_t i = 0; i < p->n; i++)
+        listed[i] = p->entries[i].name;
+    const char *class_names[HP_NUM_CLASSES];
+    class_names_of(t, class_names);
+    const char *history_names[HP_HISTORY_COLS];
+    history_columns(history_names);
+    char architecture[2048];
+    hp_net_describe(&t->net, architecture, sizeof architecture);
+    char *yaml = config_yaml(&t->config);
+
+    int rc = 0;
+    if (h5u_write_attr_string(file, "format", HP_CHECKPOINT_FORMAT) != 0 ||
+        h5u_write_attr_int64(file, "format_version", HP_CHECKPOINT_VERSION) != 0)
+        rc = -1;
+    for (int c = 0; c < N_COUNTERS && rc == 0; c++)
+        rc = h5u_write_attr_int64(file, counter_names[c], s->counters[c]);
+    if (rc == 0 &&
+        (h5u_write_attr_string(file, "hptune_version", hp_build_version()) != 0 ||
+         h5u_write_attr_string(file, "build_flags", hp_build_flags()) != 0 ||
+         h5u_write_attr_string(file, "git_revision", hp_build_revision()) != 0 ||
+         h5u_write_attr_string(file, "architecture", architecture) != 0 ||
+         write_groups(file, &t->net) != 0 || h5u_write_string(file, "config", yaml) != 0))
+        rc = -1;
+    for (size_t i = 0; i < p->n && rc == 0; i++) {
+        const entry *e = &p->entries[i];
+        rc = h5u_write_dataset(file, e->name, elem_type(e->kind), e->rank, e->dims, e->data);
+    }
+    if (rc == 0 &&
+        (label_dataset(file, "/config_values", "keys", key_names, n_keys) != 0 ||
+         label_dataset(file, "/rng", "streams", rng_streams, 3) != 0 ||
+         label_dataset(file, "/partial", "columns", partial_columns, 4) != 0 ||
+         label_dataset(file, "/history", "columns", history_names, HP_HISTORY_COLS) != 0 ||
+         label_dataset(file, "/confusion", "class_names", class_names, HP_NUM_CLASSES) != 0 ||
+         h5u_write_attr_strings(file, "checksum_datasets", listed, p->n) != 0 ||
+         h5u_write_attr_uint32(file, "crc32", crc) != 0 ||
+         h5u_write_attr_string(file, "checksum", checksum_description) != 0))
+        rc = -1;
+    free(yaml);
+    free(listed);
+    free(key_names);
+    return rc;
 }
 
 int hp_checkpoint_save(const hp_trainer *t, int trial, const char *path)
 {
-    const hp_net *net = &t->net;
-    payload p = {0};
-    config_to_values(&t->config, p.config_values, &p.n_keys);
-    p.params = net->params;
-    p.opt_m = net->opt_m;
-    p.opt_v = net->opt_v;
-    p.n_params = net->n_params;
-    p.bn_state = net->bn_state;
-    p.n_bn_state = net->n_bn_state;
-    memcpy(p.rng, t->shuffle_rng.s, 32);
-    memcpy(p.rng + 4, t->dropout_rng.s, 32);
-    memcpy(p.rng + 8, t->augment_rng.s, 32);
-    p.order = t->order;
-    p.n_train = (size_t)t->train->n;
-    p.partial[0] = t->part_loss_sum;
-    p.partial[1] = (double)t->part_correct;
-    p.partial[2] = (double)t->part_seen;
-    p.partial[3] = t->part_seconds;
-    p.n_history = (size_t)t->n_history;
-    double *rows = hp_xcalloc(p.n_history * HP_HISTORY_COLS + 1, sizeof(double));
-    int64_t *confusion = hp_xcalloc(p.n_history * 100 + 1, sizeof(int64_t));
-    history_rows(t, rows, confusion);
-    p.history = rows;
-    p.confusion = confusion;
-    p.counters[0] = t->epoch;
-    p.counters[1] = t->step;
-    p.counters[2] = t->batch_in_epoch;
-    p.counters[3] = trial;
-
     h5u_quiet();
-    char *temp = h5u_temp_name(path);
-    char *keys = config_key_list();
-    char *yaml = config_yaml(&t->config);
+    flat_state s;
+    trainer_to_flat(t, trial, &s);
+    payload p;
+    /* Saving only reads through these pointers. */
+    build_payload(&p, (hp_net *)&t->net, t->order, (size_t)t->train->n, &s);
+    uint32_t crc = 0;
+    for (size_t i = 0; i < p.n; i++)
+        crc = crc_update(crc, p.entries[i].data,
+                         entry_count(&p.entries[i]) * elem_sizes[p.entries[i].kind]);
+    crc = counters_crc(crc, s.counters);
+
     int rc = -1;
-    hid_t f = H5Fcreate(temp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        H5U_FAIL("cannot create the file");
-        goto out;
+    hid_t file = h5u_file_create(path);
+    if (file >= 0) {
+        if (write_file_contents(file, t, &p, &s, crc) == 0) {
+            rc = h5u_file_commit(file, path);
+        } else {
+            h5u_file_discard(file);
+        }
     }
-    hid_t root = f;
-    if (h5u_write_attr_string(root, "format", HP_CHECKPOINT_FORMAT) ||
-        h5u_write_attr_int64(root, "format_version", HP_CHECKPOINT_VERSION) ||
-        h5u_write_attr_int64(root, "trial", trial) || h5u_write_attr_int64(root, "epoch", t->epoch) ||
-        h5u_write_attr_int64(root, "step", t->step) ||
-        h5u_write_attr_int64(root, "batch_in_epoch", t->batch_in_epoch) ||
-        h5u_write_attr_int64(root, "n_train", t->train->n) ||
-        h5u_write_string(root, "config", yaml) ||
-        h5u_write_array(root, "config_values", H5T_NATIVE_DOUBLE, p.config_values, p.n_keys) ||
-        h5u_write_attr_string(root, "config_keys", keys) ||
-        h5u_write_array(root, "params", H5T_NATIVE_FLOAT, p.params, p.n_params) ||
-        h5u_write_array(root, "opt_m", H5T_NATIVE_FLOAT, p.opt_m, p.n_params) ||
-        h5u_write_array(root, "opt_v", H5T_NATIVE_FLOAT, p.opt_v, p.n_params) ||
-        h5u_write_array(root, "bn_state", H5T_NATIVE_FLOAT, p.bn_state, p.n_bn_state) ||
-        h5u_write_array(root, "rng", H5T_NATIVE_UINT64, p.rng, 12) ||
-        h5u_write_array(root, "order", H5T_NATIVE_INT32, p.order, p.n_train) ||
-        h5u_write_array(root, "partial", H5T_NATIVE_DOUBLE, p.partial, 4) ||
-        h5u_write_array(root, "history", H5T_NATIVE_DOUBLE, rows, p.n_history * HP_HISTORY_COLS) ||
-        h5u_write_array(root, "confusion", H5T_NATIVE_INT64, confusion, p.n_history * 100) ||
-        h5u_write_attr_int64(root, "checksum", (int64_t)payload_checksum(&p)))
-        goto close;
-    rc = 0;
-close:
-    if (H5Fclose(f) < 0 && rc == 0)
-        rc = H5U_FAIL("cannot close the file");
-out:
-    if (rc == 0)
-        rc = h5u_commit_temp(temp, path);
-    else
-        unlink(temp);
     if (rc)
         hp_error_prefix("%s: cannot write the trial checkpoint", path);
-    free(temp);
-    free(keys);
-    free(yaml);
-    free(rows);
-    free(confusion);
+    free(p.entries);
+    flat_state_release(&s);
     return rc;
 }
 
-/* Open, check the format and version; returns the file id or -1. */
-static hid_t open_checkpoint(const char *path)
+/* ------------------------------------------------------------- loading -- */
+
+/* A dataset as read from the file. */
+typedef struct stored {
+    char *name;     /* owned */
+    elem_kind kind;
+    int rank;
+    hsize_t dims[MAX_RANK];
+    size_t count;
+    void *data;     /* count elements of kind, owned */
+} stored;
+
+typedef struct stored_file {
+    stored *sets;      /* (n), owned */
+    size_t n;
+    int64_t counters[N_COUNTERS];
+    char **key_names;  /* (n_key_names) attr keys of /config_values, owned */
+    size_t n_key_names;
+} stored_file;
+
+static void stored_file_release(stored_file *sf)
 {
+    for (size_t i = 0; i < sf->n; i++) {
+        free(sf->sets[i].name);
+        free(sf->sets[i].data);
+    }
+    free(sf->sets);
+    h5u_free_strings(sf->key_names, sf->n_key_names);
+    memset(sf, 0, sizeof *sf);
+}
+
+static const stored *find_stored(const stored_file *sf, const char *name)
+{
+    for (size_t i = 0; i < sf->n; i++)
+        if (strcmp(sf->sets[i].name, name) == 0)
+            return &sf->sets[i];
+    return NULL;
+}
+
+static void format_dims(char *buf, size_t size, int rank, const hsize_t *dims)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < rank && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", d ? ", " : "",
+                                 (unsigned long long)dims[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, "%s)", rank == 1 ? "," : "");
+}
+
+/* Which of our element kinds an HDF5 type is; -1 if none. */
+static int kind_of_type(hid_t type)
+{
+    size_t size = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_FLOAT:
+        return size == 4 ? ELEM_F32 : size == 8 ? ELEM_F64 : -1;
+    case H5T_INTEGER:
+        if (H5Tget_sign(type) == H5T_SGN_2)
+            return size == 4 ? ELEM_I32 : size == 8 ? ELEM_I64 : -1;
+        return size == 8 ? ELEM_U64 : -1;
+    default:
+        return -1;
+    }
+}
+
+/* Read one dataset whole, in its own element type. */
+static int read_stored(hid_t file, const char *name, stored *s)
+{
+    memset(s, 0, sizeof *s);
+    s->name = hp_xstrdup(name);
+    int rc = 0;
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t type = ds < 0 ? -1 : H5Dget_type(ds);
+    hid_t space = ds < 0 ? -1 : H5Dget_space(ds);
+    int kind = type < 0 ? -1 : kind_of_type(type);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    if (ds < 0 || type < 0 || space < 0 || rank < 0) {
+        rc = h5u_error_at(__FILE__, __LINE__, "reading %s", name);
+    } else if (kind < 0 || rank > MAX_RANK) {
+        rc = HP_ERR("%s holds elements of an unexpected type or rank %d", name, rank);
+    } else {
+        s->kind = (elem_kind)kind;
+        s->rank = rank;
+        H5Sget_simple_extent_dims(space, s->dims, NULL);
+        s->count = 1;
+        for (int d = 0; d < rank; d++)
+            s->count *= (size_t)s->dims[d];
+        s->data = hp_xcalloc(s->count + 1, elem_sizes[kind]);
+        if (s->count > 0 &&
+            H5Dread(ds, elem_type(s->kind), H5S_ALL, H5S_ALL, H5P_DEFAULT, s->data) < 0)
+            rc = h5u_error_at(__FILE__, __LINE__, "reading %s", name);
+    }
+    H5U_CLOSE(space, name, &rc);
+    H5U_CLOSE(type, name, &rc);
+    H5U_CLOSE(ds, name, &rc);
+    return rc;
+}
+
+/* Open, check format and version, read every dataset the checksum covers
+ * and verify it.  On success sf holds them; on failure it is empty. */
+static int read_checkpoint(const char *path, stored_file *sf)
+{
+    memset(sf, 0, sizeof *sf);
     h5u_quiet();
     if (access(path, R_OK) != 0)
         return HP_ERR("%s: the checkpoint does not exist or cannot be read", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
         H5U_FAIL("cannot open as HDF5");
         hp_error_prefix("%s: corrupt or truncated checkpoint; delete it to retrain this trial from "
                         "its previous checkpoint", path);
         return -1;
     }
+    int rc = 0;
     char format[64];
     int64_t version = 0;
-    if (h5u_read_attr_string(f, "format", format, sizeof format) != 0 || strcmp(format, HP_CHECKPOINT_FORMAT) != 0) {
-        H5Fclose(f);
-        return HP_ERR("%s: not an hptune trial checkpoint", path);
+    char **names = NULL;
+    size_t n_names = 0;
+    uint32_t stored_crc = 0;
+    if (h5u_read_attr_string(file, "format", format, sizeof format) != 0 ||
+        strcmp(format, HP_CHECKPOINT_FORMAT) != 0) {
+        rc = HP_ERR("%s: not an hptune trial checkpoint (no format \"%s\" attribute)", path,
+                    HP_CHECKPOINT_FORMAT);
+        goto close;
     }
-    if (h5u_read_attr_int64(f, "format_version", &version) != 0 || version != HP_CHECKPOINT_VERSION) {
-        H5Fclose(f);
-        return HP_ERR("%s: checkpoint format version %lld is not supported by this hptune (expects %d)",
-                      path, (long long)version, HP_CHECKPOINT_VERSION);
+    if (h5u_read_attr_int64(file, "format_version", &version) != 0) {
+        hp_error_prefix("%s: corrupt checkpoint", path);
+        rc = -1;
+        goto close;
     }
-    return f;
-}
-
-/* Read the whole payload and verify the checksum.  Arrays are allocated
- * (free with payload_free). */
-typedef struct loaded {
-    payload p;
-    float *params, *opt_m, *opt_v, *bn_state;
-    int32_t *order;
-    double *history;
-    int64_t *confusion;
-} loaded;
-
-static void loaded_free(loaded *l)
-{
-    free(l->params);
-    free(l->opt_m);
-    free(l->opt_v);
-    free(l->bn_state);
-    free(l->order);
-    free(l->history);
-    free(l->confusion);
-}
-
-static int read_payload(hid_t f, const char *path, loaded *l)
-{
-    memset(l, 0, sizeof *l);
-    payload *p = &l->p;
-    char keys[4096];
-    char *expected_keys = config_key_list();
-    int keys_ok = h5u_read_attr_string(f, "config_keys", keys, sizeof keys) == 0 &&
-                  strcmp(keys, expected_keys) == 0;
-    free(expected_keys);
-    if (!keys_ok)
-        return HP_ERR("%s: the checkpoint was written by an hptune with other hyperparameters; "
-                      "it cannot be resumed by this version", path);
-    hp_config_keys(&p->n_keys);
-    long n_params = h5u_array_length(f, "params");
-    long n_bn = h5u_array_length(f, "bn_state");
-    long n_train = h5u_array_length(f, "order");
-    long n_hist = h5u_array_length(f, "history");
-    if (n_params < 0 || n_bn < 0 || n_train < 0 || n_hist < 0 || n_hist % HP_HISTORY_COLS)
+    if (version == 1) {
+        rc = HP_ERR("%s: checkpoint format version 1 was written by an hptune build from before "
+                    "checkpoint format 2; this hptune (%s, %s) reads version %d only: retrain the "
+                    "trial from scratch (delete the file, or start a new study), or resume it with "
+                    "the hptune build that wrote it", path, hp_build_version(),
+                    hp_build_revision(), HP_CHECKPOINT_VERSION);
+        goto close;
+    }
+    if (version != HP_CHECKPOINT_VERSION) {
+        rc = HP_ERR("%s: checkpoint format version %lld is not supported by this hptune (%s, reads "
+                    "version %d); use the hptune build that wrote it, or retrain the trial from "
+                    "scratch", path, (long long)version, hp_build_version(), HP_CHECKPOINT_VERSION);
+        goto close;
+    }
+    if (h5u_read_attr_strings(file, "checksum_datasets", &names, &n_names) != 0 ||
+        h5u_read_attr_uint32(file, "crc32", &stored_crc) != 0)
         goto corrupt;
-    p->n_params = (size_t)n_params;
-    p->n_bn_state = (size_t)n_bn;
-    p->n_train = (size_t)n_train;
-    p->n_history = (size_t)n_hist / HP_HISTORY_COLS;
-    l->params = hp_xalloc_floats(p->n_params);
-    l->opt_m = hp_xalloc_floats(p->n_params);
-    l->opt_v = hp_xalloc_floats(p->n_params);
-    l->bn_state = hp_xalloc_floats(p->n_bn_state);
-    l->order = hp_xcalloc(p->n_train + 1, sizeof(int32_t));
-    l->history = hp_xcalloc(p->n_history * HP_HISTORY_COLS + 1, sizeof(double));
-    l->confusion = hp_xcalloc(p->n_history * 100 + 1, sizeof(int64_t));
-    p->params = l->params;
-    p->opt_m = l->opt_m;
-    p->opt_v = l->opt_v;
-    p->bn_state = l->bn_state;
-    p->order = l->order;
-    p->history = l->history;
-    p->confusion = l->confusion;
-    int64_t checksum = 0;
-    if (h5u_read_array(f, "config_values", H5T_NATIVE_DOUBLE, p->config_values, p->n_keys) ||
-        h5u_read_array(f, "params", H5T_NATIVE_FLOAT, l->params, p->n_params) ||
-        h5u_read_array(f, "opt_m", H5T_NATIVE_FLOAT, l->opt_m, p->n_params) ||
-        h5u_read_array(f, "opt_v", H5T_NATIVE_FLOAT, l->opt_v, p->n_params) ||
-        h5u_read_array(f, "bn_state", H5T_NATIVE_FLOAT, l->bn_state, p->n_bn_state) ||
-        h5u_read_array(f, "rng", H5T_NATIVE_UINT64, p->rng, 12) ||
-        h5u_read_array(f, "order", H5T_NATIVE_INT32, l->order, p->n_train) ||
-        h5u_read_array(f, "partial", H5T_NATIVE_DOUBLE, p->partial, 4) ||
-        h5u_read_array(f, "history", H5T_NATIVE_DOUBLE, l->history, p->n_history * HP_HISTORY_COLS) ||
-        h5u_read_array(f, "confusion", H5T_NATIVE_INT64, l->confusion, p->n_history * 100) ||
-        h5u_read_attr_int64(f, "epoch", &p->counters[0]) ||
-        h5u_read_attr_int64(f, "step", &p->counters[1]) ||
-        h5u_read_attr_int64(f, "batch_in_epoch", &p->counters[2]) ||
-        h5u_read_attr_int64(f, "trial", &p->counters[3]) ||
-        h5u_read_attr_int64(f, "checksum", &checksum))
+    for (int c = 0; c < N_COUNTERS; c++)
+        if (h5u_read_attr_int64(file, counter_names[c], &sf->counters[c]) != 0)
+            goto corrupt;
+    sf->sets = hp_xcalloc(n_names + 1, sizeof *sf->sets);
+    uint32_t crc = 0;
+    for (size_t i = 0; i < n_names; i++) {
+        sf->n = i + 1;
+        if (read_stored(file, names[i], &sf->sets[i]) != 0)
+            goto corrupt;
+        crc = crc_update(crc, sf->sets[i].data, sf->sets[i].count * elem_sizes[sf->sets[i].kind]);
+    }
+    crc = counters_crc(crc, sf->counters);
+    if (crc != stored_crc) {
+        rc = HP_ERR("%s: checksum mismatch (crc32 stored 0x%08" PRIx32 ", computed 0x%08" PRIx32
+                    "): the checkpoint is corrupt; delete it to retrain this trial from its "
+                    "previous checkpoint (or from scratch)", path, stored_crc, crc);
+        goto close;
+    }
+    /* What the values of /config_values mean (outside the checksum: names, not values). */
+    hid_t values = H5Dopen2(file, "/config_values", H5P_DEFAULT);
+    if (values < 0) {
+        h5u_error_at(__FILE__, __LINE__, "opening /config_values");
         goto corrupt;
-    if ((uint64_t)checksum != payload_checksum(p))
-        return HP_ERR("%s: checksum mismatch: the checkpoint is corrupt; delete it to retrain this "
-                      "trial from its previous checkpoint (or from scratch)", path);
-    return 0;
+    }
+    rc = h5u_read_attr_strings(values, "keys", &sf->key_names, &sf->n_key_names);
+    H5U_CLOSE(values, "/config_values", &rc);
+    if (rc)
+        goto corrupt;
+    goto close;
 corrupt:
     hp_error_prefix("%s: corrupt checkpoint", path);
-    return -1;
+    rc = -1;
+close:
+    H5U_CLOSE(file, path, &rc);
+    h5u_free_strings(names, n_names);
+    if (rc)
+        stored_file_release(sf);
+    return rc;
 }
 
-/* Open, read everything, verify, close.  l is valid for loaded_free either way. */
-static int load_checkpoint(const char *path, loaded *l)
+/* The stored dataset that must match e (name, type, shape); NULL with a
+ * message otherwise. */
+static const stored *match_entry(const stored_file *sf, const entry *e, const char *path)
 {
-    memset(l, 0, sizeof *l);
-    hid_t f = open_checkpoint(path);
-    if (f < 0)
+    const stored *s = find_stored(sf, e->name);
+    if (!s) {
+        HP_ERR("%s: the checkpoint has no dataset %s, which this network needs; it was written "
+               "for another network", path, e->name);
+        return NULL;
+    }
+    int same_shape = s->rank == e->rank;
+    for (int d = 0; d < e->rank && same_shape; d++)
+        same_shape = s->dims[d] == e->dims[d];
+    if (s->kind != e->kind || !same_shape) {
+        char have[96], want[96];
+        format_dims(have, sizeof have, s->rank, s->dims);
+        format_dims(want, sizeof want, e->rank, e->dims);
+        HP_ERR("%s: %s is %s %s in the checkpoint, the network needs %s %s; it was written for "
+               "another network", path, e->name, elem_names[s->kind], have, elem_names[e->kind],
+               want);
+        return NULL;
+    }
+    return s;
+}
+
+/* /config_values must hold this hptune's hyperparameters, in its order. */
+static int check_config_keys(const char *path, const stored_file *sf, const double **values)
+{
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    const stored *s = find_stored(sf, "/config_values");
+    int same = s && s->kind == ELEM_F64 && s->rank == 1 && s->count == n_keys &&
+               sf->n_key_names == n_keys;
+    size_t first_difference = 0;
+    while (same && first_difference < n_keys &&
+           strcmp(sf->key_names[first_difference], keys[first_difference].name) == 0)
+        first_difference++;
+    if (!same || first_difference < n_keys) {
+        if (same)
+            return HP_ERR("%s: the checkpoint was written by an hptune with other hyperparameters "
+                          "(key %zu is '%s' there, '%s' here); it cannot be resumed by this "
+                          "version", path, first_difference, sf->key_names[first_difference],
+                          keys[first_difference].name);
+        return HP_ERR("%s: the checkpoint was written by an hptune with other hyperparameters "
+                      "(%zu of them, this hptune has %zu); it cannot be resumed by this version",
+                      path, sf->n_key_names, n_keys);
+    }
+    *values = s->data;
+    return 0;
+}
+
+/* Read, verify, check the hyperparameter table. */
+static int open_verified(const char *path, stored_file *sf, const double **config_values)
+{
+    if (read_checkpoint(path, sf) != 0)
         return -1;
-    int rc = read_payload(f, path, l);
-    H5Fclose(f);
-    return rc;
+    if (check_config_keys(path, sf, config_values) != 0) {
+        stored_file_release(sf);
+        return -1;
+    }
+    return 0;
 }
 
 int hp_checkpoint_read_config(const char *path, hp_config *config, int *epoch, int *batch_in_epoch)
 {
-    loaded l;
-    int rc = load_checkpoint(path, &l);
+    stored_file sf;
+    const double *values;
+    if (open_verified(path, &sf, &values) != 0)
+        return -1;
+    int rc = 0;
+    size_t n;
+    const hp_key *keys = hp_config_keys(&n);
+    hp_config_defaults(config);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (hp_config_set(config, &keys[i], values[i]) != 0) {
+            hp_error_prefix("%s: invalid configuration in checkpoint", path);
+            rc = -1;
+        }
     if (rc == 0) {
-        size_t n;
-        const hp_key *keys = hp_config_keys(&n);
-        hp_config_defaults(config);
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if (hp_config_set(config, &keys[i], l.p.config_values[i]) != 0) {
-                hp_error_prefix("%s: invalid configuration in checkpoint", path);
-                rc = -1;
-            }
-        *epoch = (int)l.p.counters[0];
+        *epoch = (int)sf.counters[0];
         if (batch_in_epoch)
-            *batch_in_epoch = (int)l.p.counters[2];
+            *batch_in_epoch = (int)sf.counters[2];
     }
-    loaded_free(&l);
+    stored_file_release(&sf);
     return rc;
+}
+
+/* Does the file's list of datasets equal the network's, in order? */
+static int check_layout(const char *path, const stored_file *sf, const payload *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!match_entry(sf, &p->entries[i], path))
+            return -1;
+    if (sf->n != p->n)
+        return HP_ERR("%s: the checkpoint has %zu datasets, the network and data need %zu; it was "
+                      "written for another network", path, sf->n, p->n);
+    return 0;
 }
 
 int hp_checkpoint_load(hp_trainer *t, const char *path)
 {
-    loaded l;
-    int rc = load_checkpoint(path, &l);
-    if (rc != 0)
-        goto out;
-    hp_net *net = &t->net;
-    double expected[64];
+    stored_file sf;
+    const double *values;
+    if (open_verified(path, &sf, &values) != 0)
+        return -1;
+    int rc = -1;
+    flat_state s;
+    memset(&s, 0, sizeof s);
+    payload p = {0};
+    double expected[MAX_KEYS];
     size_t n_keys;
     config_to_values(&t->config, expected, &n_keys);
-    if (memcmp(expected, l.p.config_values, n_keys * sizeof(double)) != 0) {
-        rc = HP_ERR("%s: the checkpoint belongs to another configuration", path);
+    if (memcmp(expected, values, n_keys * sizeof(double)) != 0) {
+        HP_ERR("%s: the checkpoint belongs to another configuration", path);
         goto out;
     }
-    if (l.p.n_params != net->n_params || l.p.n_bn_state != net->n_bn_state) {
-        rc = HP_ERR("%s: the checkpoint has %zu parameters, the network %zu", path, l.p.n_params,
-                    net->n_params);
+    const stored *order = find_stored(&sf, "/order"), *history = find_stored(&sf, "/history");
+    if (order && order->rank == 1 && order->count != (size_t)t->train->n) {
+        HP_ERR("%s: the checkpoint was trained on %zu images, this data has %d; use the same data "
+               "file and shards", path, order->count, t->train->n);
         goto out;
     }
-    if (l.p.n_train != (size_t)t->train->n) {
-        rc = HP_ERR("%s: the checkpoint was trained on %zu images, this data has %d; use the "
-                    "same data file and shards", path, l.p.n_train, t->train->n);
+    if (!history || history->rank != 2 || history->dims[0] > (hsize_t)1 << 24) {
+        HP_ERR("%s: corrupt checkpoint: /history is missing or not (epochs, %d)", path,
+               HP_HISTORY_COLS);
         goto out;
     }
-    memcpy(net->params, l.params, net->n_params * sizeof(float));
-    memcpy(net->opt_m, l.opt_m, net->n_params * sizeof(float));
-    memcpy(net->opt_v, l.opt_v, net->n_params * sizeof(float));
-    memcpy(net->bn_state, l.bn_state, net->n_bn_state * sizeof(float));
-    memcpy(t->shuffle_rng.s, l.p.rng, 32);
-    memcpy(t->dropout_rng.s, l.p.rng + 4, 32);
-    memcpy(t->augment_rng.s, l.p.rng + 8, 32);
-    memcpy(t->order, l.order, l.p.n_train * sizeof(int32_t));
-    t->part_loss_sum = l.p.partial[0];
-    t->part_correct = (int64_t)l.p.partial[1];
-    t->part_seen = (int64_t)l.p.partial[2];
-    t->part_seconds = l.p.partial[3];
-    t->epoch = (int)l.p.counters[0];
-    t->step = l.p.counters[1];
-    t->batch_in_epoch = (int)l.p.counters[2];
+    /* Restored into the trainer's own arrays (network, order) and into s;
+     * nothing is copied before every check has passed. */
+    flat_state_alloc_history(&s, (int)history->dims[0]);
+    hp_config_keys(&s.n_keys);
+    build_payload(&p, &t->net, t->order, (size_t)t->train->n, &s);
+    if (check_layout(path, &sf, &p) != 0)
+        goto out;
+    for (size_t i = 0; i < p.n; i++) {
+        const stored *st = find_stored(&sf, p.entries[i].name);
+        memcpy(p.entries[i].data, st->data, st->count * elem_sizes[st->kind]);
+    }
+    memcpy(t->shuffle_rng.s, s.rng[0], sizeof s.rng[0]);
+    memcpy(t->dropout_rng.s, s.rng[1], sizeof s.rng[1]);
+    memcpy(t->augment_rng.s, s.rng[2], sizeof s.rng[2]);
+    t->part_loss_sum = s.partial[0];
+    t->part_correct = (int64_t)s.partial[1];
+    t->part_seen = (int64_t)s.partial[2];
+    t->part_seconds = s.partial[3];
+    t->epoch = (int)sf.counters[0];
+    t->step = sf.counters[1];
+    t->batch_in_epoch = (int)sf.counters[2];
     free(t->history);
-    t->n_history = (int)l.p.n_history;
-    t->history = hp_xcalloc(l.p.n_history + 1, sizeof *t->history);
-    for (size_t e = 0; e < l.p.n_history; e++) {
-        const double *r = l.history + e * HP_HISTORY_COLS;
+    t->n_history = s.n_history;
+    t->history = hp_xcalloc((size_t)s.n_history + 1, sizeof *t->history);
+    for (int e = 0; e < s.n_history; e++) {
+        const double *row = s.history + (size_t)e * HP_HISTORY_COLS;
         hp_epoch_metrics *m = &t->history[e];
-        m->epoch = (int)r[0];
-        hp_epoch_metrics_from_row(m, r + 1);
-        memcpy(m->confusion, l.confusion + e * 100, sizeof m->confusion);
+        m->epoch = (int)row[0];
+        hp_epoch_metrics_from_row(m, row + 1);
+        memcpy(m->confusion, s.confusion + (size_t)e * HP_NUM_CLASSES * HP_NUM_CLASSES,
+               sizeof m->confusion);
     }
+    rc = 0;
 out:
-    loaded_free(&l);
+    free(p.entries);
+    flat_state_release(&s);
+    stored_file_release(&sf);
     return rc;
 }
 
 int hp_checkpoint_load_weights(hp_trainer *t, const char *path)
 {
-    loaded l;
-    int rc = load_checkpoint(path, &l);
-    if (rc == 0 && (l.p.n_params != t->net.n_params || l.p.n_bn_state != t->net.n_bn_state))
-        rc = HP_ERR("%s: the checkpoint does not match the network", path);
-    if (rc == 0) {
-        memcpy(t->net.params, l.params, t->net.n_params * sizeof(float));
-        memcpy(t->net.bn_state, l.bn_state, t->net.n_bn_state * sizeof(float));
+    stored_file sf;
+    const double *values;
+    if (open_verified(path, &sf, &values) != 0)
+        return -1;
+    int rc = 0;
+    flat_state s;
+    memset(&s, 0, sizeof s);
+    flat_state_alloc_history(&s, 0);
+    payload p;
+    build_payload(&p, &t->net, t->order, (size_t)t->train->n, &s);
+    /* Only /model: weights and batch-norm statistics. */
+    for (size_t i = 0; i < p.n && rc == 0; i++)
+        if (strncmp(p.entries[i].name, "/model/", 7) == 0 && !match_entry(&sf, &p.entries[i], path))
+            rc = -1;
+    for (size_t i = 0; i < p.n && rc == 0; i++) {
+        if (strncmp(p.entries[i].name, "/model/", 7) != 0)
+            continue;
+        const stored *st = find_stored(&sf, p.entries[i].name);
+        memcpy(p.entries[i].data, st->data, st->count * elem_sizes[st->kind]);
     }
-    loaded_free(&l);
+    free(p.entries);
+    flat_state_release(&s);
+    stored_file_release(&sf);
     return rc;
 }

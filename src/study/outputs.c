@@ -21,7 +21,6 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
 {
     h5u_quiet();
     char *path = path_join(s->dir, "study.h5");
-    char *temp = h5u_temp_name(path);
     int n = s->n_trials;
     size_t n_keys;
     const hp_key *keys = hp_config_keys(&n_keys);
@@ -70,11 +69,11 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     int rc = -1;
     if (hp_strategy_save(s->strategy, &state, &state_size) != 0)
         goto out;
-    hid_t f = H5Fcreate(temp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        H5U_FAIL("cannot create the file");
+    /* built in memory and written by h5u_file_commit: a full disk is an
+       error message, never a half-written file or a crash in HDF5's close */
+    hid_t f = h5u_file_create(path);
+    if (f < 0)
         goto out;
-    }
     hid_t g = H5Gcreate2(f, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int best_epoch = 0;
     double best_value = NAN;
@@ -101,27 +100,23 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     if (!bad) {
         hid_t ds = H5Dopen2(f, "metrics", H5P_DEFAULT);
         bad = ds < 0 || h5u_write_attr_string(ds, "columns", metric_list);
-        if (ds >= 0)
-            H5Dclose(ds);
+        H5U_CLOSE(ds, "/metrics", &bad);
     }
     if (!bad) {
         int64_t e = (int64_t)elapsed;
         bad = h5u_write_attr_int64(f, "elapsed_seconds", e);
     }
     if (g >= 0)
-        H5Gclose(g);
-    if (H5Fclose(f) < 0 && !bad)
-        bad = H5U_FAIL("cannot close the file");
+        H5U_CLOSE(g, "/trials", &bad);
     if (!bad)
-        rc = h5u_commit_temp(temp, path);
+        rc = h5u_file_commit(f, path);
     else
-        unlink(temp);
+        h5u_file_discard(f);
 out:
     if (rc)
         hp_error_prefix("%s: cannot write the study snapshot", path);
     free(state);
     free(path);
-    free(temp);
     free(ints);
     free(configs);
     free(final_values);
@@ -161,10 +156,16 @@ int hp_study_write_best_yaml(const hp_study *s)
         /* the trial's own configuration, seed and epoch budget included, so
            that `hptune train best.yaml` retrains exactly that trial */
         hp_config_write_yaml(f, c, "  ");
-        if (fclose(f) != 0)
+        if (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
             rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
-        else if (rename(temp, path) != 0)
+            fclose(f);
+        } else if (fclose(f) != 0) {
+            rc = HP_ERR("%s: cannot write: %s", path, strerror(errno));
+        } else if (rename(temp, path) != 0) {
             rc = HP_ERR("%s: cannot rename into place: %s", path, strerror(errno));
+        }
+        if (rc != 0)
+            unlink(temp); /* nothing half-written stays behind */
     }
     free(path);
     free(temp);

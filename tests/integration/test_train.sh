@@ -15,7 +15,7 @@ fixed: {epochs: 4, num_blocks: 2, filters: 8, head_units: 16, batch_size: 32, ba
         augment_crop: 2, augment_flip: true, conv_dropout: 0.2, head_dropout: 0.3,
         lr_schedule: cosine, warmup_epochs: 1, optimizer: adamw, weight_decay: 0.01}
 YAML
-STATE="/params /opt_m /opt_v /bn_state /rng /order"
+STATE="/model /optimizer /rng /order" # h5diff compares the groups recursively
 same_state() { for d in $STATE; do h5diff -q "$1" "$2" "$d" >/dev/null 2>&1 || { echo "$d differs"; return 1; }; done; }
 metrics() { grep '^epoch' "$1" | sed 's/  lr .*//'; } # epoch lines without timings
 
@@ -26,6 +26,64 @@ if why=$(same_state a.h5 b.h5) && [ "$(metrics a.log)" = "$(metrics b.log)" ] &&
 else fail same_seed_bit_identical "$why"; fi
 "$HPTUNE" train job.yaml --set seed=6 --checkpoint s.h5 >s.log 2>&1
 same_state a.h5 s.h5 >/dev/null && fail other_seed_differs "seed 6 gave the same weights" || pass other_seed_differs
+
+# the checkpoint read by h5py, as a user would: per-layer tensors with the
+# shapes of this job's network (net.h: conv 3->8, 8->8, k3; dense 8*8*8->16->10),
+# labelled history and confusion matching the log, and the documented crc32
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+    if why=$(/usr/bin/python3 - a.h5 a.log <<'PY' 2>&1
+import re, struct, sys, zlib
+import h5py
+f = h5py.File(sys.argv[1], "r")
+problems = []
+def expect(cond, what):
+    if not cond:
+        problems.append(what)
+layers = ["block1_conv", "block1_bn", "block2_conv", "block2_bn", "head1_dense", "output_dense"]
+expect(list(f["model"]) == layers, "model groups %s" % list(f["model"]))
+shapes = {"block1_conv/weight": (8, 3, 3, 3), "block1_conv/bias": (8,),
+          "block1_bn/gamma": (8,), "block1_bn/beta": (8,),
+          "block2_conv/weight": (8, 8, 3, 3), "block2_conv/bias": (8,),
+          "block2_bn/gamma": (8,), "block2_bn/beta": (8,),
+          "head1_dense/weight": (16, 512), "head1_dense/bias": (16,),
+          "output_dense/weight": (10, 16), "output_dense/bias": (10,)}
+for name, shape in shapes.items():
+    for group in ("model", "optimizer/m", "optimizer/v"):
+        d = f.get(group + "/" + name)
+        expect(d is not None and d.shape == shape and d.dtype == "float32",
+               "%s/%s: %s" % (group, name, None if d is None else (d.shape, d.dtype)))
+for bn in ("block1_bn", "block2_bn"):
+    for stat in ("running_mean", "running_var"):
+        expect(f["model/%s/%s" % (bn, stat)].shape == (8,), "%s %s" % (bn, stat))
+    expect(f["model/" + bn].attrs["kind"] == "batchnorm", bn + " kind")
+expect(f["model/block1_conv"].attrs["kind"] == "conv", "conv kind")
+history, confusion = f["history"], f["confusion"]
+columns = list(history.attrs["columns"])
+expect(history.shape == (4, len(columns)) and columns[0] == "epoch", "history %s %s" % (history.shape, columns))
+expect(confusion.shape == (4, 10, 10) and confusion.dtype == "int64", "confusion %s" % (confusion.shape,))
+expect(list(confusion.attrs["class_names"])[:2] == ["airplane", "automobile"], "class names")
+expect((confusion[()].sum(axis=(1, 2)) == 250).all(), "each epoch's confusion counts the 250 validation images")
+# the log's epoch lines, to 4 decimals: train loss, val loss, val accuracy
+logged = [tuple(map(float, m.groups())) for m in
+          re.finditer(r"train loss ([0-9.]+) acc [0-9.]+  val loss ([0-9.]+) acc ([0-9.]+)", open(sys.argv[2]).read())]
+rows = [(round(r[columns.index("train_loss")], 4), round(r[columns.index("val_loss")], 4),
+         round(r[columns.index("val_accuracy")], 4)) for r in history[()]]
+expect(list(history[:, 0]) == [1, 2, 3, 4] and rows == logged, "history %s vs log %s" % (rows, logged))
+crc = 0
+for name in f.attrs["checksum_datasets"]:
+    crc = zlib.crc32(f[name][()].tobytes(), crc)
+keys = ("epoch", "step", "batch_in_epoch", "trial", "n_train")
+crc = zlib.crc32(struct.pack("<5q", *(int(f.attrs[k]) for k in keys)), crc)
+expect(crc == f.attrs["crc32"], "crc32 %08x, recipe gives %08x" % (f.attrs["crc32"], crc))
+expect(f.attrs["format_version"] == 2 and f.attrs["hptune_version"] and f.attrs["git_revision"], "root attributes")
+print("; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+    ); then pass checkpoint_readable_with_h5py
+    else fail checkpoint_readable_with_h5py "$why"; fi
+else
+    skip checkpoint_readable_with_h5py "h5py not importable by /usr/bin/python3 (apt-get install python3-h5py)"
+fi
 
 # k epochs, checkpoint, restore in a new process, E-k more == E straight
 "$HPTUNE" train job.yaml --stop-at 2 --checkpoint c.h5 >c1.log 2>&1

@@ -7,9 +7,12 @@
  * GNU 'L' long name and a pax 'x' path).  Oracles computed here, independently
  * of src/data/prepare.c: which rows every shard must hold and in what order (the
  * j-th image of class c goes to shard j % n_shards), the source index of every
- * row, and the per-channel mean/std summed directly over the pixels.  Every
- * refused input must give the expected message and leave no output or
- * temporary file behind; damaged HDF5 files must be rejected by the reader.
+ * row, the per-channel mean/std summed directly over the pixels, and the
+ * crc32 of every shard's image and label bytes (zlib over the records as
+ * generated).  Every refused input must give the expected message and leave
+ * no output or temporary file behind; damaged HDF5 files (wrong shapes or
+ * types, a flipped byte in the images or labels) must be rejected by the
+ * reader, and a failed write must keep the previous file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -336,7 +341,36 @@ static void check_prepared_file(const char *path, int n_shards, const char *sour
         return;
     }
 
+    /* Checksums: zlib's crc32 of each shard's image and label bytes, built
+     * from the generated records in the shard's expected order. */
+    uint32_t images_crc[64], labels_crc[64], test_crc[2];
+    if (read_int_dataset(path, "train/images_crc32", H5T_NATIVE_UINT32, images_crc) != 0 ||
+        read_int_dataset(path, "train/labels_crc32", H5T_NATIVE_UINT32, labels_crc) != 0 ||
+        read_int_dataset(path, "test/images_crc32", H5T_NATIVE_UINT32, &test_crc[0]) != 0 ||
+        read_int_dataset(path, "test/labels_crc32", H5T_NATIVE_UINT32, &test_crc[1]) != 0) {
+        EXPECT(0, "cannot read the crc32 datasets of %s", path);
+        return;
+    }
     int rows[N_TRAIN];
+    for (int s = 0; s < n_shards; s++) {
+        int n = expected_shard_rows(n_shards, s, rows);
+        uLong image_crc = crc32(0L, Z_NULL, 0), label_crc = crc32(0L, Z_NULL, 0);
+        for (int i = 0; i < n; i++) {
+            image_crc = crc32(image_crc, train_records[rows[i]] + 1, HP_IMAGE_BYTES);
+            label_crc = crc32(label_crc, train_records[rows[i]], 1);
+        }
+        EXPECT(images_crc[s] == image_crc && labels_crc[s] == label_crc,
+               "shard %d: crc32 images 0x%08x labels 0x%08x, expected 0x%08lx 0x%08lx", s,
+               images_crc[s], labels_crc[s], image_crc, label_crc);
+    }
+    uLong image_crc = crc32(0L, Z_NULL, 0), label_crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < N_TEST; i++) {
+        image_crc = crc32(image_crc, test_records[i] + 1, HP_IMAGE_BYTES);
+        label_crc = crc32(label_crc, test_records[i], 1);
+    }
+    EXPECT(test_crc[0] == image_crc && test_crc[1] == label_crc, "test set crc32 0x%08x 0x%08x",
+           test_crc[0], test_crc[1]);
+
     int64_t row = 0;
     for (int s = 0; s < n_shards; s++) {
         int n = expected_shard_rows(n_shards, s, rows);
@@ -723,13 +757,14 @@ static void images_rank3(hid_t f)
     hsize_t dims[3] = {N_TEST, 3, 1024};
     replace_dataset(f, "test/images", H5T_NATIVE_UINT8, 3, dims, images);
 }
-static void version_two(hid_t f)
+static void set_version(hid_t f, int version)
 {
-    int two = 2;
     hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    H5Awrite(a, H5T_NATIVE_INT, &two);
+    H5Awrite(a, H5T_NATIVE_INT, &version);
     H5Aclose(a);
 }
+static void version_one(hid_t f) { set_version(f, 1); }
+static void version_three(hid_t f) { set_version(f, 3); }
 static void no_version(hid_t f) { H5Adelete(f, "format_version"); }
 static void offsets_decreasing(hid_t f)
 {
@@ -738,8 +773,26 @@ static void offsets_decreasing(hid_t f)
     replace_dataset(f, "train/shard_offsets", H5T_NATIVE_INT64, 1, dims, offsets);
 }
 
+static void crc_as_int64(hid_t f)
+{
+    int64_t crc[4] = {0};
+    hsize_t dims[1] = {4};
+    replace_dataset(f, "train/images_crc32", H5T_NATIVE_INT64, 1, dims, crc);
+}
+static void crc_short(hid_t f)
+{
+    uint32_t crc[3] = {0};
+    hsize_t dims[1] = {3};
+    replace_dataset(f, "train/labels_crc32", H5T_NATIVE_UINT32, 1, dims, crc);
+}
+static void no_test_crc(hid_t f) { H5Ldelete(f, "test/images_crc32", H5P_DEFAULT); }
+
 TEST(test_reader_refuses_damaged_files)
 {
+    expect_reader_refuses("crctype", crc_as_int64,
+                          "/train/images_crc32 holds int64 elements, expected uint32");
+    expect_reader_refuses("crcshape", crc_short, "/train/labels_crc32 has shape (3), expected (4)");
+    expect_reader_refuses("nocrc", no_test_crc, "has no dataset /test/images_crc32");
     expect_reader_refuses("nolabels", drop_labels, "has no dataset /train/labels");
     expect_reader_refuses("nometa", drop_meta, "has no dataset /meta/class_names");
     expect_reader_refuses("meantype", mean_as_double, "/meta/mean holds float64 elements, expected float32");
@@ -747,9 +800,99 @@ TEST(test_reader_refuses_damaged_files)
     snprintf(shape, sizeof shape, "has shape (%d), expected (%d)", N_TRAIN - 1, N_TRAIN);
     expect_reader_refuses("labelshape", short_labels, shape);
     expect_reader_refuses("rank", images_rank3, "/test/images has shape (20, 3, 1024)");
-    expect_reader_refuses("version", version_two, "format_version 2");
+    expect_reader_refuses("version1", version_one, "format_version 1 (written by an earlier");
+    expect_reader_refuses("version3", version_three, "format_version 3");
     expect_reader_refuses("noversion", no_version, "no 'format_version' attribute");
     expect_reader_refuses("offsets", offsets_decreasing, "shard_offsets is inconsistent");
+}
+
+/* Flip one byte of a dataset's stored data in the file itself (the datasets
+ * are contiguous, so H5Dget_offset gives where their bytes are). */
+static void flip_stored_bits(const char *path, const char *name, hsize_t index, uint8_t mask)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    haddr_t offset = H5Dget_offset(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    if (offset == HADDR_UNDEF)
+        HP_PANIC("%s has no contiguous storage", name);
+    int fd = open(path, O_RDWR);
+    uint8_t byte;
+    if (fd < 0 || pread(fd, &byte, 1, (off_t)(offset + index)) != 1)
+        HP_PANIC("cannot read %s", path);
+    byte ^= mask;
+    if (pwrite(fd, &byte, 1, (off_t)(offset + index)) != 1 || close(fd) != 0)
+        HP_PANIC("cannot write %s", path);
+}
+
+TEST(test_flipped_byte_is_refused)
+{
+    int rows[N_TRAIN];
+    int n0 = expected_shard_rows(4, 0, rows), n1 = expected_shard_rows(4, 1, rows);
+    /* One byte in the middle of shard 1's images (the file holds shard 0 first). */
+    char *path = copy_of_good_file("flipimage");
+    flip_stored_bits(path, "train/images", (hsize_t)(n0 + n1 / 2) * HP_IMAGE_BYTES + 77, 0x10);
+    hp_dataset ds;
+    int shard1[1] = {1}, others[3] = {0, 2, 3};
+    EXPECT(hp_dataset_load_shards(&ds, path, shard1, 1) == -1, "a flipped image byte was loaded");
+    const char *msg = hp_error_message();
+    EXPECT(strstr(msg, path) && strstr(msg, "/train/images") && strstr(msg, "shard 1") &&
+           strstr(msg, "checksum") && strstr(msg, "hptune prepare"), "message: %s", msg);
+    EXPECT(hp_dataset_load_shards(&ds, path, others, 3) == 0, "the intact shards: %s",
+           hp_error_message());
+    hp_dataset_release(&ds);
+    EXPECT(hp_dataset_load_test(&ds, path) == 0, "the intact test set: %s", hp_error_message());
+    hp_dataset_release(&ds);
+    free(path);
+
+    path = copy_of_good_file("fliplabel");
+    flip_stored_bits(path, "train/labels", 0, 0x01); /* still a valid label (0..9): only the checksum can tell */
+    int shard0[1] = {0};
+    EXPECT(hp_dataset_load_shards(&ds, path, shard0, 1) == -1, "a flipped label byte was loaded");
+    msg = hp_error_message();
+    EXPECT(strstr(msg, path) && strstr(msg, "/train/labels") && strstr(msg, "checksum"),
+           "message: %s", msg);
+    free(path);
+
+    path = copy_of_good_file("fliptest");
+    flip_stored_bits(path, "test/images", (hsize_t)N_TEST * HP_IMAGE_BYTES - 1, 0x80); /* the last byte */
+    EXPECT(hp_dataset_load_test(&ds, path) == -1, "a flipped test image byte was loaded");
+    msg = hp_error_message();
+    EXPECT(strstr(msg, path) && strstr(msg, "/test/images") && strstr(msg, "checksum"),
+           "message: %s", msg);
+    free(path);
+}
+
+/* A write that fails (the file size limit stands in for a full disk: write()
+ * fails with EFBIG) keeps the previous file and leaves no temporary file. */
+TEST(test_write_failure_keeps_previous_file)
+{
+    char *dir = path_in(root, "limited");
+    mkdir(dir, 0755);
+    char *out = path_in(dir, "keep.h5");
+    EXPECT(hp_prepare_cifar10(tarball, out, 2) == 0, "%s", hp_error_message());
+    struct rlimit old, small;
+    getrlimit(RLIMIT_FSIZE, &old);
+    small = old;
+    small.rlim_cur = 64 * 1024; /* the file is about 700 kB */
+    void (*previous)(int) = signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &small);
+    int rc = hp_prepare_cifar10(tarball, out, 3);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, previous);
+    const char *msg = hp_error_message();
+    EXPECT(rc == -1, "the write succeeded despite the file size limit");
+    EXPECT(strstr(msg, out) && strstr(msg, strerror(EFBIG)) && strstr(msg, "is unchanged"),
+           "message: %s", msg);
+    int n_shards = 0;
+    EXPECT(hp_dataset_info(out, &n_shards, NULL, NULL) == 0 && n_shards == 2,
+           "previous file damaged: %s", hp_error_message());
+    char first[256] = "";
+    EXPECT(count_entries(dir, first, sizeof first) == 1, "files left besides keep.h5 (e.g. %s)",
+           first);
+    free(out);
+    free(dir);
 }
 
 TEST(test_reader_refuses_missing_and_foreign_files)
@@ -850,6 +993,8 @@ int main(void)
     RUN(test_refuses_unwritable_output);
     RUN(test_failed_run_keeps_previous_output);
     RUN(test_reader_refuses_damaged_files);
+    RUN(test_flipped_byte_is_refused);
+    RUN(test_write_failure_keeps_previous_file);
     RUN(test_reader_refuses_missing_and_foreign_files);
     RUN(test_hdf5_errors_are_one_message);
     RUN(test_cli);
