@@ -64,7 +64,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 #   nn/         layers, network, optimizers, trainer, checkpoints
 #   data/       the CIFAR-10 HDF5 data set
 #   base/       errors, random numbers, HDF5 helpers
-CORE_DIRS = base data nn objective search study
+CORE_DIRS = base data nn objective search study report
 MPI_SRCS  = $(wildcard src/mpi/*.c)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 CORE_SRCS = $(foreach d,$(CORE_DIRS),$(wildcard src/$(d)/*.c))
@@ -73,10 +73,12 @@ SHELL_OBJS = $(MPI_SRCS:src/%.c=$(BUILD)/shell/%.o) $(CLI_SRCS:src/%.c=$(BUILD)/
 CORE_LIB  = $(BUILD)/libhptune_core.a
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 
 .PHONY: all check unit bench install clean deps data demo check-purity
-all: $(PROGRAM) $(UNIT_BINS)
+all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
@@ -92,6 +94,10 @@ $(PROGRAM): $(SHELL_OBJS) $(CORE_LIB)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CORE_CC) $(ALL_CFLAGS) -Itests/unit $< $(CORE_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS)
+# Test tools (data generators for end-to-end tests) link like unit tests.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CORE_CC) $(ALL_CFLAGS) $< $(CORE_LIB) -o $@ $(ALL_LDFLAGS) $(DEP_LIBS)
 
 # The core makes no MPI calls: no core source includes <mpi.h>, and no core
 # object refers to an MPI symbol or to the comm.h wrappers (checked on every
