@@ -326,15 +326,17 @@ class Browser:
             return "(no output)"
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=5)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
+        """End the browser's process group (its own session: only processes it started)."""
+        if self.proc:
+            group = self.proc.pid
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL also takes helpers that outlive the leader
                 try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    os.killpg(group, sig)
+                except ProcessLookupError:
+                    break
+                try:
                     self.proc.wait(timeout=5)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
+                except subprocess.TimeoutExpired:
                     pass
         self.proc = None
         try:
@@ -451,12 +453,13 @@ def main():
             return base64.b64decode(dt.call("Page.captureScreenshot", params, session)["data"])
 
         for expr, expected in args.eq:
+            label = "eq " + (expr if len(expr) <= 70 else expr[:67] + "...")
             try:
                 got = evaluate(expr)
                 want = parse_expected(expected)
-                report("eq", None if got == want else "%s = %r, expected %r" % (expr, got, want))
+                report(label, None if got == want else "%s = %r, expected %r" % (expr, got, want))
             except CheckError as e:
-                report("eq", str(e))
+                report(label, str(e))
 
         size = evaluate("JSON.stringify([document.documentElement.scrollWidth, document.documentElement.scrollHeight])")
         page_w, page_h = json.loads(size)
