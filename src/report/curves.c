@@ -369,7 +369,7 @@ void rp_section_curves(rp_page *pg)
                 HP_REPORT_CURVES_SPREAD, n_drawn, BAND_MIN_TRIALS);
     }
     if (max_epochs > HP_REPORT_MAX_POINTS)
-        fprintf(f, " Curves longer than %d epochs are drawn with every %d-th epoch (and the last).",
+        fprintf(f, " Curves longer than %d epochs are drawn with one point every %d epochs (and the last).",
                 HP_REPORT_MAX_POINTS, epoch_stride(max_epochs));
     for (int kind = 0; kind < 2; kind++)
         if (clipped[kind]) {

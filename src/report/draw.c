@@ -4,8 +4,11 @@
  * Ticks: "nice" steps 1, 2, 5 x 10^k (Heckbert, "Nice numbers for graph
  * labels", Graphics Gems 1990); log axes tick at powers of ten, adding 2 and 5
  * times them when the axis spans fewer than three decades.
- * Robust ranges: values beyond Tukey's far fences (quartiles -/+ 3 x IQR) do
- * not stretch an axis; the plots clip them and say so.
+ * Robust ranges: a few diverged values (loss 1e4) must not squash an axis,
+ * but the steep start of a long learning curve is data, not an outlier.
+ * Fences at median -/+ RP_FENCE x (median - 5 % quantile, 95 % quantile -
+ * median); values beyond are cut off (and the plots say so) only if they are
+ * at most 5 % of all: then they are rare and far away.
  * viridis: the 10 colours viridis(10) of R's viridisLite 0.4 (the matplotlib
  * colormap by van der Walt and Smith), linearly interpolated in sRGB.
  */
@@ -16,6 +19,8 @@
 #include <string.h>
 
 #include "error.h"
+
+#define RP_FENCE 10.0
 
 /* ------------------------------------------------------------- output --- */
 
@@ -318,14 +323,32 @@ int rp_robust_domain(const double *values, int n, double *lo, double *hi)
     double *v = hp_xcalloc((size_t)n, sizeof *v);
     memcpy(v, values, (size_t)n * sizeof *v);
     rp_sort_doubles(v, n);
-    double q1 = rp_quantile_sorted(v, n, 0.25), q3 = rp_quantile_sorted(v, n, 0.75);
-    double iqr = q3 - q1;
-    double fence_lo = q1 - 3 * iqr, fence_hi = q3 + 3 * iqr;
-    *lo = v[0] < fence_lo ? fence_lo : v[0];
-    *hi = v[n - 1] > fence_hi ? fence_hi : v[n - 1];
-    int clipped = v[0] < fence_lo || v[n - 1] > fence_hi;
+    double q05 = rp_quantile_sorted(v, n, 0.05), q50 = rp_quantile_sorted(v, n, 0.5),
+           q95 = rp_quantile_sorted(v, n, 0.95);
+    double fence_lo = q50 - RP_FENCE * (q50 - q05), fence_hi = q50 + RP_FENCE * (q95 - q50);
+    /* only rare values are outliers: a fence that would cut more than 5 % is not used */
+    int below = 0, above = 0;
+    for (int i = 0; i < n; i++) {
+        below += v[i] < fence_lo;
+        above += v[i] > fence_hi;
+    }
+    int clip_lo = below > 0 && below <= n / 20, clip_hi = above > 0 && above <= n / 20;
+    *lo = clip_lo ? fence_lo : v[0];
+    *hi = clip_hi ? fence_hi : v[n - 1];
+    if (clip_lo) /* the axis ends at the smallest value inside the fence */
+        for (int i = 0; i < n; i++)
+            if (v[i] >= fence_lo) {
+                *lo = v[i];
+                break;
+            }
+    if (clip_hi)
+        for (int i = n - 1; i >= 0; i--)
+            if (v[i] <= fence_hi) {
+                *hi = v[i];
+                break;
+            }
     free(v);
-    return clipped;
+    return clip_lo || clip_hi;
 }
 
 /* ------------------------------------------------------------- colours --- */

@@ -48,6 +48,8 @@ static int validate(const hp_report *r)
         return HP_ERR("report: %d parameters but no parameter list", r->n_params);
     if (r->n_trials > 0 && !r->trials)
         return HP_ERR("report: %d trials but no trial list", r->n_trials);
+    if (!r->metric || !r->metric[0])
+        return HP_ERR("report: the study metric has no name");
     if (r->metric_column < 0 || r->metric_column >= HP_REPORT_METRIC_COLS)
         return HP_ERR("report: metric column %d is not in 0..%d", r->metric_column, HP_REPORT_METRIC_COLS - 1);
     if (r->best < -1 || r->best >= r->n_trials)

@@ -77,8 +77,8 @@ const char *rp_tick_label(const rp_scale *s, double v, double step, char *buf, s
 /* A parameter's scale over the range of its spec and its finite values. */
 void rp_scale_for_param(rp_scale *s, const hp_report *r, int p, double r0, double r1);
 
-/* [lo, hi] covering values with outliers fenced off (3 x IQR beyond the
- * quartiles); returns 1 if some values lie outside.  n == 0 gives [0, 1]. */
+/* [lo, hi] covering the values except rare far outliers (see draw.c);
+ * returns 1 if some values lie outside.  n == 0 gives [0, 1]. */
 int rp_robust_domain(const double *values, int n, double *lo, double *hi);
 /* q-quantile (linear interpolation) of sorted[0..n-1], n > 0. */
 double rp_quantile_sorted(const double *sorted, int n, double q);

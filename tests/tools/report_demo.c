@@ -356,16 +356,15 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = hp_report_write_html(&r, o.out);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc != 0) {
-        hp_error_print();
-        return 1;
-    }
     struct stat st;
-    long bytes = stat(o.out, &st) == 0 ? (long)st.st_size : -1;
-    printf("report_demo: wrote %s: trials=%d with_epochs=%d valued=%d params=%d best_id=%d bytes=%ld "
-           "render_seconds=%.3f\n",
-           o.out, n, with_epochs, valued, n_params, best >= 0 ? trials[best].id : -1, bytes,
-           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    long bytes = rc == 0 && stat(o.out, &st) == 0 ? (long)st.st_size : -1;
+    if (rc != 0)
+        hp_error_print();
+    else
+        printf("report_demo: wrote %s: trials=%d with_epochs=%d valued=%d params=%d best_id=%d bytes=%ld "
+               "render_seconds=%.3f\n",
+               o.out, n, with_epochs, valued, n_params, best >= 0 ? trials[best].id : -1, bytes,
+               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     for (int i = 0; i < n; i++)
         free(failures[i]);
     free(failures);
@@ -374,5 +373,5 @@ int main(int argc, char **argv)
     free(all_metrics);
     free(q);
     free(level);
-    return 0;
+    return rc == 0 ? 0 : 1;
 }

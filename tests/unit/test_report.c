@@ -612,6 +612,8 @@ TEST(curves_and_axes_are_marked_for_the_dom_checks)
         EXPECT(count(page, "data-axis=\"") == MAX_PARAMS, "one axis per parameter");
         EXPECT(count(page, "data-metric-axis=\"") == 1, "and the metric axis");
         EXPECT(count(page, "data-slice=\"") == MAX_PARAMS, "one slice plot per parameter");
+        EXPECT(strstr(page, "The loss axes show ") != NULL, "the diverged loss is cut off the axis, and said so");
+        EXPECT(strstr(page, "The accuracy axes show") == NULL, "accuracies are not cut");
         char best[64];
         snprintf(best, sizeof best, "data-trial=\"%d\" stroke=\"#000\"", fx.trials[fx.r.best].id);
         EXPECT(strstr(page, best) != NULL, "the best trial is drawn in black");
