@@ -4,7 +4,8 @@
 # (tests/browser/check_page.py): it loads without console errors or network
 # requests, is not blank, every plot has ink, and the DOM has the expected
 # marks:
-#   grid   12 trials x 2 parameters: 12 curves, 2 axes, a 4 x 3 heat map,
+#   grid   12 trials x 2 parameters, metric val_loss (lower is better):
+#          12 curves, 2 axes, a 4 x 3 heat map,
 #          a working sort script;
 #   asha   81 trials with stopped, failed, running and pending trials and
 #          HTML in every string: one curve per trial with epochs, stopped
@@ -104,7 +105,7 @@ stopped_end_on_rungs='(function(){var xs={};document.querySelectorAll("#curves l
 sorted_by_metric='(function(){var t=document.getElementById("trial-table");t.tHead.rows[0].cells[5].click();var v=Array.from(t.tBodies[0].rows).map(function(r){return r.cells[5].textContent});var k=v.indexOf("\u2014");var nums=(k<0?v:v.slice(0,k)).map(Number);return nums.every(function(x,i){return i==0||nums[i-1]<=x})&&(k<0||v.slice(k).every(function(s){return s=="\u2014"}))})()'
 
 # ------------------------------------------------------------ small grid
-if render grid --kind grid --trials 12 --epochs 10; then
+if render grid --kind grid --trials 12 --epochs 10 --val-loss; then
     check grid \
         --eq "$(count '#curves [data-trial]')" 12 \
         --eq 'document.querySelector("#curves svg").dataset.curves' '"12"' \

@@ -2,7 +2,7 @@
  *
  *   report_demo --out FILE [--kind grid|random|asha] [--trials N] [--epochs E]
  *               [--failures K] [--running K] [--pending K] [--nasty] [--empty]
- *               [--no-params] [--no-confusion] [--heatmap a,b] [--seed S]
+ *               [--no-params] [--no-confusion] [--heatmap a,b] [--val-loss] [--seed S]
  *
  * Kinds:
  *   grid    2 parameters, learning_rate (log: 1e-4 .. 1e-1) x optimizer
@@ -21,7 +21,8 @@
  * exponentially, with training accuracy pulling away (overfitting) when
  * dropout is low.  --failures K makes K trials fail (some before the first
  * epoch, some diverging mid-way with NaN losses); --nasty puts HTML and
- * control characters into every string.  One line on stdout reports what was
+ * control characters into every string; --val-loss makes val_loss (lower is
+ * better) the study metric instead of val_accuracy.  One line on stdout reports what was
  * written: trials, trials with epochs, parameters, bytes and render seconds.
  */
 #include <math.h>
@@ -47,7 +48,7 @@ static const char *const nasty_classes[HP_REPORT_CLASSES] = {"<b>airplane</b>", 
 
 typedef struct options {
     const char *out, *heatmap;
-    int kind, trials, epochs, failures, running, pending, nasty, empty, no_params, no_confusion;
+    int kind, trials, epochs, failures, running, pending, nasty, empty, no_params, no_confusion, val_loss;
     unsigned long long seed;
 } options;
 
@@ -55,7 +56,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: report_demo --out FILE [--kind grid|random|asha] [--trials N] [--epochs E] "
                     "[--failures K] [--running K] [--pending K] [--nasty] [--empty] [--no-params] "
-                    "[--no-confusion] [--heatmap a,b] [--seed S]\n");
+                    "[--no-confusion] [--heatmap a,b] [--val-loss] [--seed S]\n");
     exit(2);
 }
 
@@ -77,6 +78,8 @@ static int parse_options(int argc, char **argv, options *o)
             o->no_params = 1;
         else if (strcmp(a, "--no-confusion") == 0)
             o->no_confusion = 1;
+        else if (strcmp(a, "--val-loss") == 0)
+            o->val_loss = 1;
         else if (!v)
             usage();
         else if (strcmp(a, "--out") == 0)
@@ -124,6 +127,13 @@ static int parse_options(int argc, char **argv, options *o)
 }
 
 static double clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* Validation accuracy of a trial at its last epoch. */
+static double last_accuracy(const hp_report_trial *t)
+{
+    return t->n_epochs > 0 ? t->metrics[(size_t)(t->n_epochs - 1) * HP_REPORT_METRIC_COLS + HP_REPORT_COL_VAL_ACCURACY]
+                           : NAN;
+}
 
 /* Final validation accuracy of a configuration (before noise). */
 static double quality(const double *prm, int n_params)
@@ -265,8 +275,9 @@ int main(int argc, char **argv)
                 row[HP_REPORT_COL_VAL_ACCURACY] = 0.1;
             }
         }
+        int column = o.val_loss ? HP_REPORT_COL_VAL_LOSS : HP_REPORT_COL_VAL_ACCURACY;
         t->value = t->n_epochs > 0 && strcmp(t->status, "failed") != 0
-                       ? m[(size_t)(t->n_epochs - 1) * HP_REPORT_METRIC_COLS + HP_REPORT_COL_VAL_ACCURACY]
+                       ? m[(size_t)(t->n_epochs - 1) * HP_REPORT_METRIC_COLS + (size_t)column]
                        : NAN;
         with_epochs += t->n_epochs > 0;
     }
@@ -274,7 +285,8 @@ int main(int argc, char **argv)
     long total_epochs = 0;
     for (int i = 0; i < n; i++) {
         total_epochs += trials[i].n_epochs;
-        if (isfinite(trials[i].value) && (best < 0 || trials[i].value > trials[best].value))
+        if (isfinite(trials[i].value) &&
+            (best < 0 || (o.val_loss ? trials[i].value < trials[best].value : trials[i].value > trials[best].value)))
             best = i;
     }
     int valued = 0;
@@ -283,7 +295,7 @@ int main(int argc, char **argv)
 
     /* ------------------------------------------------------ confusion */
     long long confusion[HP_REPORT_CLASSES * HP_REPORT_CLASSES];
-    double acc = best >= 0 ? trials[best].value : 0.5;
+    double acc = best >= 0 ? last_accuracy(&trials[best]) : 0.5;
     for (int i = 0; i < HP_REPORT_CLASSES; i++) {
         int correct = (int)lround(1000 * clamp(acc + 0.08 * (i % 3 - 1), 0, 1));
         for (int j = 0; j < HP_REPORT_CLASSES; j++)
@@ -326,9 +338,9 @@ int main(int argc, char **argv)
                                                                                                   : "cifar10-random");
     r.strategy_text = strategy;
     r.state = o.running || o.pending ? "running" : "finished";
-    r.metric = "val_accuracy";
-    r.metric_column = HP_REPORT_COL_VAL_ACCURACY;
-    r.maximize = 1;
+    r.metric = o.val_loss ? "val_loss" : "val_accuracy";
+    r.metric_column = o.val_loss ? HP_REPORT_COL_VAL_LOSS : HP_REPORT_COL_VAL_ACCURACY;
+    r.maximize = !o.val_loss;
     r.elapsed_seconds = total_epochs * 32.0 / 4;
     r.core_hours = total_epochs * 32.0 * 2 / 3600;
     r.total_epochs = total_epochs;
@@ -341,7 +353,7 @@ int main(int argc, char **argv)
     r.n_rungs = n_rungs;
     r.rung_epochs = rungs;
     r.has_test = best >= 0;
-    r.test_accuracy = best >= 0 ? trials[best].value - 0.012 : NAN;
+    r.test_accuracy = best >= 0 ? last_accuracy(&trials[best]) - 0.012 : NAN;
     r.test_loss = 0.92;
     r.test_f1 = r.test_accuracy - 0.004;
     r.test_images = 10000;
