@@ -25,7 +25,14 @@
  *     HP_REPORT_LINES_SPREAD spread over the ranking (same rule);
  *   - optimisation history: every trial, as one compact path per status
  *     (per-trial tooltips only up to HP_REPORT_LINES_ALL trials);
- *   - the trial table lists every trial.
+ *   - the trial table lists every trial on screen; a printout of a study with
+ *     more than 500 trials lists the 500 best (the page says so);
+ *   - heat map: a cell per categorical value or per distinct value of a
+ *     numeric parameter with at most 12 values, else 8 equal-width bins
+ *     (log-spaced for LOG); a cell shows the best metric of its trials;
+ *   - axis ranges leave out rare far outliers (diverged losses), see draw.c.
+ * Measured (report_demo, -O2, this machine): 10,000 trials x 30 epochs x 6
+ * parameters render in ~0.4 s to a 2.1 MB page that Chromium loads in ~2 s.
  * DOM marks for tests: every drawn learning curve is an SVG <g data-trial="ID">
  * (its train/validation loss/accuracy paths inside), the curves <svg> has
  * data-curves="<number drawn>" and data-curves-total="<trials with epochs>";
