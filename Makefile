@@ -81,10 +81,10 @@ PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 .PHONY: all check unit bench install clean deps data demo check-purity FORCE
 all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
-$(BUILD)/core/%.o: src/%.c $(wildcard include/*.h)
+$(BUILD)/core/%.o: src/%.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CORE_CC) $(ALL_CFLAGS) -c $< -o $@
-$(BUILD)/shell/%.o: src/%.c $(wildcard include/*.h)
+$(BUILD)/shell/%.o: src/%.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 # The build's identity, compiled into src/base/build_info.c (recorded in
