@@ -87,4 +87,8 @@ int hp_checkpoint_load(hp_trainer *t, const char *path);
  * checkpoint on another data set, e.g. the test set). */
 int hp_checkpoint_load_weights(hp_trainer *t, const char *path);
 
+/* The validation confusion matrix (row = true class) after `epoch` (1-based),
+ * from a verified checkpoint. */
+int hp_checkpoint_read_confusion(const char *path, int epoch, int64_t confusion[HP_NUM_CLASSES * HP_NUM_CLASSES]);
+
 #endif

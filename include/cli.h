@@ -20,6 +20,7 @@ int cmd_train(int argc, char **argv);
 int cmd_run(int argc, char **argv);    /* also `resume` */
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 #endif

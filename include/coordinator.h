@@ -21,6 +21,7 @@
 
 #include "event.h"
 #include "study.h"
+#include "study_views.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -45,6 +46,8 @@ typedef struct hp_coordinator {
     double start, last_progress, last_sync, last_snapshot;
     long epochs_reported;
     char *fatal;         /* first FATAL message or recording error, owned */
+    hp_tb_live *tb;      /* output.tensorboard: the live event files, owned */
+    double last_report;  /* output.report_every: when report.html was last written */
 } hp_coordinator;
 
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);

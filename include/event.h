@@ -9,10 +9,10 @@
  *   JOB          journal (first)  version, job path and text, the names of
  *                                 the hyperparameter table's keys
  *   ASSIGN       C->W, journal    trial, from/to epoch, bracket, rung, and the
- *                                 trial's configuration (every key)
- *   EPOCH        W->C, journal    trial, epoch, checkpointed, the metric row
- *   FINISHED     W->C, journal    trial, epochs done (the assignment's to_epoch)
- *   FAILED       W->C, journal    trial, epoch, reason
+ *                                 trial's configuration (every key); time
+ *   EPOCH        W->C, journal    trial, epoch, checkpointed, the metric row; time
+ *   FINISHED     W->C, journal    trial, epochs done (the assignment's to_epoch); time
+ *   FAILED       W->C, journal    trial, epoch, reason; time
  *   INTERRUPTED  W->C             trial (-1: idle), epochs done, batches done
  *   RESUMED      journal          a new run of the study began: wall-clock time,
  *                                 workers
@@ -21,6 +21,10 @@
  *   READY        W->C             the worker is idle
  *   FATAL        W->C             the job cannot go on: message
  *   STOP         C->W             1 interrupt (checkpoint and exit), 0 finished
+ *
+ * time: unix seconds when rank 0 recorded the event (hp_study_record stamps
+ * it; 0 in messages between ranks).  It is for people (TensorBoard's wall
+ * time, the report), never for decisions, which depend only on the order.
  *
  * Frame (little-endian):
  *   u32 magic "HPE2", u16 type, u16 0, u32 payload size, payload,
@@ -75,6 +79,7 @@ typedef struct hp_event {
     double seconds;                 /* ENDED: elapsed seconds of the study; RESUMED: unix time */
     int flag;                       /* ENDED: finished; STOP: 1 interrupt, 0 finished;
                                        RESUMED: workers */
+    double time;                    /* ASSIGN EPOCH FINISHED FAILED: unix seconds recorded */
     int version;                    /* JOB: journal format version */
     char *text;                     /* FAILED FATAL: reason; JOB: job text (owned) */
     char *path;                     /* JOB: the job file's path (owned) */

@@ -14,7 +14,8 @@
  *               {loguniform: [lo, hi]} | {randint: [lo, hi]}   (inclusive),
  *               optional step: q (quantized: lo + k*q)}
  *   fixed:     {key: value, ...}                       # any hyperparameter of config.h
- *   output:    {dir: runs/<name>, keep: last_and_best, checkpoint_every: 1}
+ *   output:    {dir: runs/<name>, keep: last_and_best, checkpoint_every: 1,
+ *               report_every: 0, tensorboard: false}
  *
  * Every error names the file and line:column and says what to do, e.g.
  *   jobs/x.yaml:12:18: space.filters: choice list is empty; give at least one value
@@ -104,6 +105,8 @@ typedef struct hp_job {
     char *out_dir;        /* NULL: runs/<name> */
     hp_keep_policy keep;
     int checkpoint_every; /* epochs between trial checkpoints (default 1) */
+    int report_every;     /* rank 0 rewrites DIR/report.html every this many seconds (0: off) */
+    int tensorboard;      /* rank 0 keeps DIR/tensorboard/ up to date while the study runs */
 } hp_job;
 
 /* Parse text (path is used for messages and relative paths); validates every

@@ -129,6 +129,8 @@ int hp_strategy_rung_epochs(const hp_strategy *s, int bracket, int rung);
 /* Does this strategy have rungs and promotions (asha): status tables show bracket/rung. */
 int hp_strategy_has_rungs(const hp_strategy *s);
 const char *hp_strategy_name(hp_strategy_kind kind);
+/* One line, e.g. "asha: 81 trials, rungs at 1, 3, 9, 27 epochs, eta 3". */
+void hp_strategy_summary(const hp_strategy *s, char *buf, size_t size);
 /* The strategy's part of `hptune check`'s plan: lines starting "  strategy   ". */
 void hp_strategy_describe(const hp_strategy *s, FILE *f);
 /* Most epochs a trial with this configuration can train. */

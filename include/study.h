@@ -35,6 +35,8 @@ typedef struct hp_trial_record {
     int n_epochs;              /* epochs with metrics (index e-1 holds epoch e) */
     int capacity;
     hp_epoch_record *epochs;   /* owned */
+    double *epoch_times;       /* (capacity) unix time each epoch was recorded, owned */
+    double start_time, end_time; /* unix times of its first assignment and its last end */
     int checkpoint_epoch;      /* last epoch known to be checkpointed */
     int assigned_from, assigned_to; /* current/last assignment */
     char *failure;             /* owned; NULL unless failed */
@@ -53,6 +55,8 @@ typedef struct hp_study {
     int finished;
     int n_resumes;
     double elapsed_before;     /* seconds of earlier runs (from the journal) */
+    int run_open;              /* a run started and has not recorded its end (running, or killed) */
+    int n_workers;             /* workers of the latest run (RESUMED), 0 unknown */
     int verify;                /* replay: each assignment must equal the strategy's own decision */
 } hp_study;
 

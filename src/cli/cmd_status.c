@@ -1,10 +1,12 @@
 /* cmd_status.c - `hptune status DIR` and `hptune export DIR --format csv|json`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "error.h"
 #include "study.h"
+#include "study_views.h"
 
 static int open_quietly(hp_study *s, const char *dir)
 {
@@ -37,13 +39,16 @@ int cmd_export(int argc, char **argv)
     const char *dir = NULL, *format = "csv", *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: hptune export DIR [--format csv|json] [--output FILE]\n\n"
+            printf("usage: hptune export DIR [--format csv|json] [--output FILE]\n"
+                   "       hptune export DIR --format tensorboard [--out LOGDIR]\n\n"
                    "CSV: one row per trial and epoch with every metric and hyperparameter\n"
-                   "(pandas.read_csv). JSON: one object per trial with its epochs.\n");
+                   "(pandas.read_csv). JSON: one object per trial with its epochs.\n"
+                   "tensorboard: event files for 'tensorboard --logdir LOGDIR' (default DIR/tensorboard):\n"
+                   "one run per trial with its scalars per epoch, and the HParams dashboard.\n");
             return 0;
         } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
             format = argv[++i];
-        } else if (!strcmp(argv[i], "--output") && i + 1 < argc) {
+        } else if ((!strcmp(argv[i], "--output") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
             out = argv[++i];
         } else if (argv[i][0] != '-' && !dir) {
             dir = argv[i];
@@ -52,10 +57,27 @@ int cmd_export(int argc, char **argv)
             return 2;
         }
     }
-    if (!dir || (strcmp(format, "csv") && strcmp(format, "json"))) {
-        fprintf(stderr, "hptune: error: usage: hptune export DIR --format csv|json%s\n",
+    if (!dir || (strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "tensorboard"))) {
+        fprintf(stderr, "hptune: error: usage: hptune export DIR --format csv|json|tensorboard%s\n",
                 dir ? " (unknown format)" : "");
         return 2;
+    }
+    if (!strcmp(format, "tensorboard")) {
+        hp_study s;
+        if (open_quietly(&s, dir) != 0) {
+            hp_error_print();
+            return 1;
+        }
+        char *logdir = out ? hp_xstrdup(out) : hp_xasprintf("%s/tensorboard", dir);
+        int rc = hp_study_export_tensorboard(&s, logdir, 0);
+        if (rc != 0)
+            hp_error_print();
+        else
+            printf("TensorBoard files of %d trials in %s; view them with: tensorboard --logdir %s\n", s.n_trials,
+                   logdir, logdir);
+        free(logdir);
+        hp_study_close(&s);
+        return rc ? 1 : 0;
     }
     hp_study s;
     if (open_quietly(&s, dir) != 0) {

@@ -85,7 +85,8 @@ static void usage(FILE *f)
             "                                                coordinates, the others train)\n"
             "  resume DIR                                    continue an interrupted study\n"
             "  status DIR                                    table of a study's trials\n"
-            "  export DIR --format csv|json                  a study's results for scripts\n"
+            "  export DIR --format csv|json|tensorboard      a study's results for scripts, TensorBoard\n"
+            "  report DIR [--out FILE]                       one offline HTML page of plots\n"
             "  bench [--json] [--quick]                      measure this machine\n\n"
             "Run 'hptune COMMAND --help' for a command's options.\n",
             HPTUNE_VERSION);
@@ -98,7 +99,7 @@ static const struct {
 } commands[] = {
     {"prepare", cmd_prepare}, {"check", cmd_check},   {"train", cmd_train},
     {"run", cmd_run},         {"resume", cmd_run},    {"status", cmd_status},
-    {"export", cmd_export},   {"bench", cmd_bench},
+    {"export", cmd_export},   {"report", cmd_report},   {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv)

@@ -746,6 +746,25 @@ int hp_checkpoint_read_config(const char *path, hp_config *config, int *epoch, i
     return rc;
 }
 
+int hp_checkpoint_read_confusion(const char *path, int epoch, int64_t confusion[HP_NUM_CLASSES * HP_NUM_CLASSES])
+{
+    stored_file sf;
+    const double *values;
+    if (open_verified(path, &sf, &values) != 0)
+        return -1;
+    const stored *c = find_stored(&sf, "/confusion");
+    int rc = 0;
+    if (!c || c->kind != ELEM_I64 || c->rank != 3 || c->dims[1] != HP_NUM_CLASSES || c->dims[2] != HP_NUM_CLASSES)
+        rc = HP_ERR("%s: no (epochs, %d, %d) /confusion dataset", path, HP_NUM_CLASSES, HP_NUM_CLASSES);
+    else if (epoch < 1 || (hsize_t)epoch > c->dims[0])
+        rc = HP_ERR("%s: holds epochs 1..%llu, not epoch %d", path, (unsigned long long)c->dims[0], epoch);
+    else
+        memcpy(confusion, (const int64_t *)c->data + (size_t)(epoch - 1) * HP_NUM_CLASSES * HP_NUM_CLASSES,
+               sizeof(int64_t) * HP_NUM_CLASSES * HP_NUM_CLASSES);
+    stored_file_release(&sf);
+    return rc;
+}
+
 /* Does the file's list of datasets equal the network's, in order? */
 static int check_layout(const char *path, const stored_file *sf, const payload *p)
 {

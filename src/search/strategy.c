@@ -698,6 +698,26 @@ void hp_strategy_describe(const hp_strategy *s, FILE *f)
                    "epochs\n", p->max_epochs, p->reduction_factor, top);
 }
 
+void hp_strategy_summary(const hp_strategy *s, char *buf, size_t size)
+{
+    const hp_strategy_params *p = &s->p;
+    int used = snprintf(buf, size, "%s: %d trials", s->ops->name, p->max_trials);
+    if (s->ops->rungs) {
+        used += snprintf(buf + used, size > (size_t)used ? size - (size_t)used : 0, ", rungs at");
+        for (int k = 0; k < s->num_rungs[0]; k++)
+            used += snprintf(buf + used, size > (size_t)used ? size - (size_t)used : 0, "%s %d", k ? "," : "",
+                             rung_epoch(s, 0, k));
+        used += snprintf(buf + used, size > (size_t)used ? size - (size_t)used : 0, " epochs, eta %d%s", s->eta,
+                         s->n_brackets > 1 ? "" : "");
+        if (s->n_brackets > 1)
+            used += snprintf(buf + used, size > (size_t)used ? size - (size_t)used : 0, ", %d brackets", s->n_brackets);
+    }
+    if (p->kind == HP_STRATEGY_TPE && p->job)
+        snprintf(buf + used, size > (size_t)used ? size - (size_t)used : 0, ", %d start-up trials, %s, constant liar %s",
+                 p->job->tpe.n_startup_trials, p->job->tpe.multivariate ? "multivariate" : "univariate",
+                 p->job->tpe.constant_liar ? "on" : "off");
+}
+
 /* The nominal ASHA budget: n_0 = trials of the bracket, n_{k+1} =
  * floor(n_k/eta), each rung-k survivor trains r_k - r_{k-1} more epochs.
  * (Late promotions in an adversarial arrival order can exceed it slightly:

@@ -34,6 +34,9 @@ void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quie
 
 void hp_coordinator_release(hp_coordinator *c)
 {
+    if (c->tb)
+        hp_tb_live_end(c->tb, c->study);
+    c->tb = NULL;
     free(c->worker);
     free(c->fatal);
     c->worker = NULL;
@@ -88,6 +91,29 @@ static void print_progress(hp_coordinator *c, int force)
     fflush(c->out);
 }
 
+/* Record an event in the study, then show it in the live views. */
+static int record(hp_coordinator *c, const hp_event *e)
+{
+    if (hp_study_record(c->study, e) != 0)
+        return -1;
+    if (c->tb && hp_tb_live_event(c->tb, c->study, e) != 0) {
+        /* a view, not the record: say so once and go on without it */
+        fprintf(stderr, "hptune: warning: %s; TensorBoard files are no longer updated (the study goes on; "
+                        "'hptune export %s --format tensorboard' rewrites them)\n", hp_error_message(), c->study->dir);
+        hp_tb_live_end(c->tb, c->study);
+        c->tb = NULL;
+    }
+    return 0;
+}
+
+static void write_report(hp_coordinator *c, const char *state)
+{
+    char *path = hp_xasprintf("%s/report.html", c->study->dir);
+    if (hp_study_write_report(c->study, path, NULL, state, elapsed_total(c)) != 0)
+        fprintf(stderr, "hptune: warning: %s (the study goes on)\n", hp_error_message());
+    free(path);
+}
+
 static void housekeeping(hp_coordinator *c)
 {
     double now = wall_seconds();
@@ -95,7 +121,14 @@ static void housekeeping(hp_coordinator *c)
     if (now - c->last_sync >= 1.0) {
         if (hp_study_sync(c->study) != 0)
             hp_error_print();
+        if (c->tb && hp_tb_live_flush(c->tb) != 0)
+            hp_error_print();
         c->last_sync = now;
+    }
+    int every = c->study->job.report_every;
+    if (every > 0 && now - c->last_report >= every) {
+        write_report(c, "running");
+        c->last_report = now;
     }
     if (now - c->last_snapshot >= 30.0) {
         if (hp_study_write_snapshot(c->study, elapsed_total(c)) != 0)
@@ -107,12 +140,23 @@ static void housekeeping(hp_coordinator *c)
 
 int hp_coordinator_begin(hp_coordinator *c, int resume)
 {
-    if (!resume)
-        return 0;
-    hp_event e = hp_event_make(HP_EV_RESUMED, -1, 0);
-    e.seconds = (double)time(NULL);
-    e.flag = c->n_workers ? c->n_workers : 1;
-    return hp_study_record(c->study, &e);
+    if (resume) {
+        hp_event e = hp_event_make(HP_EV_RESUMED, -1, 0);
+        e.seconds = (double)time(NULL);
+        e.flag = c->n_workers ? c->n_workers : 1;
+        if (hp_study_record(c->study, &e) != 0)
+            return -1;
+    }
+    if (c->study->job.tensorboard) {
+        /* rebuilt from the journal: a resumed study never writes a step twice */
+        char *logdir = hp_xasprintf("%s/tensorboard", c->study->dir);
+        c->tb = hp_tb_live_begin(c->study, logdir);
+        free(logdir);
+        if (!c->tb)
+            fprintf(stderr, "hptune: warning: %s; the study runs without live TensorBoard files\n",
+                    hp_error_message());
+    }
+    return 0;
 }
 
 /* The endpoint's assignment is over (finished, failed, interrupted). */
@@ -135,10 +179,10 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         return 0;
     case HP_EV_EPOCH:
         c->epochs_reported++;
-        return hp_study_record(s, e);
+        return record(c, e);
     case HP_EV_FINISHED: {
         worker_free(c, from, HP_WORKER_IDLE);
-        int rc = hp_study_record(s, e);
+        int rc = record(c, e);
         if (rc == 0)
             print_progress(c, hp_strategy_trial_status(s->strategy, e->trial) == HP_TRIAL_COMPLETED);
         return rc;
@@ -147,7 +191,7 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         worker_free(c, from, HP_WORKER_IDLE);
         if (!c->quiet)
             fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
-        return hp_study_record(s, e);
+        return record(c, e);
     case HP_EV_FATAL:
         if (!c->fatal)
             c->fatal = c->n_workers ? hp_xasprintf("worker rank %d: %s", from, e->text ? e->text : "")
@@ -177,7 +221,7 @@ static int next_assignment(hp_coordinator *c, hp_event *assign)
         c->strategy_done = 1;
     if (n != HP_NEXT_START)
         return 0;
-    return hp_study_record(c->study, assign) == 0 ? 1 : -1;
+    return record(c, assign) == 0 ? 1 : -1;
 }
 
 static int send_event(const hp_transport *t, int to, const hp_event *e)
@@ -420,6 +464,13 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
         hp_error_print();
         rc = -1;
     }
+    if (c->tb) {
+        if (hp_tb_live_end(c->tb, s) != 0)
+            fprintf(stderr, "hptune: warning: %s\n", hp_error_message());
+        c->tb = NULL;
+    }
+    if (s->job.report_every > 0)
+        write_report(c, s->finished ? "finished" : "interrupted");
     if (c->fatal) {
         hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s' "
                   "(add --allow-job-change if you edit the job file)", c->fatal, s->dir);

@@ -114,6 +114,7 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         put_u32(&b, (uint32_t)n_keys);
         for (size_t k = 0; k < n_keys; k++)
             put_f64(&b, hp_config_get(&e->config, &keys[k]));
+        put_f64(&b, e->time);
         break;
     }
     case HP_EV_EPOCH:
@@ -123,15 +124,18 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         put_u32(&b, HP_METRIC_COLS);
         for (int c = 0; c < HP_METRIC_COLS; c++)
             put_f64(&b, e->metrics[c]);
+        put_f64(&b, e->time);
         break;
     case HP_EV_FINISHED:
         put_i32(&b, e->trial);
         put_i32(&b, e->epoch);
+        put_f64(&b, e->time);
         break;
     case HP_EV_FAILED:
         put_i32(&b, e->trial);
         put_i32(&b, e->epoch);
         put_text(&b, e->text);
+        put_f64(&b, e->time);
         break;
     case HP_EV_INTERRUPTED:
         put_i32(&b, e->trial);
@@ -302,6 +306,7 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
             hp_event_release(out);
             return -1;
         }
+        out->time = get_f64(&r);
         break;
     }
     case HP_EV_EPOCH: {
@@ -315,16 +320,19 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         }
         for (int c = 0; c < HP_METRIC_COLS; c++)
             out->metrics[c] = get_f64(&r);
+        out->time = get_f64(&r);
         break;
     }
     case HP_EV_FINISHED:
         out->trial = get_i32(&r);
         out->epoch = get_i32(&r);
+        out->time = get_f64(&r);
         break;
     case HP_EV_FAILED:
         out->trial = get_i32(&r);
         out->epoch = get_i32(&r);
         out->text = get_text(&r);
+        out->time = get_f64(&r);
         break;
     case HP_EV_INTERRUPTED:
         out->trial = get_i32(&r);

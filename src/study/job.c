@@ -39,7 +39,7 @@ static const char *const strategy_keys[] = {
     "multivariate", "constant_liar", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
     "min_bandwidth", "min_points_in_model", NULL};
 static const char *const objective_keys[] = {"type", "file", "name", "sleep_ms", NULL};
-static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", NULL};
+static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", "report_every", "tensorboard", NULL};
 static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
                                          "randint", "step", NULL};
 /* Indexed by hp_dist. */
@@ -752,6 +752,11 @@ static int parse_output(parse_ctx *p, const yaml_node_t *section_key, const yaml
     job->keep = (hp_keep_policy)keep;
     if ((v = lookup(p, map, "checkpoint_every", NULL)) &&
         get_int(p, v, "output.checkpoint_every", 1, 100000, &job->checkpoint_every) != 0)
+        return -1;
+    if ((v = lookup(p, map, "report_every", NULL)) &&
+        get_int(p, v, "output.report_every", 0, 86400 * 365, &job->report_every) != 0)
+        return -1;
+    if ((v = lookup(p, map, "tensorboard", NULL)) && get_bool(p, v, "output.tensorboard", &job->tensorboard) != 0)
         return -1;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -121,8 +122,10 @@ static int apply_assign(hp_study *s, const hp_event *e)
     row[3] = a->bracket;
     row[4] = a->rung;
     hp_trial_record *r = trial_record(s, a->trial);
-    if (!exists)
+    if (!exists) {
         r->config = e->config;
+        r->start_time = e->time;
+    }
     r->assigned_from = a->from_epoch;
     r->assigned_to = a->to_epoch;
     return 0;
@@ -141,12 +144,16 @@ static int apply_epoch(hp_study *s, const hp_event *e)
         while (cap < epoch)
             cap *= 2;
         r->epochs = hp_xrealloc(r->epochs, (size_t)cap * sizeof *r->epochs);
-        for (int i = r->capacity; i < cap; i++)
+        r->epoch_times = hp_xrealloc(r->epoch_times, (size_t)cap * sizeof *r->epoch_times);
+        for (int i = r->capacity; i < cap; i++) {
             for (int c = 0; c < HP_METRIC_COLS; c++)
                 r->epochs[i].values[c] = NAN;
+            r->epoch_times[i] = 0;
+        }
         r->capacity = cap;
     }
     memcpy(r->epochs[epoch - 1].values, e->metrics, sizeof r->epochs[0].values);
+    r->epoch_times[epoch - 1] = e->time;
     if (epoch > r->n_epochs)
         r->n_epochs = epoch;
     if (e->checkpointed && epoch > r->checkpoint_epoch)
@@ -158,6 +165,7 @@ static int apply_epoch(hp_study *s, const hp_event *e)
 static int apply_end(hp_study *s, const hp_event *e)
 {
     s->elapsed_before = e->seconds;
+    s->run_open = 0;
     if (!e->flag)
         return 0;
     if (s->verify) {
@@ -180,12 +188,14 @@ int hp_study_apply(hp_study *s, const hp_event *e)
     case HP_EV_FINISHED:
         if (known_trial(s, e) != 0)
             return -1;
+        s->trials[e->trial].end_time = e->time;
         hp_strategy_finished(s->strategy, e->trial, e->epoch);
         return 0;
     case HP_EV_FAILED: {
         if (known_trial(s, e) != 0)
             return -1;
         hp_trial_record *r = &s->trials[e->trial];
+        r->end_time = e->time;
         free(r->failure);
         r->failure = hp_xstrdup(e->text ? e->text : "");
         hp_strategy_failed(s->strategy, e->trial);
@@ -194,6 +204,8 @@ int hp_study_apply(hp_study *s, const hp_event *e)
     case HP_EV_RESUMED:
         hp_strategy_requeue_running(s->strategy);
         s->n_resumes++;
+        s->run_open = 1;
+        s->n_workers = e->flag;
         return 0;
     case HP_EV_ENDED:
         return apply_end(s, e);
@@ -202,8 +214,19 @@ int hp_study_apply(hp_study *s, const hp_event *e)
     }
 }
 
-int hp_study_record(hp_study *s, const hp_event *e)
+static double unix_now(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int hp_study_record(hp_study *s, const hp_event *event)
+{
+    hp_event stamped = *event;
+    if (stamped.time == 0)
+        stamped.time = unix_now();
+    const hp_event *e = &stamped;
     uint8_t *bytes;
     size_t size = hp_event_encode(e, &bytes);
     int rc = hp_journal_append(&s->journal, bytes, size);
@@ -296,6 +319,7 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;
     s->n_events = 1;
+    s->run_open = 1;
     rc = 0;
 out:
     if (rc != 0)
@@ -406,6 +430,7 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
         open_job_record(s, &c, journal, allow_job_change, &job_event, &job_changed) != 0)
         goto out;
     hp_event_keymap_init(&keymap, &job_event);
+    s->run_open = 1; /* the first run began when the study was created */
     /* Decisions recorded under another job text are facts, not to be re-made. */
     s->verify = !read_only && !job_changed;
     for (long i = 1; i < c.n_records; i++) {
@@ -480,6 +505,7 @@ void hp_study_close(hp_study *s)
     hp_journal_close(&s->journal);
     for (int i = 0; i < s->n_trials; i++) {
         free(s->trials[i].epochs);
+        free(s->trials[i].epoch_times);
         free(s->trials[i].failure);
     }
     free(s->trials);

@@ -151,6 +151,8 @@ TEST(configurations_decoded_by_key_name)
             memcpy(&v, bytes + cfg_at + 4 + (size_t)(je.n_keys - 1 - c) * 8, 8);
         memcpy(re + cfg_at + 4 + (size_t)c * 8, &v, 8);
     }
+    /* then the event's time, as it was */
+    memcpy(re + cfg_at + 4 + (size_t)older.n_keys * 8, bytes + cfg_at + 4 + (size_t)je.n_keys * 8, 8);
     uint32_t payload = (uint32_t)(new_size - HP_EVENT_HEADER_BYTES - 4);
     memcpy(re + 8, &payload, 4);
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), re, (uInt)(new_size - 4));
