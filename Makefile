@@ -78,7 +78,7 @@ TOOL_SRCS = $(wildcard tests/tools/*.c)
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 
-.PHONY: all check unit bench install clean deps data demo check-purity FORCE
+.PHONY: all check unit bench bench-search install clean deps data demo check-purity FORCE
 all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h src/*/*.h)
@@ -128,6 +128,12 @@ check: all check-purity
 
 bench: $(PROGRAM)
 	./$(PROGRAM) bench
+
+# How well the strategies search: test functions, 20 seeds, Optuna's TPE as
+# the peer (tests/bench/bench_search.py; a few minutes).
+SEEDS ?= 20
+bench-search: $(PROGRAM)
+	SEEDS=$(SEEDS) HPTUNE=./$(PROGRAM) /usr/bin/python3 tests/bench/bench_search.py
 
 install: $(PROGRAM)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hptune/jobs $(DESTDIR)$(PREFIX)/share/hptune/slurm
