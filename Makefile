@@ -58,14 +58,16 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 # unit tests link with a plain C compiler.
 #   cli/        one file per command, main()
 #   mpi/        comm_mpi.c (the only file that includes <mpi.h>) and the run glue
-#   study/      job files, the study journal and state, the coordinator, the worker
-#   search/     search spaces and strategies
-#   objective/  objectives other than training (curves replay)
+#   study/      events, the journal, the study's state, the coordinator, the worker, views
+#   search/     search spaces and strategies (tpe, bohb models)
+#   job/        job files (YAML) and what they describe
+#   objective/  objectives other than training (curves replay, test functions)
+#   report/     the HTML report renderer and the TensorBoard encoder
 #   nn/         layers, network, optimizers, trainer, checkpoints
 #   data/       the CIFAR-10 HDF5 data set
 #   report/     exports for other tools (TensorBoard event files)
 #   base/       errors, random numbers, HDF5 helpers
-CORE_DIRS = base data nn objective search study report
+CORE_DIRS = base data nn report objective job search study
 MPI_SRCS  = $(wildcard src/mpi/*.c)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 CORE_SRCS = $(foreach d,$(CORE_DIRS),$(wildcard src/$(d)/*.c))

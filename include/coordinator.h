@@ -21,7 +21,8 @@
 
 #include "event.h"
 #include "study.h"
-#include "study_views.h"
+#include "report_model.h"
+#include "tensorboard.h"
 #include "transport.h"
 #include "worker.h"
 

@@ -11,12 +11,15 @@
 #define HPTUNE_CURVES_H
 
 #include "config.h"
-#include "job.h"
+#include "metric_row.h"
+#include "param.h"
 
 typedef struct hp_curves hp_curves; /* opaque */
 
-/* Load and validate against the job's space (errors name file:line). */
-int hp_curves_load(hp_curves **out, const char *path, const hp_job *job);
+/* Load and validate against a job's space (params[n_params], declared in
+ * job_path) and its metric (errors name file:line). */
+int hp_curves_load(hp_curves **out, const char *path, const hp_param *params, int n_params, hp_metric metric,
+                   const char *job_path);
 void hp_curves_free(hp_curves *c);
 /* Does the table have this metric-row column. */
 int hp_curves_has_column(const hp_curves *c, hp_metric m);

@@ -28,10 +28,10 @@
 
 #include "config.h"
 #include "metric_row.h"
+#include "param.h"
 
 #define HP_MAX_SHARDS 256
 
-typedef enum { HP_DIST_CHOICE = 0, HP_DIST_GRID, HP_DIST_UNIFORM, HP_DIST_LOGUNIFORM, HP_DIST_RANDINT } hp_dist;
 typedef enum {
     HP_STRATEGY_GRID = 0,
     HP_STRATEGY_RANDOM,
@@ -42,15 +42,6 @@ typedef enum {
 typedef enum { HP_OBJECTIVE_TRAIN = 0, HP_OBJECTIVE_CURVES, HP_OBJECTIVE_FUNCTION } hp_objective_kind;
 typedef enum { HP_KEEP_LAST = 0, HP_KEEP_LAST_AND_BEST, HP_KEEP_ALL } hp_keep_policy;
 
-typedef struct hp_param {
-    const hp_key *key;    /* the hyperparameter (config.h table) */
-    hp_dist dist;
-    double low, high;     /* uniform / loguniform / randint (inclusive) */
-    double step;          /* 0: continuous; else values are low + k*step <= high */
-    int n_values;         /* choice / grid */
-    double *values;       /* choice / grid values (enum keys: enum index), owned */
-    int line, column;     /* 1-based position of the key in the job file */
-} hp_param;
 
 /* TPE's settings (Optuna 3.1's TPESampler; tpe.h). */
 typedef struct hp_job_tpe {

@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "dataset.h"
-#include "job.h"
+#include "metric_row.h"
 #include "net.h"
 #include "rng.h"
 

@@ -129,7 +129,7 @@ static int max_trial_epochs(const hp_job *job)
 static int check_curves(const hp_job *job)
 {
     hp_curves *curves = NULL;
-    if (hp_curves_load(&curves, job->curves_path, job) != 0)
+    if (hp_curves_load(&curves, job->curves_path, job->params, job->n_params, job->metric, job->path) != 0)
         return -1;
     hp_strategy_params params;
     hp_strategy_params_from_job(&params, job);

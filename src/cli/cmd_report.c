@@ -8,7 +8,8 @@
 #include "cli.h"
 #include "error.h"
 #include "study.h"
-#include "study_views.h"
+#include "report_model.h"
+#include "tensorboard.h"
 
 static void report_usage(FILE *f)
 {

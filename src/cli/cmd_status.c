@@ -6,7 +6,8 @@
 #include "cli.h"
 #include "error.h"
 #include "study.h"
-#include "study_views.h"
+#include "report_model.h"
+#include "tensorboard.h"
 
 static int open_quietly(hp_study *s, const char *dir)
 {

@@ -272,15 +272,15 @@ static const char *dist_name(hp_dist d)
     return "unknown";
 }
 
-static int check_space(const hp_job *job)
+static int check_space(const hp_param *params, int n_params, const char *job_path)
 {
-    for (int i = 0; i < job->n_params; i++) {
-        const hp_param *prm = &job->params[i];
+    for (int i = 0; i < n_params; i++) {
+        const hp_param *prm = &params[i];
         if (prm->dist != HP_DIST_CHOICE && prm->dist != HP_DIST_GRID)
             return HP_ERR("%s:%d:%d: space.%s: the curves objective replays a table, so every space "
                           "parameter must be a choice or grid list, not %s; list the values the "
                           "table contains",
-                          job->path ? job->path : "job", prm->line, prm->column, prm->key->name,
+                          job_path ? job_path : "job", prm->line, prm->column, prm->key->name,
                           dist_name(prm->dist));
     }
     return 0;
@@ -390,10 +390,11 @@ static int parse_row(hp_curves *c, char **fields, const int *roles, int n_fields
     return 0;
 }
 
-int hp_curves_load(hp_curves **out, const char *path, const hp_job *job)
+int hp_curves_load(hp_curves **out, const char *path, const hp_param *params, int n_params, hp_metric metric,
+                   const char *job_path)
 {
     *out = NULL;
-    if (check_space(job) != 0)
+    if (check_space(params, n_params, job_path) != 0)
         return -1;
     char *text = NULL;
     size_t size = 0;
@@ -402,16 +403,16 @@ int hp_curves_load(hp_curves **out, const char *path, const hp_job *job)
 
     hp_curves *c = hp_xcalloc(1, sizeof *c);
     c->path = hp_xstrdup(path);
-    c->n_params = job->n_params;
-    c->keys = hp_xcalloc((size_t)job->n_params + 1, sizeof *c->keys);
-    for (int i = 0; i < job->n_params; i++)
-        c->keys[i] = job->params[i].key;
+    c->n_params = n_params;
+    c->keys = hp_xcalloc((size_t)n_params + 1, sizeof *c->keys);
+    for (int i = 0; i < n_params; i++)
+        c->keys[i] = params[i].key;
     rehash(c, 64);
 
     char **fields = NULL;
     int fields_cap = 0, header_fields = 0, n_rows = 0, status = -1;
     int *roles = NULL;
-    double *param_values = hp_xcalloc((size_t)job->n_params + 1, sizeof *param_values);
+    double *param_values = hp_xcalloc((size_t)n_params + 1, sizeof *param_values);
     text_buf key = {0}, label = {0};
     int line = 0;
     for (char *next = text; next;) {
@@ -426,7 +427,7 @@ int hp_curves_load(hp_curves **out, const char *path, const hp_job *job)
             continue;
         int n = split_fields(trimmed, &fields, &fields_cap);
         if (!roles) {
-            if (parse_header(c, fields, n, line, job->metric, &roles) != 0)
+            if (parse_header(c, fields, n, line, metric, &roles) != 0)
                 goto free_all;
             header_fields = n;
             continue;
@@ -442,7 +443,7 @@ int hp_curves_load(hp_curves **out, const char *path, const hp_job *job)
     }
     if (!roles) {
         HP_ERR("%s: no header line; the first line must name the columns (the space parameters, "
-               "epoch and %s)", path, hp_metric_name(job->metric));
+               "epoch and %s)", path, hp_metric_name(metric));
         goto free_all;
     }
     if (n_rows == 0) {

@@ -18,9 +18,8 @@
 #include "samplers.h"
 #include "space.h"
 
-void *hp_bohb_model_new(const hp_strategy *s)
+void *hp_bohb_model_new(const hp_job *job, int n_levels)
 {
-    const hp_job *job = hp_strategy_job(s);
     if (!job || job->n_params == 0)
         return NULL;
     int d = job->n_params;
@@ -37,7 +36,7 @@ void *hp_bohb_model_new(const hp_strategy *s)
     settings.bandwidth_factor = job->bohb.bandwidth_factor;
     settings.min_bandwidth = job->bohb.min_bandwidth;
     settings.min_points_in_model = job->bohb.min_points_in_model;
-    hp_bohb *model = hp_bohb_create(dims, d, &settings, hp_strategy_num_rungs(s, 0));
+    hp_bohb *model = hp_bohb_create(dims, d, &settings, n_levels);
     if (!model)
         HP_PANIC("bohb refused the study's own space: %s", hp_error_message());
     free(dims);
@@ -47,13 +46,12 @@ void *hp_bohb_model_new(const hp_strategy *s)
 
 void hp_bohb_model_free(void *model) { hp_bohb_free(model); }
 
-void hp_bohb_model_result(void *model, const hp_strategy *s, int trial, int level, double value)
+void hp_bohb_model_result(void *model, const hp_job *job, const hp_config *config, int level, double value)
 {
-    const hp_job *job = hp_strategy_job(s);
     if (!model || !job)
         return;
     double *x = hp_xcalloc((size_t)job->n_params, sizeof *x);
-    hp_space_to_vector(job, hp_strategy_trial_config(s, trial), x);
+    hp_space_to_vector(job, config, x);
     double loss = isnan(value) ? INFINITY : job->maximize ? -value : value;
     /* a value outside today's space (an edited job) is no evidence for it: skip it */
     if (hp_bohb_add_result(model, level, x, loss) != 0)
@@ -61,13 +59,8 @@ void hp_bohb_model_result(void *model, const hp_strategy *s, int trial, int leve
     free(x);
 }
 
-void hp_sample_bohb(const hp_strategy *s, const void *model, int trial, hp_config *out)
+void hp_sample_bohb(const hp_job *job, const void *model, int trial, hp_config *out)
 {
-    const hp_job *job = hp_strategy_job(s);
-    if (!job) {
-        hp_config_defaults(out);
-        return;
-    }
     hp_job_trial_config(job, trial, out); /* fixed values, seed, max_epochs and the random sample */
     if (!model)
         return;

@@ -16,19 +16,12 @@
 #include "space.h"
 #include "tpe.h"
 
-void hp_sample_tpe(const hp_strategy *s, int trial, hp_config *out)
+void hp_sample_tpe(const hp_job *job, const hp_sampled_trial *sampled, int n_trials, int trial, hp_config *out)
 {
-    const hp_job *job = hp_strategy_job(s);
-    if (!job) {
-        hp_config_defaults(out);
-        return;
-    }
     hp_job_trial_config(job, trial, out); /* fixed values, seed, and the random sample */
-    int n_trials = hp_strategy_num_trials(s), finished = 0;
-    for (int t = 0; t < n_trials; t++) {
-        hp_trial_status st = hp_strategy_trial_status(s, t);
-        finished += st == HP_TRIAL_COMPLETED || st == HP_TRIAL_FAILED;
-    }
+    int finished = 0;
+    for (int t = 0; t < n_trials; t++)
+        finished += sampled[t].state != HP_SAMPLED_RUNNING;
     if (job->n_params == 0 || finished < job->tpe.n_startup_trials)
         return;
 
@@ -42,18 +35,18 @@ void hp_sample_tpe(const hp_strategy *s, int trial, hp_config *out)
     double *x = hp_xcalloc((size_t)n_trials * (size_t)d + 1, sizeof *x);
     hp_tpe_trial *trials = hp_xcalloc((size_t)n_trials + 1, sizeof *trials);
     for (int t = 0; t < n_trials; t++) {
-        hp_space_to_vector(job, hp_strategy_trial_config(s, t), x + (size_t)t * (size_t)d);
+        hp_space_to_vector(job, sampled[t].config, x + (size_t)t * (size_t)d);
         hp_tpe_trial *o = &trials[t];
         o->x = x + (size_t)t * (size_t)d;
-        switch (hp_strategy_trial_status(s, t)) {
-        case HP_TRIAL_COMPLETED:
+        switch (sampled[t].state) {
+        case HP_SAMPLED_COMPLETED:
             o->state = HP_TPE_COMPLETE;
-            o->value = hp_strategy_trial_value(s, t, 0);
+            o->value = sampled[t].value;
             break;
-        case HP_TRIAL_FAILED:
+        case HP_SAMPLED_FAILED:
             o->state = HP_TPE_FAILED;
             break;
-        default: /* running (or assigned and interrupted): the liar's observation */
+        case HP_SAMPLED_RUNNING: /* the constant liar's observation */
             o->state = HP_TPE_RUNNING;
             break;
         }

@@ -39,20 +39,6 @@
 #include "space.h"
 #include "rng.h"
 
-long hp_space_grid_size(const hp_job *job)
-{
-    long size = 1;
-    for (int i = 0; i < job->n_params; i++) {
-        const hp_param *p = &job->params[i];
-        if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
-            return 0;
-        if (size > LONG_MAX / p->n_values)
-            return LONG_MAX; /* saturate: far beyond any usable grid */
-        size *= p->n_values;
-    }
-    return size;
-}
-
 static int trial_seed(uint64_t study_seed, int trial_id)
 {
     uint64_t state = study_seed;

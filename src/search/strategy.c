@@ -43,19 +43,20 @@ typedef struct strategy_ops {
     int rungs; /* ASHA's rungs and promotions; else one rung of each trial's own epochs */
     void (*new_config)(const hp_strategy *s, int t, hp_config *out);
     /* optional: a model fed every rung result and failure in order (bohb) */
-    void *(*model_new)(const hp_strategy *s);
+    void *(*model_new)(const hp_job *job, int n_levels);
     void (*model_free)(void *model);
-    void (*model_result)(void *model, const hp_strategy *s, int t, int level, double value);
+    void (*model_result)(void *model, const hp_job *job, const hp_config *config, int level, double value);
 } strategy_ops;
 
 static void config_from_space(const hp_strategy *s, int t, hp_config *out);
+static void config_from_tpe(const hp_strategy *s, int t, hp_config *out);
 static void config_from_bohb(const hp_strategy *s, int t, hp_config *out);
 
 static const strategy_ops strategies[] = {
     {HP_STRATEGY_GRID, "grid", 0, config_from_space, NULL, NULL, NULL},
     {HP_STRATEGY_RANDOM, "random", 0, config_from_space, NULL, NULL, NULL},
     {HP_STRATEGY_ASHA, "asha", 1, config_from_space, NULL, NULL, NULL},
-    {HP_STRATEGY_TPE, "tpe", 0, hp_sample_tpe, NULL, NULL, NULL},
+    {HP_STRATEGY_TPE, "tpe", 0, config_from_tpe, NULL, NULL, NULL},
     {HP_STRATEGY_BOHB, "bohb", 1, config_from_bohb, hp_bohb_model_new, hp_bohb_model_free, hp_bohb_model_result},
 };
 
@@ -120,11 +121,6 @@ struct hp_strategy {
 
 /* The configuration of a new trial from the job (grid point or random
  * sample, space.c); without a job, the defaults with the strategy's epochs. */
-static void config_from_bohb(const hp_strategy *s, int t, hp_config *out)
-{
-    hp_sample_bohb(s, s->model, t, out);
-}
-
 static void config_from_space(const hp_strategy *s, int t, hp_config *out)
 {
     if (s->p.job) {
@@ -235,7 +231,7 @@ hp_strategy *hp_strategy_create(const hp_strategy_params *p)
         }
     }
     if (s->ops->model_new)
-        s->model = s->ops->model_new(s);
+        s->model = s->ops->model_new(p->job, s->max_rungs);
     return s;
 }
 
@@ -381,7 +377,7 @@ static void result_happened(hp_strategy *s, int t, int level, double value, int 
     s->results[s->n_results][1] = failed ? -1 - level : level;
     s->n_results++;
     if (s->model)
-        s->ops->model_result(s->model, s, t, level, failed ? NAN : value);
+        s->ops->model_result(s->model, s->p.job, &s->configs[t], level, failed ? NAN : value);
 }
 
 static int queue_entry_live(const hp_strategy *s, int i)
@@ -410,6 +406,42 @@ static int find_promotion(const hp_strategy *s, int *rung_out)
             }
         }
     return -1;
+}
+
+static void config_from_bohb(const hp_strategy *s, int t, hp_config *out)
+{
+    if (!s->p.job) {
+        config_from_space(s, t, out);
+        return;
+    }
+    hp_sample_bohb(s->p.job, s->model, t, out);
+}
+
+/* TPE sees every earlier trial: its configuration, state and final value. */
+static void config_from_tpe(const hp_strategy *s, int t, hp_config *out)
+{
+    if (!s->p.job) {
+        config_from_space(s, t, out);
+        return;
+    }
+    hp_sampled_trial *seen = hp_xcalloc((size_t)s->n_trials + 1, sizeof *seen);
+    for (int i = 0; i < s->n_trials; i++) {
+        seen[i].config = &s->configs[i];
+        switch (s->trials[i].status) {
+        case HP_TRIAL_COMPLETED:
+            seen[i].state = HP_SAMPLED_COMPLETED;
+            seen[i].value = s->has_value[slot(s, i, 0)] ? s->values[slot(s, i, 0)] : NAN;
+            break;
+        case HP_TRIAL_FAILED:
+            seen[i].state = HP_SAMPLED_FAILED;
+            break;
+        default:
+            seen[i].state = HP_SAMPLED_RUNNING;
+            break;
+        }
+    }
+    hp_sample_tpe(s->p.job, seen, s->n_trials, t, out);
+    free(seen);
 }
 
 /* ------------------------------------------------------------ events ---- */

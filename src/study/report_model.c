@@ -16,7 +16,7 @@
 #include "error.h"
 #include "report.h"
 #include "space.h"
-#include "study_views.h"
+#include "report_model.h"
 
 static const char *const cifar10_classes[HP_REPORT_CLASSES] = {
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};

@@ -1,4 +1,4 @@
-/* tensorboard.c - a study as TensorBoard event files (layout in study_views.h),
+/* tensorboard.c - a study as TensorBoard event files (layout in tensorboard.h),
  * exported whole or kept up to date while the study runs.
  *
  * TensorBoard keeps only the first HParams summary of each kind in a run, so
@@ -22,7 +22,7 @@
 #include "dataset.h"
 #include "error.h"
 #include "space.h"
-#include "study_views.h"
+#include "tensorboard.h"
 #include "tfevents.h"
 
 static double unix_now(void)

@@ -32,7 +32,7 @@ int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
     w->job = job;
     w->study_dir = study_dir;
     if (job->objective == HP_OBJECTIVE_CURVES)
-        return hp_curves_load(&w->curves, job->curves_path, job);
+        return hp_curves_load(&w->curves, job->curves_path, job->params, job->n_params, job->metric, job->path);
     if (job->objective == HP_OBJECTIVE_FUNCTION)
         return 0; /* nothing to load */
     int n_shards;

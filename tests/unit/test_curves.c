@@ -6,10 +6,17 @@
 #include <unistd.h>
 
 #include "curves.h"
+#include "job.h"
 #include "error.h"
 #include "testlib.h"
 
 static char temp_dir[64];
+
+/* The curves of a job's space and metric. */
+static int load_for_job(hp_curves **c, const char *path, const hp_job *job)
+{
+    return hp_curves_load(c, path, job->params, job->n_params, job->metric, job->path);
+}
 
 static const char *write_temp(const char *name, const char *text)
 {
@@ -78,7 +85,7 @@ TEST(lookups_exact)
     make_job(&tj);
     hp_curves *c = NULL;
     const char *path = write_temp("good.csv", good_csv);
-    EXPECT(hp_curves_load(&c, path, &tj.job) == 0, "load: %s", hp_error_message());
+    EXPECT(load_for_job(&c, path, &tj.job) == 0, "load: %s", hp_error_message());
     if (!c)
         return;
     hp_config cfg;
@@ -124,7 +131,7 @@ TEST(notation_normalised)
                                   "learning_rate,optimizer,epoch,val_accuracy\n"
                                   "1e-3,sgd,1,0.25\n"
                                   "0.0100,sgd,1,0.75\n");
-    EXPECT(hp_curves_load(&c, path, &tj.job) == 0, "load: %s", hp_error_message());
+    EXPECT(load_for_job(&c, path, &tj.job) == 0, "load: %s", hp_error_message());
     if (!c)
         return;
     hp_config cfg;
@@ -155,7 +162,7 @@ TEST(many_configurations)
     const char *path = write_temp("many.csv", text);
     free(text);
     hp_curves *c = NULL;
-    EXPECT(hp_curves_load(&c, path, &job) == 0, "load: %s", hp_error_message());
+    EXPECT(load_for_job(&c, path, &job) == 0, "load: %s", hp_error_message());
     if (!c)
         return;
     int wrong = 0;
@@ -179,7 +186,7 @@ TEST(many_configurations)
         const char *path_ = write_temp((name), (text));                                            \
         hp_curves *c_ = NULL;                                                                      \
         hp_error_clear();                                                                          \
-        int rc_ = hp_curves_load(&c_, path_, (job));                                               \
+        int rc_ = load_for_job(&c_, path_, (job));                                               \
         const char *msg_ = hp_error_message();                                                     \
         EXPECT(rc_ == -1 && c_ == NULL && strstr(msg_, (frag1)) && strstr(msg_, (frag2)),          \
                "%s: rc %d, message '%s' (want '%s' and '%s')", (name), rc_, msg_, (frag1), (frag2)); \
@@ -238,7 +245,7 @@ TEST(error_messages_name_file_and_line)
     /* A file that does not exist. */
     hp_curves *c = NULL;
     hp_error_clear();
-    EXPECT(hp_curves_load(&c, "/nonexistent/curves.csv", job) == -1 && c == NULL &&
+    EXPECT(load_for_job(&c, "/nonexistent/curves.csv", job) == -1 && c == NULL &&
                strstr(hp_error_message(), "/nonexistent/curves.csv"),
            "missing file: '%s'", hp_error_message());
 }

@@ -519,6 +519,21 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
     return 0;
 }
 
+/* The grid's size: the product of the list lengths (saturating). */
+long hp_space_grid_size(const hp_job *job)
+{
+    long size = 1;
+    for (int i = 0; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
+            return 0;
+        if (size > LONG_MAX / p->n_values)
+            return LONG_MAX; /* saturate: far beyond any usable grid */
+        size *= p->n_values;
+    }
+    return size;
+}
+
 int hp_job_uses_rungs(const hp_job *job)
 {
     return job->strategy == HP_STRATEGY_ASHA || job->strategy == HP_STRATEGY_BOHB;

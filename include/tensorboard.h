@@ -1,8 +1,7 @@
-/* study_views.h - a study shown to people: the HTML report and TensorBoard.
+/* tensorboard.h - a study as TensorBoard event files (src/study/tensorboard.c).
  *
- * Both read the recorded state (study.h) and nothing else, so they work on a
+ * It reads the recorded state (study.h) and nothing else, so it works on a
  * running study (opened read-only), an interrupted one and a finished one.
- *   hp_study_write_report()       report.h's page of the study (report_model.c)
  *   hp_study_export_tensorboard() the whole study as a TensorBoard logdir
  *   hp_tb_live_*                  the same logdir kept up to date by rank 0
  *                                 while the study runs (tensorboard.c)
@@ -14,16 +13,11 @@
  * images_per_second for trained networks), and its end (session end:
  * success for completed and stopped trials, failure for failed ones).
  */
-#ifndef HPTUNE_STUDY_VIEWS_H
-#define HPTUNE_STUDY_VIEWS_H
+#ifndef HPTUNE_TENSORBOARD_H
+#define HPTUNE_TENSORBOARD_H
 
 #include "event.h"
 #include "study.h"
-
-/* state: "running", "interrupted", "finished", or NULL to tell from the
- * journal.  heatmap: "a,b" or NULL.  elapsed: seconds so far (< 0: recorded). */
-int hp_study_write_report(const hp_study *s, const char *path, const char *heatmap, const char *state,
-                          double elapsed);
 
 /* Write the study as a TensorBoard logdir at `logdir`: built in a fresh
  * folder beside it and swapped in by rename, so a reader never sees half of
