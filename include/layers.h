@@ -25,6 +25,12 @@
 /* ------------------------------------------------------------ conv2d ---- */
 typedef enum { HP_PAD_SAME = 0, HP_PAD_VALID = 1 } hp_padding;
 
+/* How a convolution is computed.  AUTO (what conv2d_dims_init sets) picks
+ * Winograd F(2x2,3x3) for 3x3 stride-1 layers with enough input channels
+ * and im2col + sgemm for the rest; the others force one (tests and
+ * benchmarks; WINOGRAD needs a 3x3 kernel and stride 1). */
+typedef enum { HP_CONV_AUTO = 0, HP_CONV_IM2COL = 1, HP_CONV_WINOGRAD = 2 } hp_conv_algorithm;
+
 typedef struct conv2d_dims {
     int N;            /* batch */
     int C, H, W;      /* input */
@@ -34,13 +40,18 @@ typedef struct conv2d_dims {
                               TensorFlow: total = max((O-1)*stride + K - I, 0),
                               before = total/2 (the extra one goes after) */
     int OH, OW;       /* output; same: ceil(I/stride), valid: (I-K)/stride+1 */
+    hp_conv_algorithm algorithm; /* AUTO unless the caller forces one */
 } conv2d_dims;
 
 /* Fill dims; returns 0, or -1 (HP_ERR) when the output would be empty. */
 int conv2d_dims_init(conv2d_dims *d, int N, int C, int H, int W, int OC, int KH, int KW,
                      int stride, hp_padding pad);
-/* Scratch floats needed by forward and backward (im2col buffer). */
+/* Scratch floats needed by forward and backward (im2col or Winograd buffers). */
 size_t conv2d_workspace_floats(const conv2d_dims *d);
+/* The algorithm d resolves to (never AUTO), and its name ("im2col",
+ * "winograd"). */
+hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d);
+const char *conv2d_algorithm_name(const conv2d_dims *d);
 /* out (N,OC,OH,OW) = conv(in (N,C,H,W), w (OC,C*KH*KW)) + b (OC) */
 void conv2d_forward(float *out, float *ws, const float *in, const float *w, const float *b,
                     const conv2d_dims *d);

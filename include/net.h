@@ -53,6 +53,7 @@ typedef struct hp_layer {
     float *out;                 /* (max_batch, out_size); ACTIVATION/FLATTEN alias their input */
     float *aux;                 /* POOL: int32 argmax; DROPOUT: mask; BN: mean and inv_std (2C) */
     const float *in;            /* input of the last forward call (set by forward) */
+    double forward_seconds, backward_seconds; /* accumulated when net->timing is on */
 } hp_layer;
 
 typedef struct hp_net {
@@ -69,7 +70,8 @@ typedef struct hp_net {
     float *grad_a, *grad_b;      /* ping-pong gradient buffers, owned */
     float *probs;                /* (max_batch, 10), owned */
     double forward_macs;         /* conv+dense multiply-adds per sample, forward */
-    double layer_seconds[HP_LAYER_KIND_COUNT]; /* accumulated when timing is on */
+    double layer_seconds[HP_LAYER_KIND_COUNT]; /* accumulated when timing is on (also per
+                                                  layer: hp_layer.forward/backward_seconds) */
     int timing;
 } hp_net;
 

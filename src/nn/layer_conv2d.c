@@ -20,6 +20,7 @@
  * Column index of col/staging: p = (n - first image of the chunk)*OH*OW + oh*OW + ow.
  * Row index of col: k = (c*KH + kh)*KW + kw, matching w (OC, C*KH*KW).
  */
+#include "conv_winograd.h"
 #include "layers.h"
 #include "vecsum.h"
 
@@ -108,8 +109,32 @@ static int conv_chunk_images(const conv2d_dims *d)
     return (int)g;
 }
 
+/* Fewest input channels for which AUTO picks Winograd: with fewer, its 16
+   products are too thin for sgemm (K = C) and im2col's K = 9C wins. */
+#ifndef WINOGRAD_MIN_CHANNELS
+#define WINOGRAD_MIN_CHANNELS 8
+#endif
+
+hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d)
+{
+    const int winograd_shape = d->KH == 3 && d->KW == 3 && d->stride == 1;
+    if (d->algorithm == HP_CONV_WINOGRAD && !winograd_shape)
+        HP_PANIC("conv2d: Winograd forced on a %dx%d stride-%d layer (needs 3x3, stride 1)", d->KH,
+                 d->KW, d->stride);
+    if (d->algorithm != HP_CONV_AUTO)
+        return d->algorithm;
+    return winograd_shape && d->C >= WINOGRAD_MIN_CHANNELS ? HP_CONV_WINOGRAD : HP_CONV_IM2COL;
+}
+
+const char *conv2d_algorithm_name(const conv2d_dims *d)
+{
+    return conv2d_algorithm(d) == HP_CONV_WINOGRAD ? "winograd" : "im2col";
+}
+
 size_t conv2d_workspace_floats(const conv2d_dims *d)
 {
+    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD)
+        return conv_winograd_workspace_floats(d);
     return (col_rows(d) + (size_t)d->OC) * (size_t)conv_chunk_images(d) * d->OH * d->OW;
 }
 
@@ -200,7 +225,7 @@ static inline void add_bias_relu(float *x, float bias, size_t n)
 }
 
 /* No activation after the bias (plain conv2d_forward). */
-enum { NO_ACTIVATION = -1 };
+enum { NO_ACTIVATION = CONV_NO_ACTIVATION };
 
 /* One output plane (OH*OW) after sgemm: plane = act(src + bias), where src
    is the staging row (or NULL: the plane itself holds the sgemm result).
@@ -332,6 +357,10 @@ static void col2im(float *d_in, const float *col, int count, const conv2d_dims *
 static void forward(float *out, float *ws, const float *in, const float *w, const float *b,
                     const conv2d_dims *d, int act, float alpha)
 {
+    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD) {
+        conv_winograd_forward(out, ws, in, w, b, d, act, alpha);
+        return;
+    }
     const int G = conv_chunk_images(d);
     const size_t K = col_rows(d), ohw = (size_t)d->OH * d->OW;
     const size_t in_image = (size_t)d->C * d->H * d->W, out_image = (size_t)d->OC * ohw;
@@ -375,11 +404,13 @@ void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, 
     forward(out, ws, in, w, b, d, (int)act, alpha);
 }
 
-/* Sum of x[0..n) with independent partial sums (vectorisable, and more
-   accurate than one long running sum). */
 void conv2d_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
                      const float *in, const float *w, const conv2d_dims *d)
 {
+    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD) {
+        conv_winograd_backward(d_in, d_w, d_b, ws, d_out, in, w, d);
+        return;
+    }
     const int G = conv_chunk_images(d);
     const size_t K = col_rows(d), ohw = (size_t)d->OH * d->OW;
     const size_t in_image = (size_t)d->C * d->H * d->W, out_image = (size_t)d->OC * ohw;

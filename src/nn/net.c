@@ -352,8 +352,11 @@ const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rn
         case HP_LAYER_KIND_COUNT:
             HP_PANIC("bad layer kind");
         }
-        if (net->timing)
-            net->layer_seconds[L->kind] += now_seconds() - t0;
+        if (net->timing) {
+            const double dt = now_seconds() - t0;
+            net->layer_seconds[L->kind] += dt;
+            L->forward_seconds += dt;
+        }
     }
     return cur;
 }
@@ -421,8 +424,11 @@ void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
             other = d;
             d = d_in;
         }
-        if (net->timing)
-            net->layer_seconds[L->kind] += now_seconds() - t0;
+        if (net->timing) {
+            const double dt = now_seconds() - t0;
+            net->layer_seconds[L->kind] += dt;
+            L->backward_seconds += dt;
+        }
     }
 }
 

@@ -502,10 +502,12 @@ TEST(test_conv_multi_chunk)
                 EXPECT(0, "init failed: %s", hp_error_message());
                 continue;
             }
-            const size_t per_image = ((size_t)C * cc.KH * cc.KW + OC) * p.d.OH * p.d.OW;
-            const size_t chunk = conv2d_workspace_floats(&p.d) / per_image;
-            saw_single_image_chunks |= chunk == 1;
-            saw_multi_image_chunks |= chunk > 1 && chunk < (size_t)N && N % chunk != 0;
+            if (conv2d_algorithm(&p.d) == HP_CONV_IM2COL) { /* Winograd has no image chunks */
+                const size_t per_image = ((size_t)C * cc.KH * cc.KW + OC) * p.d.OH * p.d.OW;
+                const size_t chunk = conv2d_workspace_floats(&p.d) / per_image;
+                saw_single_image_chunks |= chunk == 1;
+                saw_multi_image_chunks |= chunk > 1 && chunk < (size_t)N && N % chunk != 0;
+            }
             float *ref = alloc_floats(p.n_out);
             int OH, OW;
             conv_loss(&p);
@@ -542,6 +544,128 @@ TEST(test_conv_multi_chunk)
            "chunking not covered (one-image chunks seen: %d, several-image chunks with a partial "
            "last one seen: %d); adjust the shapes to the chunk size",
            saw_single_image_chunks, saw_multi_image_chunks);
+}
+
+/* Winograd F(2x2,3x3) (forced, also where AUTO would pick im2col) against
+   the naive loops, forward and backward, on shapes that take each of its
+   paths: the 8- and 4-tile register paths (same padding, even widths 16,
+   32, 8, 24), the general path (odd sizes, widths 6 and 2, valid padding),
+   partial tile rows and columns, and blocks that end inside an image
+   (N = 5 at 32x32 is 80 tile rows in blocks of 8; at 8x8, 20 rows in blocks
+   of 32).  d_in starts as NaN: every element must be written. */
+TEST(test_conv_winograd_matches_naive)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 21);
+    static const struct { int N, C, H, W, OC; hp_padding pad; } cases[] = {
+        {2, 8, 16, 16, 12, HP_PAD_SAME}, {5, 4, 32, 32, 3, HP_PAD_SAME},
+        {3, 8, 8, 8, 5, HP_PAD_SAME},    {2, 3, 9, 24, 4, HP_PAD_SAME},
+        {5, 6, 8, 8, 7, HP_PAD_SAME},    {3, 5, 7, 6, 7, HP_PAD_SAME},
+        {2, 8, 5, 9, 6, HP_PAD_SAME},    {3, 5, 7, 6, 7, HP_PAD_VALID},
+        {2, 8, 9, 8, 4, HP_PAD_VALID},   {4, 3, 1, 2, 2, HP_PAD_SAME},
+        {2, 9, 3, 3, 5, HP_PAD_VALID},   {1, 16, 2, 2, 33, HP_PAD_SAME},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int N = cases[ci].N, C = cases[ci].C, H = cases[ci].H, W = cases[ci].W;
+        const int OC = cases[ci].OC;
+        const conv_case cc = {3, 3, 1, cases[ci].pad};
+        conv_problem p;
+        if (conv_problem_init(&p, N, C, H, W, OC, cc, &rng) != 0) {
+            EXPECT(0, "init failed: %s", hp_error_message());
+            continue;
+        }
+        p.d.algorithm = HP_CONV_WINOGRAD;
+        free(p.ws);
+        p.ws = alloc_workspace(&p.d);
+        char what[96];
+        snprintf(what, sizeof what, "N %d C %d %dx%d OC %d %s", N, C, H, W, OC, pad_name(cc.pad));
+        float *ref = alloc_floats(p.n_out);
+        int OH, OW;
+        for (size_t i = 0; i < p.n_out; i++)
+            p.out[i] = NAN;
+        conv_loss(&p);
+        conv_reference(ref, p.in, p.w, p.b, N, C, H, W, OC, 3, 3, 1, cc.pad, &OH, &OW);
+        /* outputs are sums of 9C products of size <= 1 plus the bias */
+        EXPECT(max_abs_diff(p.out, ref, p.n_out) < 1e-4 * (1 + 9 * C), "%s: forward differs by %g",
+               what, max_abs_diff(p.out, ref, p.n_out));
+        float *d_in = alloc_floats(p.n_in), *d_w = alloc_floats(p.n_w), *d_b = alloc_floats(OC);
+        float *r_in = alloc_floats(p.n_in), *r_w = alloc_floats(p.n_w), *r_b = alloc_floats(OC);
+        for (size_t i = 0; i < p.n_in; i++)
+            d_in[i] = NAN;
+        conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
+        conv_backward_reference(r_in, r_w, r_b, p.R, p.in, p.w, &p.d);
+        EXPECT(max_abs_diff(d_in, r_in, p.n_in) < 1e-4 * (1 + 9 * OC), "%s: d_in differs by %g",
+               what, max_abs_diff(d_in, r_in, p.n_in));
+        const double pixels = (double)N * p.d.OH * p.d.OW;
+        EXPECT(max_abs_diff(d_w, r_w, p.n_w) < 1e-4 * (1 + pixels), "%s: d_w differs by %g", what,
+               max_abs_diff(d_w, r_w, p.n_w));
+        EXPECT(max_abs_diff(d_b, r_b, OC) < 1e-4 * (1 + pixels), "%s: d_b differs by %g", what,
+               max_abs_diff(d_b, r_b, OC));
+        EXPECT(workspace_guard_intact(p.ws, &p.d), "%s: workspace guard overwritten", what);
+        free(ref);
+        free(d_in);
+        free(d_w);
+        free(d_b);
+        free(r_in);
+        free(r_w);
+        free(r_b);
+        conv_problem_free(&p);
+    }
+}
+
+/* The Winograd gradient is the exact adjoint of its forward pass: central
+   differences of L = sum(out * R) against conv2d_backward, for d_in, d_w,
+   d_b, on the register path (8x8) and the general one (7x6, valid 6x5). */
+TEST(test_conv_winograd_gradients)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 22);
+    static const struct { int H, W; hp_padding pad; } shapes[] = {
+        {8, 8, HP_PAD_SAME}, {7, 6, HP_PAD_SAME}, {6, 5, HP_PAD_VALID}};
+    for (int si = 0; si < 3; si++) {
+        const conv_case cc = {3, 3, 1, shapes[si].pad};
+        conv_problem p;
+        if (conv_problem_init(&p, 2, 4, shapes[si].H, shapes[si].W, 3, cc, &rng) != 0) {
+            EXPECT(0, "init failed: %s", hp_error_message());
+            continue;
+        }
+        p.d.algorithm = HP_CONV_WINOGRAD;
+        free(p.ws);
+        p.ws = alloc_workspace(&p.d);
+        float *d_in = alloc_floats(p.n_in), *d_w = alloc_floats(p.n_w), *d_b = alloc_floats(3);
+        conv_loss(&p);
+        conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
+        char what[96], prefix[64];
+        snprintf(prefix, sizeof prefix, "winograd %dx%d %s", shapes[si].H, shapes[si].W,
+                 pad_name(cc.pad));
+        snprintf(what, sizeof what, "%s: d_in", prefix);
+        EXPECT_GRAD(what, p.in, d_in, p.n_in, LINEAR_STEP, conv_loss, &p, 1e-2);
+        snprintf(what, sizeof what, "%s: d_w", prefix);
+        EXPECT_GRAD(what, p.w, d_w, p.n_w, LINEAR_STEP, conv_loss, &p, 1e-2);
+        snprintf(what, sizeof what, "%s: d_b", prefix);
+        EXPECT_GRAD(what, p.b, d_b, 3, LINEAR_STEP, conv_loss, &p, 1e-2);
+        free(d_in);
+        free(d_w);
+        free(d_b);
+        conv_problem_free(&p);
+    }
+}
+
+/* AUTO: Winograd exactly for 3x3 stride-1 layers with >= 8 input channels. */
+TEST(test_conv_algorithm_choice)
+{
+    conv2d_dims d;
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "32 channels 3x3 stride 1: %s",
+           conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 3, 32, 32, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "3 channels: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 2, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "stride 2: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "5x5: %s", conv2d_algorithm_name(&d));
+    d.algorithm = HP_CONV_IM2COL;
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "forced im2col");
 }
 
 /* backward overwrites d_in, accumulates d_w/d_b, and accepts d_in == NULL */
@@ -1334,6 +1458,9 @@ int main(void)
     RUN(test_conv_gradients);
     RUN(test_conv_multi_chunk);
     RUN(test_conv_backward_conventions);
+    RUN(test_conv_winograd_matches_naive);
+    RUN(test_conv_winograd_gradients);
+    RUN(test_conv_algorithm_choice);
     RUN(test_dense);
     RUN(test_activation_values);
     RUN(test_activation_gradients);

@@ -1,0 +1,860 @@
+/* conv_winograd.c - 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3).
+ *
+ * Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR
+ * 2016), section 4.1.  The output is cut into 2x2 tiles; tile (ty, tx) of
+ * image n needs the 4x4 input patch d at rows 2ty - pad_top + [0,4), columns
+ * 2tx - pad_left + [0,4) (zero outside the image), and
+ *
+ *     y (2x2) = A^T [ (G g G^T) .* (B^T d B) ] A          g: one 3x3 filter
+ *
+ *   B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+ *         [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+ *         [0 -1  1  0]         [1/2 -1/2  1/2]
+ *         [0  1  0 -1]         [ 0    0    1 ]
+ *
+ * Summed over the input channels, each of the 16 elements xi of the 4x4
+ * transformed tile is a matrix product over a block of Tb tiles:
+ *
+ *     M[xi] (OC, Tb) = U[xi] (OC, C) . V[xi] (C, Tb)
+ *     U[xi][oc][c] = (G g[oc][c] G^T)[xi],   V[xi][c][t] = (B^T d[c][t] B)[xi]
+ *
+ * i.e. 16 sgemm calls with 16 multiplies per 4 outputs instead of 36: 2.25x
+ * fewer than im2col.  The backward pass is the exact adjoint of these steps
+ * (so the gradient is the gradient of what forward computed):
+ *
+ *     DY[xi] = (A dY A^T)[xi]                   dY: the 2x2 output-gradient tile
+ *     dU[xi] (OC, C) += DY[xi] (OC, Tb) . V[xi]^T (Tb, C)     over all blocks
+ *     Z[xi] (C, Tb) = U[xi]^T (C, OC) . DY[xi] (OC, Tb)
+ *     d_in += B Z B^T, overlapping 4x4 patches added up;  d_w += G^T dU G
+ *
+ * Blocks are runs of whole tile rows (a tile row may follow one of another
+ * image), sized so the block's V and M stay in L2 and the 16 products run
+ * from cache.  Transforms are separable: a 4-point transform along the rows
+ * of a block's tiles, then along the columns, each a loop over all the
+ * block's tiles of one channel (lanes of 8, so -O2 vectorises them).  The
+ * row stride of every transformed array is ldt = Tb rounded up to 8; lanes
+ * past Tb hold finite junk that no result reads.
+ *
+ * Numerics: the same products summed in another order than im2col's sgemm
+ * (and the transforms add a few roundings): results differ from im2col in
+ * the last bits, not in how they are computed run to run.  The order is
+ * fixed, so results are reproducible for the same kernels and threads.
+ */
+#include "conv_winograd.h"
+#include "vecsum.h"
+
+#include <cblas.h>
+#include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+#include "error.h"
+
+enum { XI = 16, LANES = 8, XI_GAP = 16 /* floats: one cache line */ };
+
+/* Target tiles per block.  Measured on the CIFAR layers (32 and 64
+   channels, OpenBLAS SkylakeX kernel): the 16 products of 32-128 tiles run
+   at the sgemm peak from L2; 512 and more fall to 60-75% of it. */
+#ifndef WINOGRAD_BLOCK_TILES
+#define WINOGRAD_BLOCK_TILES 128
+#endif
+
+/* Geometry and workspace of one call. */
+typedef struct plan {
+    int TH, TW;         /* tiles per image: ceil(OH/2) x ceil(OW/2) */
+    int rows;           /* tile rows in the batch: N*TH */
+    int block_rows;     /* tile rows per block */
+    size_t ldt;         /* row stride of the transformed arrays: block tiles rounded up to 8 */
+    size_t row_len;     /* padded input row: 2*TW + 2 */
+    size_t u_xi, v_xi, m_xi; /* distance between the xi planes of U/dU, V, M */
+    float *U;           /* (16, OC, C) transformed filters, planes u_xi apart */
+    float *dU;          /* (16, OC, C) their gradient (backward), the same */
+    float *V;           /* (16, C, ldt) transformed input tiles, v_xi apart; Z in backward */
+    float *M;           /* (16, OC, ldt) products, m_xi apart; DY in backward */
+    float *S1, *S2;     /* (16, ldt) each: per-channel scratch */
+    float *rowbuf;      /* 8 rows of row_stride */
+    float *rows_buf;    /* 8 * block_rows rows of row_stride */
+    size_t row_stride;  /* round_up8(row_len) + 8 */
+} plan;
+
+static size_t round_up8(size_t n) { return (n + LANES - 1) / LANES * LANES; }
+
+/* Fills p; with ws == NULL only the sizes (the total is returned). */
+static size_t plan_init(plan *p, const conv2d_dims *d, float *ws)
+{
+    memset(p, 0, sizeof *p);
+    p->TH = (d->OH + 1) / 2;
+    p->TW = (d->OW + 1) / 2;
+    p->rows = d->N * p->TH;
+    p->block_rows = WINOGRAD_BLOCK_TILES / p->TW;
+    if (p->block_rows < 1)
+        p->block_rows = 1;
+    if (p->block_rows > p->rows)
+        p->block_rows = p->rows;
+    p->ldt = round_up8((size_t)p->block_rows * p->TW);
+    p->row_len = 2 * (size_t)p->TW + 2;
+    p->row_stride = round_up8(p->row_len) + LANES;
+    /* The 16 planes of each array are one cache line more than their size
+       apart: whole multiples of 4 KB put the 16 rows a transform touches in
+       one L1 set, which holds fewer (measured: 1.5x slower transforms). */
+    p->u_xi = (size_t)d->OC * d->C + XI_GAP;
+    p->v_xi = (size_t)d->C * p->ldt + XI_GAP;
+    p->m_xi = (size_t)d->OC * p->ldt + XI_GAP;
+    const size_t sizes[8] = {XI * p->u_xi,
+                             XI * p->u_xi,
+                             XI * p->v_xi,
+                             XI * p->m_xi,
+                             (size_t)XI * p->ldt,
+                             (size_t)XI * p->ldt,
+                             8 * p->row_stride,
+                             8 * (size_t)p->block_rows * p->row_stride};
+    float **slots[8] = {&p->U, &p->dU, &p->V, &p->M, &p->S1, &p->S2, &p->rowbuf, &p->rows_buf};
+    size_t total = 0;
+    for (int i = 0; i < 8; i++) {
+        if (ws)
+            *slots[i] = ws + total;
+        total += sizes[i];
+    }
+    return total;
+}
+
+size_t conv_winograd_workspace_floats(const conv2d_dims *d)
+{
+    plan p;
+    return plan_init(&p, d, NULL);
+}
+
+/* ------------------------------------------------- lane-wise transforms -- */
+/* Each applies one 4-point (or 2-point) transform to whole rows of lanes:
+   o_i[l] = sum_k T[i][k] in_k[l] for l in [0, n), n a multiple of 8. */
+
+/* B^T:  o0 = i0 - i2,  o1 = i1 + i2,  o2 = i2 - i1,  o3 = i1 - i3 */
+static void rows_bt(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                    const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                    const float *restrict i3, size_t n)
+{
+    for (size_t j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float a = i0[j + l], b = i1[j + l], c = i2[j + l], e = i3[j + l];
+            o0[j + l] = a - c;
+            o1[j + l] = b + c;
+            o2[j + l] = c - b;
+            o3[j + l] = b - e;
+        }
+}
+
+/* A^T:  o0 = i0 + i1 + i2,  o1 = i1 - i2 - i3 */
+static void rows_at(float *restrict o0, float *restrict o1, const float *restrict i0,
+                    const float *restrict i1, const float *restrict i2, const float *restrict i3,
+                    size_t n)
+{
+    for (size_t j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float a = i0[j + l], b = i1[j + l], c = i2[j + l], e = i3[j + l];
+            o0[j + l] = a + b + c;
+            o1[j + l] = b - c - e;
+        }
+}
+
+/* A^T, then + bias and ReLU ((v > 0 ? v : 0), activation_forward's select) */
+static void rows_at_bias(float *restrict o0, float *restrict o1, const float *restrict i0,
+                         const float *restrict i1, const float *restrict i2,
+                         const float *restrict i3, float bias, int relu, size_t n)
+{
+    if (relu) {
+        for (size_t j = 0; j < n; j += LANES)
+            for (int l = 0; l < LANES; l++) {
+                const float a = i0[j + l], b = i1[j + l], c = i2[j + l], e = i3[j + l];
+                const float v0 = (a + b + c) + bias, v1 = (b - c - e) + bias;
+                o0[j + l] = v0 > 0.0f ? v0 : 0.0f;
+                o1[j + l] = v1 > 0.0f ? v1 : 0.0f;
+            }
+        return;
+    }
+    for (size_t j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float a = i0[j + l], b = i1[j + l], c = i2[j + l], e = i3[j + l];
+            o0[j + l] = (a + b + c) + bias;
+            o1[j + l] = (b - c - e) + bias;
+        }
+}
+
+/* A (the adjoint of A^T):  o0 = i0,  o1 = i0 + i1,  o2 = i0 - i1,  o3 = -i1 */
+static void rows_a(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                   const float *restrict i0, const float *restrict i1, size_t n)
+{
+    for (size_t j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float a = i0[j + l], b = i1[j + l];
+            o0[j + l] = a;
+            o1[j + l] = a + b;
+            o2[j + l] = a - b;
+            o3[j + l] = -b;
+        }
+}
+
+/* B (the adjoint of B^T):  o0 = i0,  o1 = i1 - i2 + i3,  o2 = i1 + i2 - i0,  o3 = -i3 */
+static void rows_b(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                   const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                   const float *restrict i3, size_t n)
+{
+    for (size_t j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float a = i0[j + l], b = i1[j + l], c = i2[j + l], e = i3[j + l];
+            o0[j + l] = a;
+            o1[j + l] = b - c + e;
+            o2[j + l] = b + c - a;
+            o3[j + l] = -e;
+        }
+}
+
+/* ------------------------------------------------------ (de)interleave -- */
+
+/* even[j] = src[2j], odd[j] = src[2j+1], j in [0, pairs) */
+static inline void deinterleave(float *restrict even, float *restrict odd, const float *restrict src,
+                         int pairs)
+{
+    int j = 0;
+#ifdef __AVX2__
+    for (; j + 8 <= pairs; j += 8) {
+        const __m256 a = _mm256_loadu_ps(src + 2 * j), b = _mm256_loadu_ps(src + 2 * j + 8);
+        /* per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6; the 64-bit permute orders them */
+        const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        _mm256_storeu_ps(even + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+        _mm256_storeu_ps(odd + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+    }
+    for (; j + 4 <= pairs; j += 4) {
+        const __m128 a = _mm_loadu_ps(src + 2 * j), b = _mm_loadu_ps(src + 2 * j + 4);
+        _mm_storeu_ps(even + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm_storeu_ps(odd + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+#endif
+    for (; j < pairs; j++) {
+        even[j] = src[2 * j];
+        odd[j] = src[2 * j + 1];
+    }
+}
+
+/* dst[2j] = even[j], dst[2j+1] = odd[j], j in [0, pairs) */
+static inline void interleave(float *restrict dst, const float *restrict even, const float *restrict odd,
+                       int pairs)
+{
+    int j = 0;
+#ifdef __AVX2__
+    for (; j + 8 <= pairs; j += 8) {
+        const __m256 e = _mm256_loadu_ps(even + j), o = _mm256_loadu_ps(odd + j);
+        const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
+        _mm256_storeu_ps(dst + 2 * j, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(dst + 2 * j + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+    for (; j + 4 <= pairs; j += 4) {
+        const __m128 e = _mm_loadu_ps(even + j), o = _mm_loadu_ps(odd + j);
+        _mm_storeu_ps(dst + 2 * j, _mm_unpacklo_ps(e, o));
+        _mm_storeu_ps(dst + 2 * j + 4, _mm_unpackhi_ps(e, o));
+    }
+#endif
+    for (; j < pairs; j++) {
+        dst[2 * j] = even[j];
+        dst[2 * j + 1] = odd[j];
+    }
+}
+
+/* dst[j] (+)= a[j] + b[j], j in [0, n): added when accumulate, else stored */
+static inline void add_pair(float *restrict dst, const float *restrict a, const float *restrict b,
+                            size_t n, int accumulate)
+{
+    size_t j = 0;
+    if (accumulate) {
+        for (; j + LANES <= n; j += LANES)
+            for (int l = 0; l < LANES; l++)
+                dst[j + l] += a[j + l] + b[j + l];
+        for (; j < n; j++)
+            dst[j] += a[j] + b[j];
+        return;
+    }
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            dst[j + l] = a[j + l] + b[j + l];
+    for (; j < n; j++)
+        dst[j] = a[j] + b[j];
+}
+
+/* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost more) */
+static inline void copy_floats(float *restrict dst, const float *restrict src, size_t n)
+{
+    size_t j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            dst[j + l] = src[j + l];
+    for (; j < n; j++)
+        dst[j] = src[j];
+}
+
+/* ------------------------------------------------------------- filters -- */
+
+/* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (3x3). */
+static void transform_filters(float *U, size_t per_xi, const float *w, const conv2d_dims *d)
+{
+    const size_t filters = (size_t)d->OC * d->C;
+    for (size_t f = 0; f < filters; f++) {
+        const float *g = w + 9 * f;
+        float t[4][3]; /* G g: rows of the 4x3 */
+        for (int col = 0; col < 3; col++) {
+            const float a = g[col], b = g[3 + col], c = g[6 + col];
+            t[0][col] = a;
+            t[1][col] = 0.5f * (a + b + c);
+            t[2][col] = 0.5f * (a - b + c);
+            t[3][col] = c;
+        }
+        for (int i = 0; i < 4; i++) {
+            const float a = t[i][0], b = t[i][1], c = t[i][2];
+            U[(size_t)(4 * i + 0) * per_xi + f] = a;
+            U[(size_t)(4 * i + 1) * per_xi + f] = 0.5f * (a + b + c);
+            U[(size_t)(4 * i + 2) * per_xi + f] = 0.5f * (a - b + c);
+            U[(size_t)(4 * i + 3) * per_xi + f] = c;
+        }
+    }
+}
+
+/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters). */
+static void accumulate_filter_gradient(float *d_w, const float *dU, size_t per_xi,
+                                       const conv2d_dims *d)
+{
+    const size_t filters = (size_t)d->OC * d->C;
+    for (size_t f = 0; f < filters; f++) {
+        float x[4][4], p[3][4];
+        for (int xi = 0; xi < XI; xi++)
+            x[xi / 4][xi % 4] = dU[(size_t)xi * per_xi + f];
+        for (int j = 0; j < 4; j++) { /* G^T x: 3x4 */
+            const float h = 0.5f * (x[1][j] + x[2][j]);
+            p[0][j] = x[0][j] + h;
+            p[1][j] = 0.5f * (x[1][j] - x[2][j]);
+            p[2][j] = h + x[3][j];
+        }
+        float *g = d_w + 9 * f;
+        for (int k = 0; k < 3; k++) { /* (G^T x) G: 3x3 */
+            const float h = 0.5f * (p[k][1] + p[k][2]);
+            g[3 * k + 0] += p[k][0] + h;
+            g[3 * k + 1] += 0.5f * (p[k][1] - p[k][2]);
+            g[3 * k + 2] += h + p[k][3];
+        }
+    }
+}
+
+/* --------------------------------------------------------------- input -- */
+
+/* The four patch columns of TW tiles from one padded row p (2TW + 2
+   floats, more readable): c0[tx] = p[2tx], c1[tx] = p[2tx+1],
+   c2[tx] = p[2tx+2], c3[tx] = p[2tx+3]. */
+static inline void split_columns(float *restrict c0, float *restrict c1, float *restrict c2,
+                                 float *restrict c3, const float *restrict p, int TW)
+{
+    int j = 0;
+#ifdef __AVX2__
+    for (; j + 8 <= TW; j += 8) {
+        const float *q = p + 2 * j;
+        const __m256 a = _mm256_loadu_ps(q), b = _mm256_loadu_ps(q + 8);
+        const __m256 a2 = _mm256_loadu_ps(q + 2), b2 = _mm256_loadu_ps(q + 10);
+        /* per 128-bit lane: x0 x2 y0 y2 | x4 x6 y4 y6; the 64-bit permute orders them */
+        const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m256 e2 = _mm256_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 o2 = _mm256_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1));
+        _mm256_storeu_ps(c0 + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+        _mm256_storeu_ps(c1 + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+        _mm256_storeu_ps(c2 + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e2), 0xD8)));
+        _mm256_storeu_ps(c3 + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o2), 0xD8)));
+    }
+    for (; j + 4 <= TW; j += 4) {
+        const float *q = p + 2 * j;
+        const __m128 a = _mm_loadu_ps(q), b = _mm_loadu_ps(q + 4);
+        const __m128 a2 = _mm_loadu_ps(q + 2), b2 = _mm_loadu_ps(q + 6);
+        _mm_storeu_ps(c0 + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm_storeu_ps(c1 + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+        _mm_storeu_ps(c2 + j, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm_storeu_ps(c3 + j, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+#endif
+    for (; j < TW; j++) {
+        c0[j] = p[2 * j];
+        c1[j] = p[2 * j + 1];
+        c2[j] = p[2 * j + 2];
+        c3[j] = p[2 * j + 3];
+    }
+}
+
+/* V[.][c] of one block (tile rows [r0, r0 + R)): the 4x4 patches of channel c
+   gathered as 16 rows of lanes in S1 (lane = tile), then B^T along the patch
+   rows (into S2) and along the patch columns (into V). */
+static void transform_input(const plan *p, float *V, const float *in, int c, int r0, int R,
+                            const conv2d_dims *d)
+{
+    const int TW = p->TW, H = d->H, W = d->W, pl = d->pad_left;
+    const size_t ldt = p->ldt, Tb = (size_t)R * TW, xi_stride = p->v_xi;
+    float *D = p->S1, *T = p->S2;
+    /* Two passes: the block's patch rows padded into rows_buf (row 4rr + k:
+       input row 2ty - pad_top + k, padded[j] = column j - pad_left, 0
+       outside), then split into D.  Splitting right after each copy made
+       the loads wait for the copy's stores to forward (misaligned
+       store-to-load forwarding fails); a block's worth later they are in L1. */
+    const size_t stride = p->row_stride;
+    const int count = W < (int)p->row_len - pl ? W : (int)p->row_len - pl;
+    for (int rr = 0; rr < R; rr++) {
+        const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
+        const float *plane = in + ((size_t)n * d->C + c) * H * W;
+        for (int k = 0; k < 4; k++) {
+            const int y = 2 * ty - d->pad_top + k;
+            float *padded = p->rows_buf + (size_t)(4 * rr + k) * stride;
+            if (y < 0 || y >= H) {
+                memset(padded, 0, p->row_len * sizeof *padded);
+                continue;
+            }
+            for (int j = 0; j < pl; j++)
+                padded[j] = 0.0f;
+            copy_floats(padded + pl, plane + (size_t)y * W, (size_t)count);
+            for (size_t j = (size_t)(pl + count); j < p->row_len; j++)
+                padded[j] = 0.0f;
+        }
+    }
+    for (int rr = 0; rr < R; rr++)
+        for (int k = 0; k < 4; k++) {
+            float *c0 = D + (size_t)(4 * k) * ldt + (size_t)rr * TW;
+            split_columns(c0, c0 + ldt, c0 + 2 * ldt, c0 + 3 * ldt,
+                          p->rows_buf + (size_t)(4 * rr + k) * stride, TW);
+        }
+    if (Tb < ldt)
+        for (int i = 0; i < XI; i++)
+            memset(D + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *D);
+    /* rows of D are (patch row k, patch column l) at 4k + l */
+    for (int l = 0; l < 4; l++)
+        rows_bt(T + (size_t)(0 + l) * ldt, T + (size_t)(4 + l) * ldt, T + (size_t)(8 + l) * ldt,
+                T + (size_t)(12 + l) * ldt, D + (size_t)(0 + l) * ldt, D + (size_t)(4 + l) * ldt,
+                D + (size_t)(8 + l) * ldt, D + (size_t)(12 + l) * ldt, ldt);
+    float *Vc = V + (size_t)c * ldt;
+    for (int i = 0; i < 4; i++)
+        rows_bt(Vc + (4 * i + 0) * xi_stride, Vc + (4 * i + 1) * xi_stride,
+                Vc + (4 * i + 2) * xi_stride, Vc + (4 * i + 3) * xi_stride,
+                T + (size_t)(4 * i + 0) * ldt, T + (size_t)(4 * i + 1) * ldt,
+                T + (size_t)(4 * i + 2) * ldt, T + (size_t)(4 * i + 3) * ldt, ldt);
+}
+
+/* Lanes [Tb, ldt) of every row of a product (16 planes xi_stride apart of
+   `count` rows): zero, so the transforms never meet stale or uninitialised
+   memory. */
+static void clear_tail(float *X, size_t xi_stride, size_t count, size_t Tb, size_t ldt)
+{
+    if (Tb < ldt)
+        for (size_t xi = 0; xi < XI; xi++)
+            for (size_t i = 0; i < count; i++)
+                memset(X + xi * xi_stride + i * ldt + Tb, 0, (ldt - Tb) * sizeof *X);
+}
+
+/* ------------------------------------------------ fast path (AVX2) ---- */
+
+/* The lane-wise transforms as expressions (on floats or vectors of them;
+   the rows_* loops above compute the same ones in the same order). */
+#define WG_BT(o0, o1, o2, o3, i0, i1, i2, i3)                                                      \
+    do {                                                                                           \
+        o0 = (i0) - (i2);                                                                          \
+        o1 = (i1) + (i2);                                                                          \
+        o2 = (i2) - (i1);                                                                          \
+        o3 = (i1) - (i3);                                                                          \
+    } while (0)
+#define WG_AT(o0, o1, i0, i1, i2, i3)                                                              \
+    do {                                                                                           \
+        o0 = (i0) + (i1) + (i2);                                                                   \
+        o1 = (i1) - (i2) - (i3);                                                                   \
+    } while (0)
+#define WG_A(o0, o1, o2, o3, i0, i1)                                                               \
+    do {                                                                                           \
+        o0 = (i0);                                                                                 \
+        o1 = (i0) + (i1);                                                                          \
+        o2 = (i0) - (i1);                                                                          \
+        o3 = -(i1);                                                                                \
+    } while (0)
+
+#ifdef __AVX2__
+static inline void split8(__m256 a, __m256 b, __m256 *ev, __m256 *od)
+{
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    *ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    *od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+static inline void merge8(__m256 ev, __m256 od, __m256 *lo, __m256 *hi)
+{
+    const __m256 l = _mm256_unpacklo_ps(ev, od), h = _mm256_unpackhi_ps(ev, od);
+    *lo = _mm256_permute2f128_ps(l, h, 0x20);
+    *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+static inline __m256 shift_up8(__m256 v, float first)
+{
+    const __m256 rotated = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
+    return _mm256_blend_ps(rotated, _mm256_set1_ps(first), 0x01);
+}
+static inline __m256 shift_down8(__m256 v, float last)
+{
+    const __m256 rotated = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0));
+    return _mm256_blend_ps(rotated, _mm256_set1_ps(last), 0x80);
+}
+static inline void split4(__m128 a, __m128 b, __m128 *ev, __m128 *od)
+{
+    *ev = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *od = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+static inline void merge4(__m128 ev, __m128 od, __m128 *lo, __m128 *hi)
+{
+    *lo = _mm_unpacklo_ps(ev, od);
+    *hi = _mm_unpackhi_ps(ev, od);
+}
+static inline __m128 shift_up4(__m128 v, float first)
+{
+    return _mm_move_ss(_mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 1, 0, 0)), _mm_set_ss(first));
+}
+static inline __m128 shift_down4(__m128 v, float last)
+{
+    return _mm_blend_ps(_mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 3, 2, 1)), _mm_set1_ps(last), 0x8);
+}
+
+#define WG_W 8
+#define VEC __m256
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VZERO() _mm256_setzero_ps()
+#define VSET1(x) _mm256_set1_ps(x)
+#define VMAX(a, b) _mm256_max_ps((a), (b))
+#define SPLIT(a, b, ev, od) split8((a), (b), &(ev), &(od))
+#define MERGE(ev, od, lo, hi) merge8((ev), (od), &(lo), &(hi))
+#define SHIFT_UP(v, first) shift_up8((v), (first))
+#define SHIFT_DOWN(v, last) shift_down8((v), (last))
+#define ZERO_FIRST(v) _mm256_blend_ps((v), _mm256_setzero_ps(), 0x01)
+#define ZERO_LAST(v) _mm256_blend_ps((v), _mm256_setzero_ps(), 0x80)
+#define WG_NAME(x) x##8
+#include "conv_winograd_fast.h"
+#undef WG_W
+#undef VEC
+#undef VLOAD
+#undef VSTORE
+#undef VZERO
+#undef VSET1
+#undef VMAX
+#undef SPLIT
+#undef MERGE
+#undef SHIFT_UP
+#undef SHIFT_DOWN
+#undef ZERO_FIRST
+#undef ZERO_LAST
+#undef WG_NAME
+
+#define WG_W 4
+#define VEC __m128
+#define VLOAD(p) _mm_loadu_ps(p)
+#define VSTORE(p, v) _mm_storeu_ps((p), (v))
+#define VZERO() _mm_setzero_ps()
+#define VSET1(x) _mm_set1_ps(x)
+#define VMAX(a, b) _mm_max_ps((a), (b))
+#define SPLIT(a, b, ev, od) split4((a), (b), &(ev), &(od))
+#define MERGE(ev, od, lo, hi) merge4((ev), (od), &(lo), &(hi))
+#define SHIFT_UP(v, first) shift_up4((v), (first))
+#define SHIFT_DOWN(v, last) shift_down4((v), (last))
+#define ZERO_FIRST(v) _mm_blend_ps((v), _mm_setzero_ps(), 0x1)
+#define ZERO_LAST(v) _mm_blend_ps((v), _mm_setzero_ps(), 0x8)
+#define WG_NAME(x) x##4
+#include "conv_winograd_fast.h"
+#undef WG_W
+#undef VEC
+#undef VLOAD
+#undef VSTORE
+#undef VZERO
+#undef VSET1
+#undef VMAX
+#undef SPLIT
+#undef MERGE
+#undef SHIFT_UP
+#undef SHIFT_DOWN
+#undef ZERO_FIRST
+#undef ZERO_LAST
+#undef WG_NAME
+#endif
+
+/* Vector width of the fast path for d, or 0 for the general one: AVX2,
+   "same" padding (1 on each side) and an even width that splits into
+   tiles in groups of 8 or 4. */
+static int fast_width(const plan *p, const conv2d_dims *d)
+{
+#ifdef __AVX2__
+    if (d->pad_top != 1 || d->pad_left != 1 || d->OW != d->W || d->OH != d->H || d->W % 2 != 0)
+        return 0;
+    return p->TW % 8 == 0 ? 8 : p->TW % 4 == 0 ? 4 : 0;
+#else
+    (void)p;
+    (void)d;
+    return 0;
+#endif
+}
+
+/* -------------------------------------------------------------- forward -- */
+
+/* out plane oc of the block's tiles = act(A^T M A + bias), the general way:
+   A^T along the patch rows (S2 row 4a + j), along the columns (S1 rows
+   y00, y01, y10, y11), then interleaved into the output rows. */
+static void transform_output(const plan *p, float *out, const float *M, int oc, int r0, int R,
+                             const conv2d_dims *d, float bias, int act, float alpha)
+{
+    const int TW = p->TW, OH = d->OH, OW = d->OW;
+    const size_t ldt = p->ldt, m_xi = p->m_xi;
+    float *Y = p->S1, *S = p->S2, *row = p->rowbuf;
+    const float *m = M + (size_t)oc * ldt; /* row xi at m + xi * m_xi */
+    for (int j = 0; j < 4; j++)
+        rows_at(S + (size_t)j * ldt, S + (size_t)(4 + j) * ldt, m + j * m_xi, m + (4 + j) * m_xi,
+                m + (8 + j) * m_xi, m + (12 + j) * m_xi, ldt);
+    for (int a = 0; a < 2; a++)
+        rows_at_bias(Y + (size_t)(2 * a) * ldt, Y + (size_t)(2 * a + 1) * ldt,
+                     S + (size_t)(4 * a) * ldt, S + (size_t)(4 * a + 1) * ldt,
+                     S + (size_t)(4 * a + 2) * ldt, S + (size_t)(4 * a + 3) * ldt, bias,
+                     act == HP_ACT_RELU, ldt);
+    if (act != CONV_NO_ACTIVATION && act != HP_ACT_RELU)
+        activation_forward(Y, Y, 4 * ldt, (hp_activation)act, alpha);
+    for (int rr = 0; rr < R; rr++) {
+        const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
+        float *plane = out + ((size_t)n * d->OC + oc) * OH * OW;
+        const size_t lane = (size_t)rr * TW;
+        for (int a = 0; a < 2 && 2 * ty + a < OH; a++) {
+            float *dst = plane + (size_t)(2 * ty + a) * OW;
+            const float *y0 = Y + (size_t)(2 * a) * ldt + lane, *y1 = y0 + ldt;
+            if (OW == 2 * TW) {
+                interleave(dst, y0, y1, TW);
+            } else { /* odd width: the last tile's right column is cut */
+                interleave(row, y0, y1, TW);
+                memcpy(dst, row, (size_t)OW * sizeof *dst);
+            }
+        }
+    }
+}
+
+static void block_input(const plan *p, int fast, float *V, const float *in, int r0, int R,
+                        const conv2d_dims *d)
+{
+    for (int c = 0; c < d->C; c++) {
+#ifdef __AVX2__
+        if (fast == 8) {
+            input_fast8(p, V, in, c, r0, R, d);
+            continue;
+        }
+        if (fast == 4) {
+            input_fast4(p, V, in, c, r0, R, d);
+            continue;
+        }
+#endif
+        transform_input(p, V, in, c, r0, R, d);
+    }
+}
+
+void conv_winograd_forward(float *out, float *ws, const float *in, const float *w, const float *b,
+                           const conv2d_dims *d, int act, float alpha)
+{
+    if (d->KH != 3 || d->KW != 3 || d->stride != 1)
+        HP_PANIC("conv_winograd_forward: needs a 3x3 kernel and stride 1");
+    plan p;
+    plan_init(&p, d, ws);
+    const int fast = fast_width(&p, d);
+    const int OC = d->OC, C = d->C, TW = p.TW, OH = d->OH, OW = d->OW;
+    const size_t ldt = p.ldt, m_xi = p.m_xi, v_xi = p.v_xi;
+    transform_filters(p.U, p.u_xi, w, d);
+    for (int r0 = 0; r0 < p.rows; r0 += p.block_rows) {
+        const int R = p.rows - r0 < p.block_rows ? p.rows - r0 : p.block_rows;
+        const size_t Tb = (size_t)R * TW;
+        block_input(&p, fast, p.V, in, r0, R, d);
+        for (int xi = 0; xi < XI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)Tb, C, 1.0f,
+                        p.U + xi * p.u_xi, C, p.V + xi * v_xi, (int)ldt, 0.0f,
+                        p.M + xi * m_xi, (int)ldt);
+        clear_tail(p.M, m_xi, (size_t)OC, Tb, ldt);
+        for (int oc = 0; oc < OC; oc++) {
+            if (!fast) {
+                transform_output(&p, out, p.M, oc, r0, R, d, b[oc], act, alpha);
+                continue;
+            }
+#ifdef __AVX2__
+            if (fast == 8)
+                output_fast8(&p, out, p.M, oc, r0, R, d, b[oc], act == HP_ACT_RELU);
+            else
+                output_fast4(&p, out, p.M, oc, r0, R, d, b[oc], act == HP_ACT_RELU);
+#endif
+            if (act == CONV_NO_ACTIVATION || act == HP_ACT_RELU)
+                continue;
+            for (int rr = 0; rr < R; rr++) { /* the rows just written, still in L1 */
+                const int r = r0 + rr, n = r / p.TH, ty = r % p.TH;
+                float *plane = out + ((size_t)n * OC + oc) * OH * OW;
+                const int rows = 2 * ty + 1 < OH ? 2 : 1;
+                activation_forward(plane + (size_t)(2 * ty) * OW, plane + (size_t)(2 * ty) * OW,
+                                   (size_t)rows * OW, (hp_activation)act, alpha);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- backward -- */
+
+/* DY[.][oc] of one block: the 2x2 output-gradient tiles of plane oc gathered
+   as 4 rows of lanes (row 2a + b: tile element (a, b); 0 past the edge),
+   then A along the tile rows (into S2) and along the columns (into DY). */
+static void transform_output_gradient(const plan *p, float *DY, const float *d_out, int oc, int r0,
+                                      int R, const conv2d_dims *d)
+{
+    const int TW = p->TW, OH = d->OH, OW = d->OW;
+    const size_t ldt = p->ldt, Tb = (size_t)R * TW, xi_stride = p->m_xi;
+    float *G = p->S1, *T = p->S2, *row = p->rowbuf;
+    for (int rr = 0; rr < R; rr++) {
+        const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
+        const float *plane = d_out + ((size_t)n * d->OC + oc) * OH * OW;
+        const size_t lane = (size_t)rr * TW;
+        for (int a = 0; a < 2; a++) {
+            float *even = G + (size_t)(2 * a) * ldt + lane, *odd = even + ldt;
+            if (2 * ty + a >= OH) {
+                memset(even, 0, (size_t)TW * sizeof *even);
+                memset(odd, 0, (size_t)TW * sizeof *odd);
+                continue;
+            }
+            const float *src = plane + (size_t)(2 * ty + a) * OW;
+            if (OW != 2 * TW) { /* odd width: a zero column completes the last tile */
+                memcpy(row, src, (size_t)OW * sizeof *row);
+                row[OW] = 0.0f;
+                src = row;
+            }
+            deinterleave(even, odd, src, TW);
+        }
+    }
+    if (Tb < ldt)
+        for (int i = 0; i < 4; i++)
+            memset(G + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *G);
+    for (int b = 0; b < 2; b++)
+        rows_a(T + (size_t)(0 + b) * ldt, T + (size_t)(4 + b) * ldt, T + (size_t)(8 + b) * ldt,
+               T + (size_t)(12 + b) * ldt, G + (size_t)b * ldt, G + (size_t)(2 + b) * ldt, ldt);
+    float *DYo = DY + (size_t)oc * ldt;
+    for (int i = 0; i < 4; i++)
+        rows_a(DYo + (4 * i + 0) * xi_stride, DYo + (4 * i + 1) * xi_stride,
+               DYo + (4 * i + 2) * xi_stride, DYo + (4 * i + 3) * xi_stride,
+               T + (size_t)(4 * i + 0) * ldt, T + (size_t)(4 * i + 1) * ldt, ldt);
+}
+
+/* d_in (channel c) += B Z[.][c] B^T of every tile of the block, the 4x4
+   patches overlapping by 2 with their neighbours; patch cells outside the
+   image (padding) are dropped. */
+static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c, int r0, int R,
+                               const conv2d_dims *d, int fast)
+{
+    const int TW = p->TW, H = d->H, W = d->W;
+    const size_t ldt = p->ldt, xi_stride = p->v_xi;
+    float *T = p->S1, *Q = p->S2;
+    const float *Zc = Z + (size_t)c * ldt;
+    /* B along the patch rows (into T, row 4k + l), then along the columns (into Q) */
+    for (int l = 0; l < 4; l++)
+        rows_b(T + (size_t)(0 + l) * ldt, T + (size_t)(4 + l) * ldt, T + (size_t)(8 + l) * ldt,
+               T + (size_t)(12 + l) * ldt, Zc + (0 + l) * xi_stride, Zc + (4 + l) * xi_stride,
+               Zc + (8 + l) * xi_stride, Zc + (12 + l) * xi_stride, ldt);
+    for (int k = 0; k < 4; k++)
+        rows_b(Q + (size_t)(4 * k + 0) * ldt, Q + (size_t)(4 * k + 1) * ldt,
+               Q + (size_t)(4 * k + 2) * ldt, Q + (size_t)(4 * k + 3) * ldt,
+               T + (size_t)(4 * k + 0) * ldt, T + (size_t)(4 * k + 1) * ldt,
+               T + (size_t)(4 * k + 2) * ldt, T + (size_t)(4 * k + 3) * ldt, ldt);
+#ifdef __AVX2__
+    if (fast == 8) {
+        input_gradient_fast8(p, d_in, Q, c, r0, R, d);
+        return;
+    }
+    if (fast == 4) {
+        input_gradient_fast4(p, d_in, Q, c, r0, R, d);
+        return;
+    }
+#else
+    (void)fast;
+#endif
+    /* Two passes (see transform_input): the rows of every patch interleaved
+       into rows_buf, then added into d_in.  Patch row k of the tiles of a
+       tile row covers columns x' = 2tx + l in [0, 2TW + 2) of image row
+       2ty - pad_top + k: columns 0, 1 of tile tx ("left", at 2tx) and 2, 3
+       of tile tx - 1 ("right", at 2tx - 2 + 2). */
+    const size_t stride = p->row_stride;
+    for (int rr = 0; rr < R; rr++)
+        for (int k = 0; k < 4; k++) {
+            const float *q = Q + (size_t)(4 * k) * ldt + (size_t)rr * TW;
+            float *left = p->rows_buf + (size_t)(8 * rr + 2 * k) * stride, *right = left + stride;
+            interleave(left, q, q + ldt, TW);
+            left[2 * TW] = left[2 * TW + 1] = 0.0f;
+            right[0] = right[1] = 0.0f;
+            interleave(right + 2, q + 2 * ldt, q + 3 * ldt, TW);
+        }
+    const int pl = d->pad_left; /* x' of image column 0 */
+    const int count = W < (int)p->row_len - pl ? W : (int)p->row_len - pl;
+    for (int rr = 0; rr < R; rr++) {
+        const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
+        float *plane = d_in + ((size_t)n * d->C + c) * H * W;
+        for (int k = 0; k < 4; k++) {
+            const int y = 2 * ty - d->pad_top + k;
+            if (y < 0 || y >= H)
+                continue;
+            const float *left = p->rows_buf + (size_t)(8 * rr + 2 * k) * stride + pl;
+            /* the first patch to reach a row stores it (no pass zeroing d_in
+               first): every row of d_in is reached, row y first by tile row 0
+               or as patch row 2 or 3 (patch rows 0, 1 were the previous tile
+               row's 2, 3) */
+            const int first_touch = ty == 0 || k >= 2;
+            add_pair(plane + (size_t)y * W, left, left + stride, (size_t)count, !first_touch);
+        }
+    }
+}
+
+void conv_winograd_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
+                            const float *in, const float *w, const conv2d_dims *d)
+{
+    if (d->KH != 3 || d->KW != 3 || d->stride != 1)
+        HP_PANIC("conv_winograd_backward: needs a 3x3 kernel and stride 1");
+    plan p;
+    plan_init(&p, d, ws);
+    const int fast = fast_width(&p, d);
+    const int OC = d->OC, C = d->C, TW = p.TW;
+    const size_t ldt = p.ldt, m_xi = p.m_xi, v_xi = p.v_xi;
+    const size_t ohw = (size_t)d->OH * d->OW;
+    /* the bias gradient in im2col's order (the same sums, bit for bit) */
+    for (int n = 0; n < d->N; n++)
+        for (int oc = 0; oc < OC; oc++)
+            d_b[oc] += hp_sum_floats(d_out + ((size_t)n * OC + oc) * ohw, ohw);
+    transform_filters(p.U, p.u_xi, w, d);
+    memset(p.dU, 0, XI * p.u_xi * sizeof *p.dU);
+    for (int r0 = 0; r0 < p.rows; r0 += p.block_rows) {
+        const int R = p.rows - r0 < p.block_rows ? p.rows - r0 : p.block_rows;
+        const size_t Tb = (size_t)R * TW;
+        block_input(&p, fast, p.V, in, r0, R, d);
+        for (int oc = 0; oc < OC; oc++) {
+#ifdef __AVX2__
+            if (fast == 8) {
+                output_gradient_fast8(&p, p.M, d_out, oc, r0, R, d);
+                continue;
+            }
+            if (fast == 4) {
+                output_gradient_fast4(&p, p.M, d_out, oc, r0, R, d);
+                continue;
+            }
+#endif
+            transform_output_gradient(&p, p.M, d_out, oc, r0, R, d);
+        }
+        for (int xi = 0; xi < XI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)Tb, 1.0f,
+                        p.M + xi * m_xi, (int)ldt, p.V + xi * v_xi, (int)ldt, 1.0f,
+                        p.dU + xi * p.u_xi, C);
+        if (!d_in)
+            continue;
+        /* Z overwrites V, which is spent */
+        for (int xi = 0; xi < XI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)Tb, OC, 1.0f,
+                        p.U + xi * p.u_xi, C, p.M + xi * m_xi, (int)ldt, 0.0f,
+                        p.V + xi * v_xi, (int)ldt);
+        clear_tail(p.V, v_xi, (size_t)C, Tb, ldt);
+        for (int c = 0; c < C; c++)
+            add_input_gradient(&p, d_in, p.V, c, r0, R, d, fast);
+    }
+    accumulate_filter_gradient(d_w, p.dU, p.u_xi, d);
+}
