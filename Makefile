@@ -128,8 +128,10 @@ check-purity: $(CORE_OBJS)
 check: all check-purity
 	HPTUNE=$(abspath $(PROGRAM)) BUILD=$(BUILD) tests/run.sh
 
+# Everything `hptune bench` measures, with PyTorch on the same networks when
+# Debian's python3-torch is installed (skipped with the reason otherwise).
 bench: $(PROGRAM)
-	./$(PROGRAM) bench
+	./$(PROGRAM) bench --peers
 
 # How well the strategies search: test functions, 20 seeds, Optuna's TPE as
 # the peer (tests/bench/bench_search.py; a few minutes).

@@ -1,6 +1,6 @@
 /* bench.c - `hptune bench`: measure what limits a study on this machine.
  *
- *   hptune bench [--json] [--quick] [--data FILE] [--threads N]
+ *   hptune bench [--json] [--quick] [--peers] [--peer-script FILE] [--data FILE] [--threads N]
  *
  * One run measures, in this order of presentation:
  *   1. the linked BLAS: sgemm 1024^3, one thread, best of a few calls after a
@@ -8,7 +8,11 @@
  *   2. two reference networks at batch 64 on synthetic normalised inputs:
  *      training and evaluation images/s (median of REPEATS timed repeats),
  *      achieved GFLOPS (training = forward + 2x forward for backward), the
- *      fraction of the sgemm peak, and the training time split by layer kind;
+ *      fraction of the sgemm peak, and the training time by layer (share of
+ *      a step, GFLOPS of conv and dense layers); with --peers, PyTorch on
+ *      the same networks (tests/bench/torch_peer.py), its repeats alternating
+ *      with hptune's (A B A B ...), and the ratio hptune/PyTorch as the median
+ *      of the pairs' ratios;
  *   3. batch assembly + augmentation per batch, as a fraction of a small-net
  *      training step, and loading shards 0..8 from --data (if present) as a
  *      fraction of one small-net epoch;
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 #include "augment.h"
+#include "bench_peer.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
@@ -67,7 +72,12 @@
 /* The targets each figure is printed next to. */
 #define TARGET_SMALL_IPS 2500.0
 #define TARGET_WIDE_IPS 1000.0
-#define TARGET_WIDE_PEAK 0.50
+#define TARGET_SMALL_PEAK 0.50
+#define TARGET_WIDE_PEAK 0.60
+#define TARGET_SMALL_TRAIN_VS_PEER 3.0  /* hptune / PyTorch, images/s */
+#define TARGET_WIDE_TRAIN_VS_PEER 2.0
+#define TARGET_EVAL_VS_PEER 2.0
+#define MAX_PROFILE_LAYERS 64
 #define TARGET_DATA_FRACTION 0.05
 #define TARGET_CKPT_FRACTION 0.02
 #define TARGET_REPORTS_PER_S 5000.0
@@ -78,9 +88,17 @@ typedef enum { SECTION_OK = 0, SECTION_SKIPPED, SECTION_FAILED } section_status;
 static const char *const status_names[] = {"ok", "skipped", "failed"};
 
 typedef struct bench_options {
-    int json, quick, threads;
+    int json, quick, threads, peers;
     const char *data_path;
+    const char *peer_script; /* --peer-script, or NULL: look for it */
 } bench_options;
+
+/* One layer's share of a training step (measure_split). */
+typedef struct layer_profile {
+    char name[64];
+    double forward_ms, backward_ms;         /* per batch */
+    double forward_gflops, backward_gflops; /* conv and dense; 0 for the others */
+} layer_profile;
 
 typedef struct net_result {
     const char *name;
@@ -94,6 +112,13 @@ typedef struct net_result {
     double optimizer_percent, other_percent;
     int present[HP_LAYER_KIND_COUNT];
     double cpu_share;             /* CPU seconds per wall second while measuring (>= ~1 alone) */
+    int n_profile;
+    layer_profile profile[MAX_PROFILE_LAYERS];
+    double step_ms;               /* per training batch while profiling */
+    /* the peer, alternating with the rates above (peer_ok: both measured) */
+    int peer_ok;
+    double peer_train_ips, peer_eval_ips; /* medians of its repeats */
+    double train_ratio, eval_ratio;       /* medians of hptune/peer per pair */
     section_status status;
     char reason[512];
 } net_result;
@@ -102,6 +127,9 @@ typedef struct bench_results {
     int cpus;                               /* online */
     double load_average;                    /* 1-minute, at the start; NAN if unknown */
     const char *blas;
+    bench_peer peer;                        /* --peers */
+    section_status peer_status;
+    char peer_reason[768];
     double sgemm_seconds_1, sgemm_gflops_1; /* one thread */
     double sgemm_gflops_n;                  /* opt.threads threads (== _1 when 1) */
     double peak_gflops;                     /* at the networks' thread count */
@@ -344,13 +372,28 @@ static void eval_batch(net_bench *b)
     hp_net_loss(&b->net, b->y, BATCH);
 }
 
-/* Images/s of `fn`: REPEATS timed runs of >= min_seconds/REPEATS each.
- * *median: median of the repeats' rates; *total: all images / all time. */
-static void measure_rate(void (*fn)(net_bench *), net_bench *b, double min_seconds, double *median,
-                         double *total)
+static double median_of(const double *v, int n)
 {
-    double rates[REPEATS], all_seconds = 0.0;
+    double sorted[REPEATS];
+    memcpy(sorted, v, (size_t)n * sizeof *v);
+    qsort(sorted, (size_t)n, sizeof sorted[0], compare_doubles);
+    return sorted[n / 2];
+}
+
+/* Images/s of `fn`: REPEATS timed runs of >= min_seconds/REPEATS each.
+ * *median: median of the repeats' rates; *total: all images / all time.
+ * With a peer (peer->ok), each repeat is followed by one of the peer's,
+ * `mode` on network `net`, as long: *peer_median is the median of its
+ * rates and *ratio the median of the pairs' ratios (ours / the peer's).
+ * Returns the seconds spent waiting for the peer. */
+static double measure_rate(void (*fn)(net_bench *), net_bench *b, double min_seconds, double *median,
+                         double *total, bench_peer *peer, const char *mode, const char *net,
+                         double *peer_median, double *ratio)
+{
+    double rates[REPEATS], peer_rates[REPEATS], ratios[REPEATS], all_seconds = 0.0;
     long all_batches = 0;
+    int pairs = 0;
+    double waited = 0.0;
     for (int r = 0; r < REPEATS; r++) {
         long batches = 0;
         double t0 = now_seconds(), dt;
@@ -362,21 +405,65 @@ static void measure_rate(void (*fn)(net_bench *), net_bench *b, double min_secon
         rates[r] = (double)batches * BATCH / dt;
         all_seconds += dt;
         all_batches += batches;
+        if (peer && peer->ok) {
+            const double tp = now_seconds();
+            if (bench_peer_rate(peer, mode, net, min_seconds / REPEATS, &peer_rates[r]) == 0) {
+                ratios[r] = rates[r] / peer_rates[r];
+                pairs++;
+            }
+            waited += now_seconds() - tp;
+        }
     }
-    qsort(rates, REPEATS, sizeof rates[0], compare_doubles);
-    *median = rates[REPEATS / 2];
+    *median = median_of(rates, REPEATS);
     if (total)
         *total = (double)all_batches * BATCH / all_seconds;
+    if (peer_median && ratio) {
+        const int complete = pairs == REPEATS;
+        *peer_median = complete ? median_of(peer_rates, REPEATS) : NAN;
+        *ratio = complete ? median_of(ratios, REPEATS) : NAN;
+    }
+    return waited;
 }
 
-/* Training time split by layer kind (net->timing), plus the optimizer step
- * timed here; "other" is the loss, zero-grad and the timers themselves. */
+/* A short name of layer i ("conv 3->32 32x32 im2col", "maxpool 32x32->16x16"). */
+static void layer_name(const hp_net *net, int i, char *buf, size_t size)
+{
+    const hp_layer *L = &net->layers[i];
+    switch (L->kind) {
+    case HP_LAYER_CONV:
+        snprintf(buf, size, "conv %d->%d %dx%d %dx%d %s", L->conv.C, L->conv.OC, L->conv.KH, L->conv.KW,
+                 L->conv.OH, L->conv.OW, conv2d_algorithm_name(&L->conv));
+        break;
+    case HP_LAYER_POOL:
+        snprintf(buf, size, "%spool %dx%d->%dx%d", L->pool_kind == HP_POOL_MAX ? "max" : "avg", L->pool.H,
+                 L->pool.W, L->pool.OH, L->pool.OW);
+        break;
+    case HP_LAYER_DROPOUT:
+        snprintf(buf, size, "dropout %.2g", (double)L->dropout_rate);
+        break;
+    case HP_LAYER_DENSE:
+        snprintf(buf, size, "dense %d->%d", L->dense_in, L->dense_out);
+        break;
+    default:
+        snprintf(buf, size, "%s", hp_layer_kind_name(L->kind));
+        break;
+    }
+}
+
+/* Training time split by layer kind and by layer (net->timing), plus the
+ * optimizer step timed here; "other" is the loss, zero-grad and the timers
+ * themselves.  GFLOPS of a conv or dense layer: forward 2 MAC, backward
+ * 2 MAC for the weight gradient plus 2 MAC for the input gradient (not
+ * computed for the first layer). */
 static void measure_split(net_bench *b, net_result *res, double seconds)
 {
     hp_net *net = &b->net;
     memset(net->layer_seconds, 0, sizeof net->layer_seconds);
+    for (int i = 0; i < net->n_layers; i++)
+        net->layers[i].forward_seconds = net->layers[i].backward_seconds = 0.0;
     net->timing = 1;
     double optimizer = 0.0, t0 = now_seconds(), total;
+    long batches = 0;
     do {
         hp_net_forward(net, b->x, BATCH, 1, &b->dropout_rng);
         hp_net_loss(net, b->y, BATCH);
@@ -386,6 +473,7 @@ static void measure_split(net_bench *b, net_result *res, double seconds)
         hp_net_step(net, ++b->step, 1e-3f);
         optimizer += now_seconds() - ts;
         total = now_seconds() - t0;
+        batches++;
     } while (total < seconds);
     net->timing = 0;
     double accounted = optimizer;
@@ -397,6 +485,28 @@ static void measure_split(net_bench *b, net_result *res, double seconds)
     res->other_percent = 100.0 * (total - accounted) / total;
     if (res->other_percent < 0.0)
         res->other_percent = 0.0;
+    res->step_ms = 1e3 * total / (double)batches;
+    res->n_profile = 0;
+    for (int i = 0; i < net->n_layers && res->n_profile < MAX_PROFILE_LAYERS; i++) {
+        const hp_layer *L = &net->layers[i];
+        /* flatten is free, and an activation fused into its conv (forward)
+           and pool (backward) takes no measurable time of its own */
+        if (L->kind == HP_LAYER_FLATTEN ||
+            (L->kind == HP_LAYER_ACTIVATION && L->forward_seconds + L->backward_seconds < 1e-6 * batches))
+            continue;
+        layer_profile *lp = &res->profile[res->n_profile++];
+        layer_name(net, i, lp->name, sizeof lp->name);
+        lp->forward_ms = 1e3 * L->forward_seconds / (double)batches;
+        lp->backward_ms = 1e3 * L->backward_seconds / (double)batches;
+        double macs = 0.0; /* per batch */
+        if (L->kind == HP_LAYER_CONV)
+            macs = conv2d_forward_macs(&L->conv) / L->conv.N * BATCH;
+        else if (L->kind == HP_LAYER_DENSE)
+            macs = (double)L->dense_in * L->dense_out * BATCH;
+        lp->forward_gflops = lp->forward_ms > 0 ? 2.0 * macs / (1e-3 * lp->forward_ms) / 1e9 : 0.0;
+        lp->backward_gflops =
+            lp->backward_ms > 0 ? (i == 0 ? 2.0 : 4.0) * macs / (1e-3 * lp->backward_ms) / 1e9 : 0.0;
+    }
 }
 
 static void measure_network(const bench_options *o, bench_results *r, net_result *res, int wide)
@@ -429,16 +539,23 @@ static void measure_network(const bench_options *o, bench_results *r, net_result
     for (int i = 0; i < b.net.n_layers; i++)
         res->present[b.net.layers[i].kind] = 1;
 
-    double wall0 = now_seconds(), cpu0 = cpu_seconds();
+    bench_peer *peer = r->peer.ok ? &r->peer : NULL;
+    if (peer)
+        bench_peer_warm(peer, res->name, WARMUP_BATCHES);
+    double wall0 = now_seconds(), cpu0 = cpu_seconds(), peer_seconds = 0.0;
     for (int i = 0; i < WARMUP_BATCHES; i++)
         train_batch(&b);
-    measure_rate(train_batch, &b, r->min_seconds, &res->train_ips, &res->train_ips_total);
+    peer_seconds += measure_rate(train_batch, &b, r->min_seconds, &res->train_ips, &res->train_ips_total,
+                                 peer, "train", res->name, &res->peer_train_ips, &res->train_ratio);
     for (int i = 0; i < WARMUP_BATCHES; i++)
         eval_batch(&b);
-    measure_rate(eval_batch, &b, r->min_seconds, &res->eval_ips, NULL);
+    peer_seconds += measure_rate(eval_batch, &b, r->min_seconds, &res->eval_ips, NULL, peer, "eval",
+                                 res->name, &res->peer_eval_ips, &res->eval_ratio);
+    res->peer_ok = peer && peer->ok && !isnan(res->train_ratio) && !isnan(res->eval_ratio);
     measure_split(&b, res, o->quick ? 0.2 : 0.5);
-    /* well below 1: other processes had the cores, the rates are pessimistic */
-    res->cpu_share = (cpu_seconds() - cpu0) / (now_seconds() - wall0);
+    /* well below 1: other processes had the cores, the rates are pessimistic
+       (the peer's turns, when this process waited, do not count) */
+    res->cpu_share = (cpu_seconds() - cpu0) / (now_seconds() - wall0 - peer_seconds);
 
     double flops_per_image = 2.0 * res->forward_macs;
     res->train_gflops = res->train_ips * flops_per_image * 3.0 / 1e9;
@@ -448,6 +565,32 @@ static void measure_network(const bench_options *o, bench_results *r, net_result
     hp_net_release(&b.net);
     free(b.x);
     free(b.y);
+}
+
+/* The PyTorch peer for --peers (r->peer_status says whether it runs). */
+static void start_peer(const bench_options *o, bench_results *r)
+{
+    r->peer_status = SECTION_SKIPPED;
+    if (!o->peers) {
+        snprintf(r->peer_reason, sizeof r->peer_reason, "not requested (hptune bench --peers)");
+        return;
+    }
+    char *script = bench_peer_find_script(o->peer_script);
+    if (!script) {
+        snprintf(r->peer_reason, sizeof r->peer_reason,
+                 o->peer_script ? "%s: no such file" : "%s not found here or next to the hptune program; "
+                                                        "run from the source tree or pass --peer-script FILE",
+                 o->peer_script ? o->peer_script : "tests/bench/torch_peer.py");
+        return;
+    }
+    const char *python = getenv("HPTUNE_PEER_PYTHON");
+    if (!python || !*python)
+        python = "/usr/bin/python3";
+    if (bench_peer_start(&r->peer, python, script, 120.0) != 0)
+        snprintf(r->peer_reason, sizeof r->peer_reason, "%s", r->peer.reason);
+    else
+        r->peer_status = SECTION_OK;
+    free(script);
 }
 
 /* --------------------------------------------------------------- data -- */
@@ -1046,23 +1189,45 @@ static void print_network(const bench_results *r, const net_result *n)
     printf("     %zu parameters; %.1f MFLOP per image forward\n", n->n_params, 2.0 * n->forward_macs / 1e6);
     int wide = !strcmp(n->name, "wide");
     double target = wide ? TARGET_WIDE_IPS : TARGET_SMALL_IPS;
-    printf("     training    %7.0f images/s  %6.1f GFLOPS = %3.0f%% of sgemm peak   %s: >= %.0f images/s",
+    double peak_target = wide ? TARGET_WIDE_PEAK : TARGET_SMALL_PEAK;
+    printf("     training    %7.0f images/s  %6.1f GFLOPS = %3.0f%% of sgemm peak   %s: >= %.0f images/s"
+           "; %s: >= %.0f%% of peak\n",
            n->train_ips, n->train_gflops, 100.0 * n->train_peak_fraction, verdict(n->train_ips >= target),
-           target);
-    if (wide)
-        printf("; %s: >= %.0f%% of peak", verdict(n->train_peak_fraction >= TARGET_WIDE_PEAK),
-               100.0 * TARGET_WIDE_PEAK);
-    printf("\n     evaluation  %7.0f images/s  %6.1f GFLOPS = %3.0f%% of sgemm peak\n", n->eval_ips,
+           target, verdict(n->train_peak_fraction >= peak_target), 100.0 * peak_target);
+    printf("     evaluation  %7.0f images/s  %6.1f GFLOPS = %3.0f%% of sgemm peak\n", n->eval_ips,
            n->eval_gflops, 100.0 * n->eval_peak_fraction);
+    if (n->peer_ok) {
+        double train_target = wide ? TARGET_WIDE_TRAIN_VS_PEER : TARGET_SMALL_TRAIN_VS_PEER;
+        printf("     PyTorch     %7.0f images/s training, %7.0f evaluation (same repeats, alternating)\n",
+               n->peer_train_ips, n->peer_eval_ips);
+        printf("     hptune/PyTorch: training %.2fx   %s: >= %.0fx;  evaluation %.2fx   %s: >= %.0fx\n",
+               n->train_ratio, verdict(n->train_ratio >= train_target), train_target, n->eval_ratio,
+               verdict(n->eval_ratio >= TARGET_EVAL_VS_PEER), TARGET_EVAL_VS_PEER);
+    } else if (r->peer_status == SECTION_FAILED) {
+        printf("     PyTorch: stopped: %s\n", r->peer_reason);
+    }
     printf("     training time by layer kind:");
     for (int k = 0; k < HP_LAYER_KIND_COUNT; k++)
         if (n->present[k] && k != HP_LAYER_FLATTEN)
             printf(" %s %.1f%%,", hp_layer_kind_name((hp_layer_kind)k), n->split_percent[k]);
     printf(" optimizer %.1f%%, other %.1f%%\n", n->optimizer_percent, n->other_percent);
+    printf("     by layer (%.2f ms per training step; share of it, GFLOPS of conv and dense):\n", n->step_ms);
+    for (int i = 0; i < n->n_profile; i++) {
+        const layer_profile *lp = &n->profile[i];
+        printf("       %-30s forward %6.3f ms %5.1f%%", lp->name, lp->forward_ms,
+               100.0 * lp->forward_ms / n->step_ms);
+        if (lp->forward_gflops > 0)
+            printf(" %6.1f GFLOPS", lp->forward_gflops);
+        else
+            printf("              ");
+        printf("   backward %6.3f ms %5.1f%%", lp->backward_ms, 100.0 * lp->backward_ms / n->step_ms);
+        if (lp->backward_gflops > 0)
+            printf(" %6.1f GFLOPS", lp->backward_gflops);
+        printf("\n");
+    }
     if (n->cpu_share < 0.9)
         printf("     warning: this process ran only %.0f%% of the time it measured: other processes competed "
                "for the CPU, so these rates are too low\n", 100.0 * n->cpu_share);
-    (void)r;
 }
 
 static void print_header(const bench_options *o, const bench_results *r)
@@ -1080,6 +1245,11 @@ static void print_header(const bench_options *o, const bench_results *r)
     printf("\n2. networks at batch %d, Adam, synthetic inputs; images/s: median of %d repeats of >= %.2f s\n"
            "   (GFLOPS: training counts forward + 2x forward for backward)\n",
            BATCH, REPEATS, r->min_seconds / REPEATS);
+    if (o->peers && r->peer.ok)
+        printf("   peer: %s (tests/bench/torch_peer.py; OPENBLAS_CORETYPE=%s), one repeat after each of "
+               "hptune's\n", r->peer.name, getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
+    else if (o->peers)
+        printf("   peer: PyTorch skipped: %s\n", r->peer_reason);
     fflush(stdout);
 }
 
@@ -1223,7 +1393,37 @@ static void json_net(const net_result *n)
         json_number(n->optimizer_percent);
         printf(", \"other\": ");
         json_number(n->other_percent);
-        printf("}");
+        printf("}, \"train_step_ms\": ");
+        json_number(n->step_ms);
+        printf(", \"layers\": [");
+        for (int i = 0; i < n->n_profile; i++) {
+            const layer_profile *lp = &n->profile[i];
+            printf("%s{\"layer\": ", i ? ", " : "");
+            json_string(lp->name);
+            printf(", \"forward_ms\": ");
+            json_number(lp->forward_ms);
+            printf(", \"backward_ms\": ");
+            json_number(lp->backward_ms);
+            printf(", \"forward_gflops\": ");
+            json_number(lp->forward_gflops > 0 ? lp->forward_gflops : NAN);
+            printf(", \"backward_gflops\": ");
+            json_number(lp->backward_gflops > 0 ? lp->backward_gflops : NAN);
+            printf("}");
+        }
+        printf("], \"pytorch\": ");
+        if (n->peer_ok) {
+            printf("{\"train_images_per_s\": ");
+            json_number(n->peer_train_ips);
+            printf(", \"eval_images_per_s\": ");
+            json_number(n->peer_eval_ips);
+            printf(", \"train_ratio\": ");
+            json_number(n->train_ratio);
+            printf(", \"eval_ratio\": ");
+            json_number(n->eval_ratio);
+            printf("}");
+        } else {
+            printf("null");
+        }
     }
     printf("}");
 }
@@ -1236,14 +1436,21 @@ typedef struct target {
     double limit;
 } target;
 
-#define N_TARGETS 8
+#define N_TARGETS 13
 
 static void collect_targets(const bench_results *r, target t[N_TARGETS])
 {
     int small = r->small.status == SECTION_OK, wide = r->wide.status == SECTION_OK;
+    int small_peer = small && r->small.peer_ok, wide_peer = wide && r->wide.peer_ok;
     t[0] = (target){"small_train_images_per_s", small, r->small.train_ips, 1, TARGET_SMALL_IPS};
     t[1] = (target){"wide_train_images_per_s", wide, r->wide.train_ips, 1, TARGET_WIDE_IPS};
     t[2] = (target){"wide_train_fraction_of_sgemm_peak", wide, r->wide.train_peak_fraction, 1, TARGET_WIDE_PEAK};
+    t[8] = (target){"small_train_fraction_of_sgemm_peak", small, r->small.train_peak_fraction, 1,
+                    TARGET_SMALL_PEAK};
+    t[9] = (target){"small_train_vs_pytorch", small_peer, r->small.train_ratio, 1, TARGET_SMALL_TRAIN_VS_PEER};
+    t[10] = (target){"wide_train_vs_pytorch", wide_peer, r->wide.train_ratio, 1, TARGET_WIDE_TRAIN_VS_PEER};
+    t[11] = (target){"small_eval_vs_pytorch", small_peer, r->small.eval_ratio, 1, TARGET_EVAL_VS_PEER};
+    t[12] = (target){"wide_eval_vs_pytorch", wide_peer, r->wide.eval_ratio, 1, TARGET_EVAL_VS_PEER};
     t[3] = (target){"batch_assembly_fraction_of_step", small, r->batch_fraction, 0, TARGET_DATA_FRACTION};
     t[4] = (target){"checkpoint_fraction_of_wide_epoch", r->ckpt_status == SECTION_OK, r->ckpt_fraction, 0,
                     TARGET_CKPT_FRACTION};
@@ -1298,6 +1505,16 @@ static void print_json(const bench_options *o, const bench_results *r)
     json_number(r->load_average);
     json_key(&first, "blas");
     json_string(r->blas);
+    json_key(&first, "peer");
+    printf("{\"status\": \"%s\", ", status_names[r->peer_status]);
+    if (r->peer_status == SECTION_OK) {
+        printf("\"name\": ");
+        json_string(r->peer.name);
+    } else {
+        printf("\"reason\": ");
+        json_string(r->peer_reason);
+    }
+    printf("}");
     json_key(&first, "sgemm");
     printf("{\"n\": %d, \"threads\": 1, \"gflops\": ", SGEMM_N);
     json_number(r->sgemm_gflops_1);
@@ -1397,17 +1614,24 @@ static void print_json(const bench_options *o, const bench_results *r)
 static void bench_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hptune bench [--json] [--quick] [--data FILE] [--threads N]\n\n"
+            "usage: hptune bench [--json] [--quick] [--peers] [--peer-script FILE] [--data FILE]\n"
+            "                    [--threads N]\n\n"
             "Measures this machine for hptune and prints each figure next to its target:\n"
             "  1. sgemm 1024^3 on one core (the BLAS peak)\n"
             "  2. training/evaluation images/s of two reference CNNs at batch 64, GFLOPS,\n"
-            "     fraction of the sgemm peak, time by layer kind\n"
+            "     fraction of the sgemm peak, time and GFLOPS by layer; with --peers also\n"
+            "     PyTorch on the same networks, alternating with hptune, and the ratios\n"
             "  3. batch assembly + augmentation, and loading 9 shards of FILE (if present)\n"
             "  4. writing a trial checkpoint\n"
             "  5. coordinator throughput: mpirun -np 3 hptune run on replayed curves\n"
             "  6. a worker's peak memory\n\n"
             "  --json       one JSON object on stdout instead of the table\n"
             "  --quick      shorter measurements (under a minute; for CI smoke tests)\n"
+            "  --peers      also run PyTorch (Debian's python3-torch, via /usr/bin/python3 or\n"
+            "               $HPTUNE_PEER_PYTHON) on the networks; skipped with the reason\n"
+            "               when it is not installed\n"
+            "  --peer-script FILE   the peer script (default tests/bench/torch_peer.py, here\n"
+            "               or next to the program)\n"
             "  --data FILE  the CIFAR-10 HDF5 file (default datasets/cifar10.h5)\n"
             "  --threads N  BLAS threads for the networks (default 1, or HPTUNE_THREADS)\n"
             "Missed targets are reported, not errors: the exit status is 1 only if a\n"
@@ -1430,6 +1654,11 @@ static int parse_options(int argc, char **argv, bench_options *o)
             o->json = 1;
         } else if (!strcmp(argv[i], "--quick")) {
             o->quick = 1;
+        } else if (!strcmp(argv[i], "--peers")) {
+            o->peers = 1;
+        } else if (!strcmp(argv[i], "--peer-script") && i + 1 < argc) {
+            o->peers = 1;
+            o->peer_script = argv[++i];
         } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
             o->data_path = argv[++i];
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -1466,12 +1695,18 @@ int cmd_bench(int argc, char **argv)
 
     r->blas = hp_blas_description();
     measure_sgemm(&o, r);
+    start_peer(&o, r);
     if (!o.json)
         print_header(&o, r);
     measure_network(&o, r, &r->small, 0);
     if (!o.json)
         print_network(r, &r->small);
     measure_network(&o, r, &r->wide, 1);
+    if (r->peer_status == SECTION_OK && !r->peer.ok) { /* it stopped answering */
+        r->peer_status = SECTION_FAILED;
+        snprintf(r->peer_reason, sizeof r->peer_reason, "%s", r->peer.reason);
+    }
+    bench_peer_stop(&r->peer);
     if (!o.json) {
         print_network(r, &r->wide);
         fflush(stdout);
