@@ -540,8 +540,17 @@ static void measure_network(const bench_options *o, bench_results *r, net_result
         res->present[b.net.layers[i].kind] = 1;
 
     bench_peer *peer = r->peer.ok ? &r->peer : NULL;
-    if (peer)
-        bench_peer_warm(peer, res->name, WARMUP_BATCHES);
+    long peer_params = 0;
+    if (peer && bench_peer_warm(peer, res->name, WARMUP_BATCHES, &peer_params) == 0 &&
+        peer_params != (long)b.net.n_params) {
+        char why[256];
+        snprintf(why, sizeof why, "PyTorch's %s network has %ld parameters, hptune's %zu: the networks "
+                 "differ (tests/bench/torch_peer.py must mirror src/cli/bench.c)", res->name, peer_params,
+                 b.net.n_params);
+        bench_peer_refuse(peer, why);
+    }
+    if (peer && !peer->ok)
+        peer = NULL;
     double wall0 = now_seconds(), cpu0 = cpu_seconds(), peer_seconds = 0.0;
     for (int i = 0; i < WARMUP_BATCHES; i++)
         train_batch(&b);

@@ -201,11 +201,24 @@ int bench_peer_start(bench_peer *p, const char *python, const char *script, doub
     return 0;
 }
 
-int bench_peer_warm(bench_peer *p, const char *net, int batches)
+int bench_peer_warm(bench_peer *p, const char *net, int batches, long *params)
 {
     char req[64], reply[256];
     snprintf(req, sizeof req, "warm %s %d", net, batches);
-    return request(p, req, reply, sizeof reply, 120.0);
+    if (request(p, req, reply, sizeof reply, 120.0) != 0)
+        return -1;
+    if (sscanf(reply, "ok params %ld", params) != 1) {
+        fail(p, "unexpected answer from the PyTorch peer to '%s': '%s'", req, reply);
+        bench_peer_stop(p);
+        return -1;
+    }
+    return 0;
+}
+
+void bench_peer_refuse(bench_peer *p, const char *why)
+{
+    fail(p, "%s", why);
+    bench_peer_stop(p);
 }
 
 int bench_peer_rate(bench_peer *p, const char *mode, const char *net, double seconds,

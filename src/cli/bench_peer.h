@@ -30,13 +30,17 @@ char *bench_peer_find_script(const char *explicit_path);
  * 0, or -1 with p->reason saying why and how to fix it. */
 int bench_peer_start(bench_peer *p, const char *python, const char *script, double timeout_s);
 
-/* Untimed training and evaluation steps of network `net` ("small", "wide"). */
-int bench_peer_warm(bench_peer *p, const char *net, int batches);
+/* Untimed training and evaluation steps of network `net` ("small", "wide");
+ * *params: the peer's parameter count for it. */
+int bench_peer_warm(bench_peer *p, const char *net, int batches, long *params);
 
 /* One timed repeat: `mode` "train" or "eval" for >= seconds; *images_per_s.
  * On failure the peer is stopped (p->ok = 0, p->reason) and -1 returned. */
 int bench_peer_rate(bench_peer *p, const char *mode, const char *net, double seconds,
                     double *images_per_s);
+
+/* Stop using the peer for the reason given (p->reason). */
+void bench_peer_refuse(bench_peer *p, const char *why);
 
 /* Ask it to quit, wait for it (killing it if it does not exit). */
 void bench_peer_stop(bench_peer *p);

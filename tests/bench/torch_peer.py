@@ -13,7 +13,8 @@ hptune interleaves its own measurements with this script's, so the script is
 a line server on stdin/stdout (nothing runs while it waits for a line):
 
   -> hello                  <- ok torch <version> threads <n> [mkldnn <0|1>]
-  -> warm <net> <batches>   <- ok                     (train and eval steps, not timed)
+  -> warm <net> <batches>   <- ok params <count>      (train and eval steps, not timed;
+                                                     the count lets hptune check the networks match)
   -> train <net> <seconds>  <- rate <images/s> <batches>
   -> eval <net> <seconds>   <- rate <images/s> <batches>
   -> quit                   (or end of input)
@@ -113,7 +114,8 @@ def serve(peer):
                 for _ in range(int(words[2])):
                     peer.train_step(words[1])
                     peer.eval_step(words[1])
-                reply = "ok"
+                model = peer.net(words[1])[0]
+                reply = "ok params %d" % sum(t.numel() for t in model.parameters())
             elif words[0] in ("train", "eval") and len(words) == 3:
                 step = peer.train_step if words[0] == "train" else peer.eval_step
                 ips, batches = peer.rate(step, words[1], float(words[2]))
@@ -141,8 +143,9 @@ def main():
     try:
         peer = Peer()
     except ImportError as e:
-        print("error PyTorch is not importable (%s); install it with apt-get install python3-torch" % e,
-              flush=True)
+        print("error PyTorch is not importable by %s (%s)" % (sys.executable, e), flush=True)
+        if "--once" in sys.argv[1:]:
+            print("install Debian's PyTorch 1.13 with: apt-get install python3-torch", file=sys.stderr)
         return 3
     if "--once" in sys.argv[1:]:
         once(peer)
