@@ -54,7 +54,8 @@ typedef struct hp_coordinator {
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);
 void hp_coordinator_release(hp_coordinator *c);
 
-/* A new run of the study begins (resume: running trials are requeued). */
+/* A run of the study begins: recorded with its workers (on a resume, trials
+ * left running are re-issued first). */
 int hp_coordinator_begin(hp_coordinator *c, int resume);
 /* One event from worker endpoint `from` (0 in a one-process run). */
 int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e);

@@ -14,8 +14,8 @@
  *   FINISHED     W->C, journal    trial, epochs done (the assignment's to_epoch); time
  *   FAILED       W->C, journal    trial, epoch, reason; time
  *   INTERRUPTED  W->C             trial (-1: idle), epochs done, batches done
- *   RESUMED      journal          a new run of the study began: wall-clock time,
- *                                 workers
+ *   RUN          journal          a run of the study began (the first, or a
+ *                                 resume): wall-clock time, workers
  *   ENDED        journal          a run ended: elapsed seconds of the study,
  *                                 finished (1) or interrupted (0)
  *   READY        W->C             the worker is idle
@@ -59,7 +59,7 @@ typedef enum hp_event_type {
     HP_EV_FINISHED = 4,
     HP_EV_FAILED = 5,
     HP_EV_INTERRUPTED = 6,
-    HP_EV_RESUMED = 7,
+    HP_EV_RUN = 7,
     HP_EV_ENDED = 8,
     HP_EV_READY = 9,
     HP_EV_FATAL = 10,
@@ -76,9 +76,9 @@ typedef struct hp_event {
     int checkpointed;               /* EPOCH: a checkpoint holds this epoch */
     double metrics[HP_METRIC_COLS]; /* EPOCH */
     int batch;                      /* INTERRUPTED: batches done in the unfinished epoch */
-    double seconds;                 /* ENDED: elapsed seconds of the study; RESUMED: unix time */
+    double seconds;                 /* ENDED: elapsed seconds of the study; RUN: unix time */
     int flag;                       /* ENDED: finished; STOP: 1 interrupt, 0 finished;
-                                       RESUMED: workers */
+                                       RUN: workers */
     double time;                    /* ASSIGN EPOCH FINISHED FAILED: unix seconds recorded */
     int version;                    /* JOB: journal format version */
     char *text;                     /* FAILED FATAL: reason; JOB: job text (owned) */

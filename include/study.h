@@ -53,6 +53,7 @@ typedef struct hp_study {
     hp_journal journal;        /* closed for read-only studies */
     long n_events;             /* journal records, the JOB record included */
     int finished;
+    int n_runs;                /* RUN events: the first run and every resume */
     int n_resumes;
     double elapsed_before;     /* seconds of earlier runs (from the journal) */
     int run_open;              /* a run started and has not recorded its end (running, or killed) */

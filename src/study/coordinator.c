@@ -140,13 +140,12 @@ static void housekeeping(hp_coordinator *c)
 
 int hp_coordinator_begin(hp_coordinator *c, int resume)
 {
-    if (resume) {
-        hp_event e = hp_event_make(HP_EV_RESUMED, -1, 0);
-        e.seconds = (double)time(NULL);
-        e.flag = c->n_workers ? c->n_workers : 1;
-        if (hp_study_record(c->study, &e) != 0)
-            return -1;
-    }
+    (void)resume; /* every run is recorded; the study tells a resume by its earlier runs */
+    hp_event e = hp_event_make(HP_EV_RUN, -1, 0);
+    e.seconds = (double)time(NULL);
+    e.flag = c->n_workers ? c->n_workers : 1;
+    if (hp_study_record(c->study, &e) != 0)
+        return -1;
     if (c->study->job.tensorboard) {
         /* rebuilt from the journal: a resumed study never writes a step twice */
         char *logdir = hp_xasprintf("%s/tensorboard", c->study->dir);

@@ -8,7 +8,7 @@
 #include "error.h"
 
 static const char *const type_names[HP_EV_TYPE_COUNT] = {
-    "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "resumed", "ended", "ready",
+    "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "run", "ended", "ready",
     "fatal", "stop"};
 
 const char *hp_event_type_name(hp_event_type type)
@@ -142,7 +142,7 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         put_i32(&b, e->epoch);
         put_i32(&b, e->batch);
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         put_f64(&b, e->seconds);
         put_i32(&b, e->flag);
@@ -339,7 +339,7 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         out->epoch = get_i32(&r);
         out->batch = get_i32(&r);
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         out->seconds = get_f64(&r);
         out->flag = get_i32(&r);

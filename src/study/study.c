@@ -201,9 +201,11 @@ int hp_study_apply(hp_study *s, const hp_event *e)
         hp_strategy_failed(s->strategy, e->trial);
         return 0;
     }
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
+        /* a run begins; after the first, trials left running are re-issued */
         hp_strategy_requeue_running(s->strategy);
-        s->n_resumes++;
+        if (s->n_runs++ > 0)
+            s->n_resumes++;
         s->run_open = 1;
         s->n_workers = e->flag;
         return 0;
@@ -319,7 +321,6 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;
     s->n_events = 1;
-    s->run_open = 1;
     rc = 0;
 out:
     if (rc != 0)
@@ -430,7 +431,6 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
         open_job_record(s, &c, journal, allow_job_change, &job_event, &job_changed) != 0)
         goto out;
     hp_event_keymap_init(&keymap, &job_event);
-    s->run_open = 1; /* the first run began when the study was created */
     /* Decisions recorded under another job text are facts, not to be re-made. */
     s->verify = !read_only && !job_changed;
     for (long i = 1; i < c.n_records; i++) {

@@ -46,7 +46,7 @@ static hp_event sample_event(hp_event_type type)
     case HP_EV_INTERRUPTED:
         e.batch = 17;
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         e.seconds = 1234.5;
         e.flag = 1;
@@ -65,7 +65,7 @@ static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || a 
 TEST(every_event_round_trips)
 {
     hp_event_type types[] = {HP_EV_ASSIGN, HP_EV_EPOCH,  HP_EV_FINISHED, HP_EV_FAILED, HP_EV_INTERRUPTED,
-                             HP_EV_RESUMED, HP_EV_ENDED, HP_EV_READY,    HP_EV_FATAL,  HP_EV_STOP};
+                             HP_EV_RUN, HP_EV_ENDED, HP_EV_READY,    HP_EV_FATAL,  HP_EV_STOP};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         hp_event e = sample_event(types[i]), d;
         uint8_t *bytes;
@@ -86,7 +86,7 @@ TEST(every_event_round_trips)
             EXPECT(d.text && strcmp(d.text, e.text) == 0, "text '%s'", d.text ? d.text : "(null)");
         if (types[i] == HP_EV_INTERRUPTED)
             EXPECT(d.trial == 7 && d.epoch == 3 && d.batch == 17, "interrupted");
-        if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RESUMED)
+        if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RUN)
             EXPECT(d.seconds == 1234.5 && d.flag == 1, "ended");
         hp_event_release(&d);
 
