@@ -16,6 +16,7 @@
 #include "error.h"
 #include "functions.h"
 #include "job.h"
+#include "space.h"
 #include "strategy.h"
 
 #define PREVIEW_TRIALS 5
@@ -139,23 +140,18 @@ static int check_curves(const hp_job *job)
         return -1;
     }
     /* model-based strategies may pick any point of the space: check them all */
-    hp_job grid = *job;
-    int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
-    long n_configs = job->max_trials;
-    if (model_based) {
-        grid.strategy = HP_STRATEGY_GRID;
-        n_configs = hp_space_grid_size(job);
-    }
+    int any_point = hp_strategy_proposes_any_point(s);
+    long n_configs = any_point ? hp_space_grid_size(job) : job->max_trials;
     int status = 0;
     for (long t = 0; t < n_configs && status == 0; t++) {
         hp_config c;
-        hp_job_trial_config(model_based ? &grid : job, (int)t, &c);
-        if (model_based && hp_job_uses_rungs(job))
-            c.epochs = job->max_epochs;
+        hp_job_trial_config(job, (int)(any_point ? 0 : t), &c); /* fixed values and the epoch budget */
+        if (any_point)
+            hp_space_grid_point(job, t, &c);
         int last_epoch = hp_strategy_trial_max_epochs(s, &c);
         double value;
         if (hp_curves_lookup(curves, &c, last_epoch, job->metric, &value) != 0) {
-            hp_error_prefix(model_based ? "configuration %ld of the space" : "trial %ld", t);
+            hp_error_prefix(any_point ? "configuration %ld of the space" : "trial %ld", t);
             status = -1;
         }
     }
