@@ -89,6 +89,15 @@ static double metric_of(const hp_job *job, const double *values)
     return values[hp_metric_column(job->metric)];
 }
 
+/* curves and function objectives: objective.sleep_ms per epoch */
+static void simulate_training_time(const hp_worker *w)
+{
+    if (w->job->sleep_ms > 0) {
+        struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_config *config)
 {
     for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
@@ -107,10 +116,7 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
                     return send_failed(w, a->trial, epoch, hp_error_message());
             }
         }
-        if (w->job->sleep_ms > 0) {
-            struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        simulate_training_time(w);
         w->report(w->report_ctx, &m);
     }
     send_done(w, a->trial, a->to_epoch);
@@ -160,10 +166,7 @@ static hp_work_result run_function(hp_worker *w, const hp_assignment *a, const h
         for (int k = 0; k < HP_METRIC_COLS; k++)
             m.metrics[k] = NAN;
         m.metrics[HP_COL_TRAIN_LOSS] = m.metrics[HP_COL_VAL_LOSS] = value;
-        if (w->job->sleep_ms > 0) {
-            struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        simulate_training_time(w);
         w->report(w->report_ctx, &m);
     }
     send_done(w, a->trial, a->to_epoch);
