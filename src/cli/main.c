@@ -84,7 +84,8 @@ static void usage(FILE *f)
             "  run JOB.yaml [--out DIR] [--quiet]            run a study (under mpirun: rank 0\n"
             "                                                coordinates, the others train)\n"
             "  resume DIR                                    continue an interrupted study\n"
-            "  status DIR                                    table of a study's trials\n"
+            "  status DIR [--json]                           a study's trials; exit 0 finished, 3 not\n"
+            "                                                finished, 4 not a study\n"
             "  export DIR --format csv|json                  a study's results for scripts\n"
             "  bench [--json] [--quick]                      measure this machine\n\n"
             "Run 'hptune COMMAND --help' for a command's options.\n",
