@@ -89,6 +89,46 @@ int hp_comm_bcast_text(char **text, int status)
     return (int)header[0];
 }
 
+#define FIRST_PROBLEM_TAG 0x7e01 /* above every event type (transport.h: tag = event type) */
+
+int hp_comm_first_problem(const char *mine, char **first)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *first = NULL;
+    int candidate = mine ? rank : size, lowest = size;
+    if (MPI_CALL(MPI_Allreduce(&candidate, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != 0) {
+        if (rank == 0)
+            *first = hp_xstrdup(hp_error_message());
+        return 0;
+    }
+    if (lowest >= size)
+        return -1;
+    if (rank == lowest && rank != 0) {
+        MPI_CALL(MPI_Send(mine, (int)strlen(mine) + 1, MPI_CHAR, 0, FIRST_PROBLEM_TAG, MPI_COMM_WORLD));
+    } else if (rank == 0) {
+        if (lowest == 0) {
+            *first = hp_xstrdup(mine);
+        } else {
+            MPI_Status st;
+            int count = 0;
+            if (MPI_CALL(MPI_Probe(lowest, FIRST_PROBLEM_TAG, MPI_COMM_WORLD, &st)) == 0 &&
+                MPI_Get_count(&st, MPI_CHAR, &count) == MPI_SUCCESS && count > 0) {
+                *first = hp_xcalloc((size_t)count + 1, 1);
+                if (MPI_CALL(MPI_Recv(*first, count, MPI_CHAR, lowest, FIRST_PROBLEM_TAG, MPI_COMM_WORLD,
+                                      MPI_STATUS_IGNORE)) != 0) {
+                    free(*first);
+                    *first = hp_xstrdup(hp_error_message());
+                }
+            } else {
+                *first = hp_xstrdup(hp_error_message());
+            }
+        }
+    }
+    return lowest;
+}
+
 int hp_comm_send(int dest, int tag, const void *data, size_t size)
 {
     if (MPI_CALL(MPI_Send(data, (int)size, MPI_BYTE, dest, tag, MPI_COMM_WORLD)) != 0)
