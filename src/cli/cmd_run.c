@@ -198,10 +198,12 @@ int cmd_run(int argc, char **argv)
         }
     }
     status = hp_comm_bcast_text(&job_text, status);
-    hp_comm_bcast_text(&job_path, status);
-    hp_comm_bcast_text(&dir, status);
-    hp_comm_bcast_text(&probe, status);
+    if (status == 0 && (hp_comm_bcast_text(&job_path, 0) != 0 || hp_comm_bcast_text(&dir, 0) != 0 ||
+                        hp_comm_bcast_text(&probe, 0) != 0))
+        status = -1;
     if (status != 0) {
+        if (status < 0) /* MPI itself failed: hp_comm_finalize() aborts the job */
+            hp_error_print();
         if (rank == 0 && status == 3) {
             printf("study %s in %s is already finished (%d trials); see 'hptune status %s'\n",
                    study.job.name, study.dir, study.n_trials, study.dir);

@@ -35,9 +35,17 @@ static int mpi_fail_at(const char *src_file, int src_line, const char *call, int
         mpi_rc_ == MPI_SUCCESS ? 0 : mpi_fail_at(__FILE__, __LINE__, #call, mpi_rc_); \
     })
 
+/* Set once any MPI call has failed: the job's communication is then broken
+ * (e.g. two ranks cannot reach each other), and MPI_Finalize would wait
+ * forever for ranks that are still blocked in a collective, so
+ * hp_comm_finalize() ends the whole job with MPI_Abort instead.  The only
+ * state in this file; it describes the process's MPI library, not a study. */
+static int mpi_broken;
+
 /* Record MPI's own message for a failed call. */
 static int mpi_fail_at(const char *src_file, int src_line, const char *call, int code)
 {
+    mpi_broken = 1;
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(code, text, &len);
@@ -64,6 +72,8 @@ int hp_comm_init(int *argc, char ***argv, int *rank, int *size)
 
 void hp_comm_finalize(void)
 {
+    if (mpi_broken)
+        hp_comm_abort(1);
     LSAN_IGNORE_BEGIN();
     MPI_Finalize();
     LSAN_IGNORE_END();
