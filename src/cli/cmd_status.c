@@ -64,7 +64,8 @@ static void json_value(FILE *f, double v)
 /* One object: {"dir", "state": "finished"|"not_finished", "finished", "name",
  * "metric", "mode", "n_trials", "max_trials", "counts": {status: n},
  * "best": {"trial", "value", "epoch"} or null, "resumes", "journal_events",
- * "trials": [{"trial", "status", "epochs", "value"}] (by trial id)}. */
+ * "elapsed_seconds" (the coordinator's time over all runs that ended, without
+ * MPI start-up), "trials": [{"trial", "status", "epochs", "value"}] (by id)}. */
 static void print_status_json(const hp_study *s, FILE *f)
 {
     int counts[HP_TRIAL_STATUS_COUNT];
@@ -90,7 +91,9 @@ static void print_status_json(const hp_study *s, FILE *f)
     } else {
         fprintf(f, "null");
     }
-    fprintf(f, ", \"resumes\": %d, \"journal_events\": %ld, \"trials\": [", s->n_resumes, s->n_events);
+    fprintf(f, ", \"resumes\": %d, \"journal_events\": %ld, \"elapsed_seconds\": ", s->n_resumes, s->n_events);
+    json_value(f, s->elapsed_before);
+    fprintf(f, ", \"trials\": [");
     for (int i = 0; i < s->n_trials; i++) {
         fprintf(f, "%s{\"trial\": %d, \"status\": \"%s\", \"epochs\": %d, \"value\": ", i ? ", " : "", i,
                 hp_trial_status_name(hp_strategy_trial_status(s->strategy, i)), s->trials[i].n_epochs);
