@@ -290,7 +290,7 @@ static int serve_should_stop(void *ctx)
 /* The reason every node must see the same files, for the messages below. */
 #define SHARED_FS_RULE                                                                                        \
     "the run directory, the data file and the hptune binary must be on a file system that every node mounts " \
-    "at the same path (README: Slurm, several nodes)"
+    "at the same path (README: Several nodes)"
 
 /* " (relative to /the/cwd)" for a relative path, "" for an absolute one. */
 static char *relative_note(const char *path)
