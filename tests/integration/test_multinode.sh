@@ -112,10 +112,12 @@ grid_job slow 250 >slow.yaml
 
 # --- 1. transport ---------------------------------------------------------
 out=$(RUN_TIMEOUT=60 MPI_EXTRA="--mca btl self,vader" run_on mnh1:1,mnh2:1 2 run grid.yaml --out novader --quiet 2>&1); rc=$?
-if [ $rc != 0 ] && [ $rc != 124 ] && grep -q "unable to reach each other" <<<"$out"; then
+# Open MPI's own explanation ("unable to reach each other") is sometimes lost
+# while the job aborts; hptune's message for the failed broadcast is not.
+if [ $rc != 0 ] && [ $rc != 124 ] && grep -qE "unable to reach each other|MPI_Bcast.* failed" <<<"$out"; then
     pass shared_memory_alone_cannot_cross_hosts
 else
-    fail shared_memory_alone_cannot_cross_hosts "rc=$rc (expected Open MPI's 'unable to reach each other'): $(tail -5 <<<"$out")"
+    fail shared_memory_alone_cannot_cross_hosts "rc=$rc (124: it hung; expected a failed MPI_Bcast): $(tail -5 <<<"$out")"
 fi
 
 run_on mnh1:2,mnh2:2,mnh3:2 6 run slow.yaml --out tcpcheck --quiet >tcpcheck.log 2>&1 &
