@@ -60,7 +60,7 @@ cp "$HPTUNE" "$TMP/hptune" && HPTUNE=$TMP/hptune   # a rebuild meanwhile must no
 run_on() { # HOSTS NP hptune-args...
     local hosts=$1 np=$2; shift 2
     timeout "${RUN_TIMEOUT:-120}" "$NH" exec mnh1 mpirun --mca plm_rsh_agent "$AGENT" --mca plm_rsh_no_tree_spawn 1 \
-        --bind-to none ${MPI_EXTRA:-} --host "$hosts" -np "$np" "$HPTUNE" "$@"
+        --bind-to none ${HPTUNE_MPIRUN_ARGS:-} ${MPI_EXTRA:-} --host "$hosts" -np "$np" "$HPTUNE" "$@"
 }
 # per-epoch results "trial,epoch,metrics...,configuration..." sorted by trial
 # and epoch: without the wall time, and without the trial's status and rung
