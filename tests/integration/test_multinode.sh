@@ -46,7 +46,14 @@ if [ ! -x "$HPTUNE" ]; then skip multinode "no hptune binary at $HPTUNE (run mak
 # One private set of namespaces per run (a second copy of this test running
 # at the same time gets its own); the subnet lives only inside them.
 export NETNS_PREFIX=hpmn$$ NETNS_SUBNET=${NETNS_SUBNET:-10.213.47} NETNS_HOSTBASE=mnh
+# Namespaces left by an earlier copy of this test that was killed outright
+# (its shell gone, so no trap ran): remove them first.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hpmn[0-9]+-' | sed 's/-.*//' | sort -u); do
+    kill -0 "${ns#hpmn}" 2>/dev/null || NETNS_PREFIX=$ns "$NH" down >/dev/null 2>&1
+done
 trap '"$NH" down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 if ! out=$("$NH" up 3 2>&1); then
     skip multinode "the network namespaces could not be made: $out"; exit 0
 fi

@@ -45,6 +45,8 @@ if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v
     export SLURM_SKIP_APT=1
 fi
 trap 'bash "$SLURM_SH" down >"$TMP/slurm-down.log" 2>&1 9>&-; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 t0=$SECONDS
 if ! timeout 400 bash "$SLURM_SH" up >"$TMP/slurm-up.log" 2>&1 9>&-; then
     if grep -q 'FATAL: apt-get' "$TMP/slurm-up.log"; then
