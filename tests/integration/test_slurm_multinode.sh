@@ -4,8 +4,10 @@
 # two slurmd on this machine, its own munged, ports and state; it can run
 # while test_slurm.sh's one-node cluster runs).
 #
-# Two chains at once, each on both nodes (--ntasks-per-node=1: a worker on
-# each node plus the coordinator), one per launcher: mpirun (reading the
+# First: shared memory alone (--mca btl self,vader) cannot connect ranks on
+# the two nodes, with either launcher, so the ranks below talk TCP.  Then two
+# chains at once, each on both nodes (--ntasks-per-node=1: a worker on each
+# node plus the coordinator), one per launcher: mpirun (reading the
 # allocation; its daemon on node 2 started through srun) and srun
 # --mpi=pmix.  Each is submitted with --time=2 --signal=B:USR1@90, so the
 # scheduler's warning signal reaches the batch script 0-30 s into the run;
@@ -16,7 +18,7 @@
 # depend on the machine's speed.  Once a chain has requeued, its time limit
 # is raised to 5 minutes so that the next run finishes (as test_slurm.sh).
 # SKIP without root, Slurm or mpirun.  Every wait has a timeout; the cluster
-# is stopped at the end, also on failure.  About 2-3 minutes.
+# is stopped at the end, also on failure.  About 1.5-2 minutes.
 : "${HPTUNE_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
 source "$HPTUNE_ROOT/tests/integration/lib.sh"
 SLURM_SH=$HPTUNE_ROOT/tests/slurm_localhost.sh
@@ -95,6 +97,21 @@ space:
 fixed: {epochs: 10}
 EOF
 done
+
+# The two nodes are two nodes for Open MPI too: shared memory alone cannot
+# connect a rank on each (with either launcher), so the chains below talk TCP.
+out=$(timeout 120 sbatch --wait --nodes=2 --ntasks-per-node=1 --time=1 --output="$TMP/btl-%j.out" --wrap "
+    echo '== mpirun'; mpirun --mca btl self,vader $HPTUNE run chain-mpirun.yaml --out btl-mpirun --quiet; echo \"rc=\$?\"
+    echo '== srun'; OMPI_MCA_btl=self,vader srun --mpi=pmix $HPTUNE run chain-srun.yaml --out btl-srun --quiet; echo \"rc=\$?\"
+    " 2>&1)
+btl_out=$(cat "$TMP"/btl-*.out 2>/dev/null)
+if [ "$(grep -c '^rc=[1-9]' <<<"$btl_out")" = 2 ] &&
+   [ "$(grep -cE 'unable to reach each other|MPI_Bcast.* failed' <<<"$btl_out")" -ge 2 ]; then
+    pass slurm_multinode_shared_memory_alone_cannot_cross_nodes
+else
+    fail slurm_multinode_shared_memory_alone_cannot_cross_nodes "$out $(grep -E '^(==|rc=)' <<<"$btl_out" | tr '\n' ' ')"
+fi
+rm -rf btl-mpirun btl-srun
 
 # Both chains at once, sharing the two nodes (--oversubscribe overrides the
 # script's --exclusive; each job has one task on each node).
