@@ -41,10 +41,10 @@ static void print_peak_rss(void)
     fflush(stdout);
 }
 
-/* The file-system contract (README, Slurm: several nodes): every worker must
- * see the run directory at the path rank 0 uses.  Rank 0 writes a file whose
+/* The file-system contract (README: Several nodes): every worker must see
+ * the run directory at the path rank 0 uses.  Rank 0 writes a file whose
  * name is unique to this run into it before telling the workers to start;
- * each worker checks it can read it (hp_worker_serve).  The name comes from
+ * each worker checks it can read it (hp_worker_check_files).  The name comes from
  * /dev/urandom (a nonce, not a result: nothing depends on its value), else
  * from the time and pid.  Returns the file's name (caller frees), or NULL
  * with a message. */
@@ -164,7 +164,7 @@ int cmd_run(int argc, char **argv)
     hp_study study;
     memset(&study, 0, sizeof study);
     study.journal.fd = -1;
-    int status = 0; /* 0 ok, 1 error, 3 already finished */
+    int status = 0; /* 0 ok, 1 error, 3 already finished, -1 MPI failed */
     char *job_text = NULL, *job_path = NULL, *dir = NULL, *probe = NULL;
     if (rank == 0) {
         if (resume) {
