@@ -16,6 +16,8 @@
 #                                     that host's file system)
 #   netns_hosts.sh kill HOST          SIGKILL every process on HOST
 #   netns_hosts.sh down               kill what runs on the hosts, remove them
+#                                     (and Open MPI's /dev/shm/vader_segment.HOST.*
+#                                     files that killed ranks leave behind)
 # and, for Open MPI, the launcher that `up` writes:
 #   mpirun --mca plm_rsh_agent "$(netns_hosts.sh agent-path)" --host h1,h2 ...
 # where the agent takes `[options] HOST COMMAND-WORDS...` like ssh does (the
@@ -141,6 +143,8 @@ cmd_down() {
         for _ in $(seq 50); do [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break; sleep 0.1; done
         ip netns del "$ns" 2>/dev/null || echo "netns_hosts: could not remove namespace $ns" >&2
         rm -rf "/etc/netns/$ns"
+        # shared-memory files Open MPI names after the host, left by killed ranks
+        [[ $h != sw ]] && rm -f /dev/shm/vader_segment."$h".*
     done
     # a failed `up` may have made namespaces before writing them down
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-\(${HOSTBASE}[0-9]\|sw\)$"); do

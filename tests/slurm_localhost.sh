@@ -31,8 +31,10 @@
 #   SLURMD_PORT=P               node i's slurmd listens on P+i-1 (default 6828)
 #   SLURM_NODE_PREFIX=NAME      nodes NAME1, NAME2 (default hpnode)
 #   SLURM_NODE_CPUS=N           CPUs each node claims (default: the real count)
-# Every node is this machine (NodeAddr=127.0.0.1): ranks on the two nodes
-# are on different nodes for Slurm and Open MPI, so they talk over TCP.
+# Every node is this machine (NodeAddr=127.0.0.1), but each slurmd runs in
+# its own UTS namespace named after its node, so jobs see the node's name as
+# their host name: ranks on the two nodes are on different hosts for Slurm and
+# Open MPI, and talk over TCP.
 #
 # Copied from shared/slurm-localhost.md (the recipe, with its timings and
 # gotchas); SLURM_NODE_CPUS and the two-node cluster were added here.
@@ -395,7 +397,7 @@ write_conf_multi() {
   # Several nodes on one machine claim its CPUs several times over.
   overrides="SlurmdParameters=config_overrides"
   mkdir -p "$BASE"/{state,log,run,spool,tmp}
-  for n in $(multi_nodes); do mkdir -p "$BASE/tmp/$n"; done
+  for n in $(multi_nodes); do install -d -m 1777 "$BASE/tmp/$n"; done
   {
     cat <<EOF
 # $NODES-node Slurm for CI on one machine (tests/slurm_localhost.sh, SLURM_NODES=$NODES):
@@ -452,7 +454,12 @@ start_slurm_multi() {
   local n
   for n in $(multi_nodes); do
     mkdir -p "$BASE/spool/$n"
-    slurmd -f "$MCONF" -N "$n" || die "slurmd -N $n failed: $(tail -5 "$BASE/log/slurmd-$n.log")"
+    # Each slurmd (and so each job step on its node) in its own UTS namespace
+    # whose host name is the node's name, as on separate machines: Open MPI
+    # tells nodes apart by host name and names its shared-memory files after
+    # it (in one /dev/shm), so two nodes called "vm" would share them.
+    unshare --uts -- /bin/sh -c 'hostname "$1" && exec slurmd -f "$2" -N "$1"' slurmd-on "$n" "$MCONF" ||
+      die "slurmd -N $n failed: $(tail -5 "$BASE/log/slurmd-$n.log")"
   done
   local states=""
   for _ in $(seq 150); do

@@ -45,11 +45,12 @@ if [ ! -x "$HPTUNE" ]; then skip multinode "no hptune binary at $HPTUNE (run mak
 
 # One private set of namespaces per run (a second copy of this test running
 # at the same time gets its own); the subnet lives only inside them.
-export NETNS_PREFIX=hpmn$$ NETNS_SUBNET=${NETNS_SUBNET:-10.213.47} NETNS_HOSTBASE=mnh
+export NETNS_PREFIX=hpmn$$ NETNS_SUBNET=${NETNS_SUBNET:-10.213.47} NETNS_HOSTBASE=mn$$h
+HB=$NETNS_HOSTBASE   # host names ${HB}1..3, unique to this run (Open MPI names its shared-memory files after them)
 # Namespaces left by an earlier copy of this test that was killed outright
 # (its shell gone, so no trap ran): remove them first.
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hpmn[0-9]+-' | sed 's/-.*//' | sort -u); do
-    kill -0 "${ns#hpmn}" 2>/dev/null || NETNS_PREFIX=$ns "$NH" down >/dev/null 2>&1
+    kill -0 "${ns#hpmn}" 2>/dev/null || NETNS_PREFIX=$ns NETNS_HOSTBASE=mn${ns#hpmn}h "$NH" down >/dev/null 2>&1
 done
 trap '"$NH" down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT
@@ -66,7 +67,7 @@ cp "$HPTUNE" "$TMP/hptune" && HPTUNE=$TMP/hptune   # a rebuild meanwhile must no
 # mpirun on host 1 with ranks on HOSTS (Open MPI's host:slots list).
 run_on() { # HOSTS NP hptune-args...
     local hosts=$1 np=$2; shift 2
-    timeout "${RUN_TIMEOUT:-120}" "$NH" exec mnh1 mpirun --mca plm_rsh_agent "$AGENT" --mca plm_rsh_no_tree_spawn 1 \
+    timeout "${RUN_TIMEOUT:-120}" "$NH" exec ${HB}1 mpirun --mca plm_rsh_agent "$AGENT" --mca plm_rsh_no_tree_spawn 1 \
         --bind-to none ${HPTUNE_MPIRUN_ARGS:-} ${MPI_EXTRA:-} --host "$hosts" -np "$np" "$HPTUNE" "$@"
 }
 # per-epoch results "trial,epoch,metrics...,configuration..." sorted by trial
@@ -118,7 +119,7 @@ grid_job grid 0 >grid.yaml
 grid_job slow 250 >slow.yaml
 
 # --- 1. transport ---------------------------------------------------------
-out=$(RUN_TIMEOUT=60 MPI_EXTRA="--mca btl self,vader" run_on mnh1:1,mnh2:1 2 run grid.yaml --out novader --quiet 2>&1); rc=$?
+out=$(RUN_TIMEOUT=60 MPI_EXTRA="--mca btl self,vader" run_on ${HB}1:1,${HB}2:1 2 run grid.yaml --out novader --quiet 2>&1); rc=$?
 # Open MPI's own explanation ("unable to reach each other") is sometimes lost
 # while the job aborts; hptune's message for the failed broadcast is not.
 if [ $rc != 0 ] && [ $rc != 124 ] && grep -qE "unable to reach each other|MPI_Bcast.* failed" <<<"$out"; then
@@ -127,14 +128,14 @@ else
     fail shared_memory_alone_cannot_cross_hosts "rc=$rc (124: it hung; expected a failed MPI_Bcast): $(tail -5 <<<"$out")"
 fi
 
-run_on mnh1:2,mnh2:2,mnh3:2 6 run slow.yaml --out tcpcheck --quiet >tcpcheck.log 2>&1 &
+run_on ${HB}1:2,${HB}2:2,${HB}3:2 6 run slow.yaml --out tcpcheck --quiet >tcpcheck.log 2>&1 &
 pid=$!
 tcp_seen=""
 for _ in $(seq 100); do
     sleep 0.2
     # an established TCP connection from an hptune rank on host 2 to host 1
-    for p in $(host_ranks mnh2); do
-        if ip netns exec "$NETNS_PREFIX-mnh2" ss -tnp 2>/dev/null |
+    for p in $(host_ranks ${HB}2); do
+        if ip netns exec "$NETNS_PREFIX-${HB}2" ss -tnp 2>/dev/null |
            grep ESTAB | grep "pid=$p," | grep -q " $NETNS_SUBNET.11:"; then tcp_seen=$p; break; fi
     done
     [ -n "$tcp_seen" ] && break
@@ -142,11 +143,11 @@ for _ in $(seq 100); do
 done
 wait $pid; rc=$?
 if [ $rc = 0 ] && [ -n "$tcp_seen" ]; then pass ranks_on_other_hosts_talk_over_tcp
-else fail ranks_on_other_hosts_talk_over_tcp "rc=$rc; TCP connection from a rank on mnh2 to mnh1 seen: ${tcp_seen:-no}; $(tail -3 tcpcheck.log)"; fi
+else fail ranks_on_other_hosts_talk_over_tcp "rc=$rc; TCP connection from a rank on ${HB}2 to ${HB}1 seen: ${tcp_seen:-no}; $(tail -3 tcpcheck.log)"; fi
 
 # --- 2. the same results on several hosts as on one ------------------------
-run_on mnh1:6 6 run grid.yaml --out grid1 --quiet >grid1.log 2>&1 || fail grid_one_host "$(tail -3 grid1.log)"
-run_on mnh1:2,mnh2:2,mnh3:2 6 run grid.yaml --out grid3 --quiet >grid3.log 2>&1 || fail grid_three_hosts "$(tail -3 grid3.log)"
+run_on ${HB}1:6 6 run grid.yaml --out grid1 --quiet >grid1.log 2>&1 || fail grid_one_host "$(tail -3 grid1.log)"
+run_on ${HB}1:2,${HB}2:2,${HB}3:2 6 run grid.yaml --out grid3 --quiet >grid3.log 2>&1 || fail grid_three_hosts "$(tail -3 grid3.log)"
 results grid1 >grid1.res 2>&1; results grid3 >grid3.res 2>&1
 same curves_grid_three_hosts_equals_one_host grid1 grid3
 # ... and both equal the table (the oracle for the curves objective)
@@ -178,14 +179,14 @@ space:
   learning_rate: {grid: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09]}
 YAML
 expected="[0,0,1] [1,0,1] [2,0,1] [2,1,3] [3,0,1] [4,0,1] [4,1,3] [5,0,1] [6,0,1] [7,0,1] [7,1,3] [7,3,9] [8,0,1] [8,1,3]"
-run_on mnh1:2 2 run asha.yaml --out asha1 --quiet >asha1.log 2>&1
-run_on mnh1:1,mnh2:1 2 run asha.yaml --out asha2 --quiet >asha2.log 2>&1
+run_on ${HB}1:2 2 run asha.yaml --out asha1 --quiet >asha1.log 2>&1
+run_on ${HB}1:1,${HB}2:1 2 run asha.yaml --out asha2 --quiet >asha2.log 2>&1
 s1=$(sequence asha1 2>&1); s2=$(sequence asha2 2>&1)
 if [ "$s2" = "$expected" ] && [ "$s1" = "$s2" ]; then pass curves_asha_worker_on_other_host_same_promotions
 else fail curves_asha_worker_on_other_host_same_promotions "one host: $s1; two hosts: $s2; expected $expected"; fi
 results asha1 >asha1.res 2>&1; results asha2 >asha2.res 2>&1
 same curves_asha_two_hosts_equals_one_host asha1 asha2
-run_on mnh1:2,mnh2:1,mnh3:1 4 run asha.yaml --out asha3 --quiet >asha3.log 2>&1
+run_on ${HB}1:2,${HB}2:1,${HB}3:1 4 run asha.yaml --out asha3 --quiet >asha3.log 2>&1
 if python3 - <<'PY'
 import csv, json, subprocess
 d = json.loads(subprocess.run(["./hptune", "export", "asha3", "--format", "json"], capture_output=True, text=True).stdout)
@@ -222,14 +223,14 @@ space:
   filters: {choice: [4, 8]}
 fixed: {num_blocks: 2, head_units: 16, batch_size: 32}
 YAML
-run_on mnh1:3 3 run cnn.yaml --out cnn1 --quiet >cnn1.log 2>&1 || fail cnn_grid_one_host "$(tail -3 cnn1.log)"
-run_on mnh1:1,mnh2:1,mnh3:1 3 run cnn.yaml --out cnn3 --quiet >cnn3.log 2>&1 || fail cnn_grid_three_hosts "$(tail -3 cnn3.log)"
+run_on ${HB}1:3 3 run cnn.yaml --out cnn1 --quiet >cnn1.log 2>&1 || fail cnn_grid_one_host "$(tail -3 cnn1.log)"
+run_on ${HB}1:1,${HB}2:1,${HB}3:1 3 run cnn.yaml --out cnn3 --quiet >cnn3.log 2>&1 || fail cnn_grid_three_hosts "$(tail -3 cnn3.log)"
 results cnn1 >cnn1.res 2>&1; results cnn3 >cnn3.res 2>&1
 if [ "$(wc -l <cnn3.res)" = 8 ]; then same cnn_grid_three_hosts_bit_identical_to_one_host cnn1 cnn3
 else fail cnn_grid_three_hosts_bit_identical_to_one_host "expected 8 trial-epochs: $(cat cnn3.res | head -3)"; fi
 # ASHA with one worker is deterministic: worker on host 2 vs on host 1
-run_on mnh1:2 2 run cnnasha.yaml --out cnnasha1 --quiet >cnnasha1.log 2>&1 || fail cnn_asha_one_host "$(tail -3 cnnasha1.log)"
-run_on mnh1:1,mnh2:1 2 run cnnasha.yaml --out cnnasha2 --quiet >cnnasha2.log 2>&1 || fail cnn_asha_two_hosts "$(tail -3 cnnasha2.log)"
+run_on ${HB}1:2 2 run cnnasha.yaml --out cnnasha1 --quiet >cnnasha1.log 2>&1 || fail cnn_asha_one_host "$(tail -3 cnnasha1.log)"
+run_on ${HB}1:1,${HB}2:1 2 run cnnasha.yaml --out cnnasha2 --quiet >cnnasha2.log 2>&1 || fail cnn_asha_two_hosts "$(tail -3 cnnasha2.log)"
 results cnnasha1 >cnnasha1.res 2>&1; results cnnasha2 >cnnasha2.res 2>&1
 if [ "$(sequence cnnasha1)" = "$(sequence cnnasha2)" ] && grep -q ',1,3\]' <<<"$(sequence cnnasha2)"; then
     same cnn_asha_other_host_bit_identical_to_one_host cnnasha1 cnnasha2
@@ -237,7 +238,7 @@ else
     fail cnn_asha_other_host_bit_identical_to_one_host "sequences: $(sequence cnnasha1) / $(sequence cnnasha2)"
 fi
 # two workers on two hosts: promotions may differ with timing, results may not
-run_on mnh1:1,mnh2:1,mnh3:1 3 run cnnasha.yaml --out cnnasha3 --quiet >cnnasha3.log 2>&1 || fail cnn_asha_three_hosts "$(tail -3 cnnasha3.log)"
+run_on ${HB}1:1,${HB}2:1,${HB}3:1 3 run cnnasha.yaml --out cnnasha3 --quiet >cnnasha3.log 2>&1 || fail cnn_asha_three_hosts "$(tail -3 cnnasha3.log)"
 results cnnasha3 >cnnasha3.res 2>&1
 if python3 - cnnasha1.res cnnasha3.res <<'PY'
 import sys
@@ -261,28 +262,28 @@ else
 fi
 
 # --- 3. a host dies mid-study ---------------------------------------------
-run_on mnh1:6 6 run slow.yaml --out straight --quiet >straight.log 2>&1 || fail kill_reference "$(tail -3 straight.log)"
+run_on ${HB}1:6 6 run slow.yaml --out straight --quiet >straight.log 2>&1 || fail kill_reference "$(tail -3 straight.log)"
 results straight >straight.res 2>&1
-# kill_case NAME HOW: HOW = ranks (the hptune ranks on mnh3), host (everything
-# on mnh3, its Open MPI daemon too), silent (mnh3's link goes down first)
+# kill_case NAME HOW: HOW = ranks (the hptune ranks on ${HB}3), host (everything
+# on ${HB}3, its Open MPI daemon too), silent (${HB}3's link goes down first)
 kill_case() {
     local name=$1 how=$2 dir=$TMP/killed-$2 pid rc t0 elapsed
-    MPI_EXTRA=${3:-} run_on mnh1:2,mnh2:2,mnh3:2 6 run slow.yaml --out "$dir" --quiet >"$dir.log" 2>&1 &
+    MPI_EXTRA=${3:-} run_on ${HB}1:2,${HB}2:2,${HB}3:2 6 run slow.yaml --out "$dir" --quiet >"$dir.log" 2>&1 &
     pid=$!
     for _ in $(seq 300); do [ "$(epochs_done "$dir")" -ge 15 ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
     if ! kill -0 $pid 2>/dev/null; then fail "$name" "the study ended before the kill: $(tail -3 "$dir.log")"; return; fi
     t0=$(date +%s%N)
     case $how in
-        ranks)  kill -KILL $(host_ranks mnh3) ;;
-        host)   "$NH" kill mnh3 ;;
-        silent) ip -n "$NETNS_PREFIX-mnh3" link set eth0 down; "$NH" kill mnh3 ;;
+        ranks)  kill -KILL $(host_ranks ${HB}3) ;;
+        host)   "$NH" kill ${HB}3 ;;
+        silent) ip -n "$NETNS_PREFIX-${HB}3" link set eth0 down; "$NH" kill ${HB}3 ;;
     esac
     wait $pid; rc=$?
     elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
-    [ "$how" = silent ] && ip -n "$NETNS_PREFIX-mnh3" link set eth0 up
+    [ "$how" = silent ] && ip -n "$NETNS_PREFIX-${HB}3" link set eth0 up
     echo "$name: job ended ${elapsed} ms after the kill, exit status $rc"
-    local message="mpirun noticed that process rank [0-9]+ with PID [0-9]+ on node mnh3 exited on signal 9"
-    [ "$how" != ranks ] && message="(Remote daemon: .* on node mnh3|on node mnh3 exited on signal 9)"
+    local message="mpirun noticed that process rank [0-9]+ with PID [0-9]+ on node ${HB}3 exited on signal 9"
+    [ "$how" != ranks ] && message="(Remote daemon: .* on node ${HB}3|on node ${HB}3 exited on signal 9)"
     if [ $rc != 0 ] && [ $rc != 124 ] && ((elapsed <= KILL_BOUND * 1000)) && grep -qE "$message" "$dir.log" &&
        ! grep -qE "finished in|interrupted at" "$dir.log"; then
         pass "${name}_ends_the_job_within_${KILL_BOUND}s"
@@ -290,8 +291,8 @@ kill_case() {
         fail "${name}_ends_the_job_within_${KILL_BOUND}s" "rc=$rc after $elapsed ms; $(grep -v '^ *$' "$dir.log" | head -8 | tr '\n' ' ')"
     fi
     results "$dir" >"$dir.before" 2>&1
-    # resume on one host (three ranks on mnh1)
-    if run_on mnh1:3 3 resume "$dir" --quiet >"$dir.resume.log" 2>&1; then
+    # resume on one host (three ranks on ${HB}1)
+    if run_on ${HB}1:3 3 resume "$dir" --quiet >"$dir.resume.log" 2>&1; then
         results "$dir" >"$dir.res" 2>&1
         local lost; lost=$(comm -23 <(sort "$dir.before") <(sort "$dir.res") | wc -l)
         if [ "$(wc -l <"$dir.before")" -ge 15 ] && [ "$lost" = 0 ] && cmp -s "$dir.res" straight.res &&
@@ -313,22 +314,22 @@ kill_case silent_host_loss silent "--mca oob_tcp_keepalive_time 3 --mca oob_tcp_
 # --- 4. the file-system contract ------------------------------------------
 mkdir -p hidden-runs hidden-data
 cp tiny.h5 hidden-data/tiny.h5
-"$NH" hide mnh3 "$TMP/hidden-runs"
-"$NH" hide mnh2 "$TMP/hidden-data"
+"$NH" hide ${HB}3 "$TMP/hidden-runs"
+"$NH" hide ${HB}2 "$TMP/hidden-data"
 t0=$SECONDS
-out=$(run_on mnh1:1,mnh2:1,mnh3:1 3 run grid.yaml --out hidden-runs/s 2>&1); rc=$?
+out=$(run_on ${HB}1:1,${HB}2:1,${HB}3:1 3 run grid.yaml --out hidden-runs/s 2>&1); rc=$?
 n=$(grep -c "hptune: error" <<<"$out")
 if [ $rc != 0 ] && [ $rc != 124 ] && [ "$n" = 1 ] &&
-   grep -qE "worker rank 2: host mnh3: cannot see the run directory hidden-runs/s \(relative to $TMP\).*same path.*nothing was run" <<<"$out" &&
+   grep -qE "worker rank 2: host ${HB}3: cannot see the run directory hidden-runs/s \(relative to $TMP\).*same path.*nothing was run" <<<"$out" &&
    "$HPTUNE" status hidden-runs/s --json | grep -q '"n_trials": 0,'; then
     pass run_dir_not_shared_stops_before_any_trial
 else
     fail run_dir_not_shared_stops_before_any_trial "rc=$rc, $n messages: $(grep 'hptune' <<<"$out")"
 fi
 sed 's|path: tiny.h5|path: hidden-data/tiny.h5|' cnn.yaml >hiddendata.yaml
-out=$(run_on mnh1:1,mnh2:1,mnh3:1 3 run hiddendata.yaml --out nodata 2>&1); rc=$?
+out=$(run_on ${HB}1:1,${HB}2:1,${HB}3:1 3 run hiddendata.yaml --out nodata 2>&1); rc=$?
 if [ $rc != 0 ] && [ $rc != 124 ] && [ "$(grep -c "hptune: error" <<<"$out")" = 1 ] &&
-   grep -qE "worker rank 1: host mnh2: cannot read the data file hidden-data/tiny.h5 \(relative to $TMP\): No such file" <<<"$out"; then
+   grep -qE "worker rank 1: host ${HB}2: cannot read the data file hidden-data/tiny.h5 \(relative to $TMP\): No such file" <<<"$out"; then
     pass data_not_shared_stops_before_any_trial
 else
     fail data_not_shared_stops_before_any_trial "rc=$rc: $(grep 'hptune' <<<"$out")"

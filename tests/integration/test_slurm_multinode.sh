@@ -17,6 +17,9 @@
 # epoch (about 60 s of work for two workers), so their length does not
 # depend on the machine's speed.  Once a chain has requeued, its time limit
 # is raised to 5 minutes so that the next run finishes (as test_slurm.sh).
+# Last, with each launcher, SIGKILL of the hptune ranks on node 2 mid-run must
+# end the job (within 20 s with mpirun, Slurm's KillWait + 15 s with srun),
+# without a requeue, leaving the study resumable.
 # SKIP without root, Slurm or mpirun.  Every wait has a timeout; the cluster
 # is stopped at the end, also on failure.  About 1.5-2 minutes.
 : "${HPTUNE_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -71,6 +74,7 @@ export HPTUNE=$TMP/hptune
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 cd "$TMP" || exit 1
 
+epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | wc -l; }
 job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n1 | cut -d= -f2; }
 terminal_state() { case $1 in COMPLETED|FAILED|TIMEOUT|CANCELLED|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED) return 0;; esac; return 1; }
 # nodes on which hptune ranks of job $1 run now (from their environment)
@@ -165,7 +169,7 @@ for launcher in mpirun srun; do
     p=slurm_multinode_$launcher
     if [ "${final[$launcher]}" = COMPLETED ]; then pass "${p}_chain_completed"
     else fail "${p}_chain_completed" "job $id ended ${final[$launcher]}"; fi
-    launch_line=$([ "$launcher" = srun ] && echo 'srun --mpi=pmix -n 3 --overcommit' || echo 'mpirun -np 3 --oversubscribe')
+    launch_line=$([ "$launcher" = srun ] && echo 'srun --mpi=pmix --kill-on-bad-exit=1 -n 3 --overcommit' || echo 'mpirun -np 3 --oversubscribe')
     if grep -q "$launch_line" "$out_file" && grep -q "on hpnode\[1-2\]: 3 ranks" "$out_file"; then
         pass "${p}_launched_on_two_nodes"
     else
@@ -204,5 +208,50 @@ for r in rows:
 PY
     then pass "${p}_study_finished_every_trial_complete"
     else fail "${p}_study_finished_every_trial_complete" "hptune status exit $code: $(head -c 300 "status-$launcher.json")"; fi
+done
+# ---- a node's ranks die (SIGKILL of every hptune rank on hpnode2) mid-run:
+# the job ends, the script does not requeue, and the study is left resumable
+# (status exit 3).  mpirun's daemon notices at once and ends the job within a
+# few seconds (bound 20 s).  Under srun, --kill-on-bad-exit (set by the
+# script) ends the step: SIGTERM to the other ranks, SIGKILL KillWait (30 s,
+# Slurm's default) later; hptune's rank 0 takes SIGTERM as a request to
+# checkpoint and waits for the dead worker, so it ends at the SIGKILL (bound
+# KillWait + 15 s).
+declare -A KILL_BOUND=([mpirun]=20 [srun]=45)
+sed -e 's/name: chain-mpirun/name: kill-mpirun/' chain-mpirun.yaml >kill-mpirun.yaml
+sed -e 's/name: chain-srun/name: kill-srun/' chain-srun.yaml >kill-srun.yaml
+declare -A kid
+for launcher in mpirun srun; do
+    kid[$launcher]=$(LAUNCHER=$launcher sbatch --parsable --nodes=2 --ntasks-per-node=1 --oversubscribe --time=3 \
+        --output="$TMP/kill-$launcher-%j.out" "$SBATCH_MULTI" "kill-$launcher.yaml" 2>/dev/null)
+done
+for launcher in mpirun srun; do
+    id=${kid[$launcher]} p=slurm_multinode_${launcher}_node_ranks_killed
+    [ -n "$id" ] || { fail "$p" "sbatch failed"; continue; }
+    victims=""
+    for _ in $(seq 60); do
+        victims=$(for q in $(pgrep -f "$HPTUNE (run|resume)"); do
+            tr '\0' '\n' <"/proc/$q/environ" 2>/dev/null | grep -qx "SLURM_JOB_ID=$id" &&
+            tr '\0' '\n' <"/proc/$q/environ" 2>/dev/null | grep -qx "SLURMD_NODENAME=hpnode2" && echo "$q"; done)
+        [ -n "$victims" ] && [ "$(epochs_done "runs/kill-$launcher")" -ge 2 ] && break
+        sleep 1
+    done
+    if [ -z "$victims" ]; then fail "$p" "no hptune rank of job $id found on hpnode2"; scancel "$id"; continue; fi
+    t0=$SECONDS
+    kill -KILL $victims
+    state=""
+    while ((SECONDS - t0 <= 90)); do state=$(job_field "$id" JobState); terminal_state "$state" && break; sleep 1; done
+    elapsed=$((SECONDS - t0))
+    out_file=$TMP/kill-$launcher-$id.out
+    "$HPTUNE" status "runs/kill-$launcher" >/dev/null 2>&1; code=$?
+    echo "$launcher: job $id ended $state ${elapsed} s after its ranks on hpnode2 were killed"
+    if terminal_state "$state" && [ "$state" != COMPLETED ] && ((elapsed <= KILL_BOUND[$launcher])) &&
+       grep -q 'hptune failed: not continuing the chain' "$out_file" && ! grep -q 'requeueing job' "$out_file" &&
+       [ "$code" = 3 ]; then
+        pass "${p}_job_ends_within_${KILL_BOUND[$launcher]}s"
+    else
+        fail "${p}_job_ends_within_${KILL_BOUND[$launcher]}s" "state '$state' after $elapsed s, status exit $code: $(grep -v '^ *$' "$out_file" | tail -5 | tr '\n' ' ')"
+        scancel "$id" 2>/dev/null
+    fi
 done
 echo "test_slurm_multinode took $((SECONDS - t_begin)) s"
