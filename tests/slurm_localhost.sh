@@ -511,6 +511,8 @@ cmd_down_multi() {
   stop_slurm_multi
   stop_munge_multi
   rm -rf "$BASE/state" "$BASE/spool" "$BASE/tmp"
+  # Open MPI's shared-memory files that killed ranks leave, named after the node
+  local n; for n in $(multi_nodes); do rm -f /dev/shm/vader_segment."$n".*; done
   log "down: daemons of $BASE stopped, state wiped (logs kept in $BASE/log)"
 }
 
