@@ -22,7 +22,8 @@
 # Prints a table; with --json, one JSON object per size too.  Each run has a
 # timeout (SCALE_TIMEOUT, 600 s); a failed size is reported and the next one
 # runs; the exit status is 0 only if every size was accounted for.  On 2
-# cores, 256 ranks take about a minute and load the machine: run it rarely.
+# cores, 256 ranks take 1-5 minutes (MPI start-up) and load the machine: run
+# it rarely.
 #
 #   tests/bench_scale.sh [--json] [SIZES...]
 # Environment: HPTUNE (./hptune), SCALE_SLEEP_MS (100), SCALE_EPOCHS (3),
