@@ -4,11 +4,17 @@
  * (comm.h), lets rank 0 open or create the study and tells every rank the
  * outcome in one broadcast, then hands rank 0 to the coordinator and every
  * other rank to the worker loop (coordinator.h, worker.h), connected by the
- * MPI transport.  With one rank the study runs in this process.
+ * MPI transport.  With one rank the study runs in this process.  Before the
+ * broadcast rank 0 writes a probe file into the run directory that every
+ * worker must be able to read (the shared file-system contract).
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "comm.h"
@@ -33,6 +39,52 @@ static void print_peak_rss(void)
         fclose(f);
     printf("hptune-rss-kb: %ld\n", kb);
     fflush(stdout);
+}
+
+/* The file-system contract (README: Several nodes): every worker must see
+ * the run directory at the path rank 0 uses.  Rank 0 writes a file whose
+ * name is unique to this run into it before telling the workers to start;
+ * each worker checks it can read it (hp_worker_check_files).  The name comes from
+ * /dev/urandom (a nonce, not a result: nothing depends on its value), else
+ * from the time and pid.  Returns the file's name (caller frees), or NULL
+ * with a message. */
+static char *write_probe(const char *dir)
+{
+    uint64_t nonce = 0;
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(&nonce, sizeof nonce, 1, r) != 1)
+        nonce = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+    if (r)
+        fclose(r);
+    char host[256] = "?";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    char *name = hp_xasprintf(".hptune-probe-%016llx", (unsigned long long)nonce);
+    char *path = hp_xasprintf("%s/%s", dir, name);
+    char *temp = hp_xasprintf("%s.tmp", path);
+    FILE *f = fopen(temp, "w");
+    int ok = f && fprintf(f, "%s written by rank 0 on host %s; removed at the end of the run\n", name, host) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(temp, path) != 0) {
+        hp_errorf("%s: cannot write into the run directory: %s", path, strerror(errno));
+        unlink(temp);
+        free(name);
+        name = NULL;
+    }
+    free(temp);
+    free(path);
+    return name;
+}
+
+static void remove_probe(const char *dir, const char *name)
+{
+    if (!dir || !name)
+        return;
+    char *path = hp_xasprintf("%s/%s", dir, name);
+    unlink(path);
+    free(path);
 }
 
 static void run_usage(FILE *f, int resume)
@@ -112,8 +164,8 @@ int cmd_run(int argc, char **argv)
     hp_study study;
     memset(&study, 0, sizeof study);
     study.journal.fd = -1;
-    int status = 0; /* 0 ok, 1 error, 3 already finished */
-    char *job_text = NULL, *job_path = NULL, *dir = NULL;
+    int status = 0; /* 0 ok, 1 error, 3 already finished, -1 MPI failed */
+    char *job_text = NULL, *job_path = NULL, *dir = NULL, *probe = NULL;
     if (rank == 0) {
         if (resume) {
             if (hp_study_open(&study, target, allow_job_change, 0) != 0)
@@ -133,6 +185,10 @@ int cmd_run(int argc, char **argv)
                     hp_job_release(&job);
             }
         }
+        if (status == 0 && size > 1 && !(probe = write_probe(study.dir))) {
+            hp_study_close(&study);
+            status = 1;
+        }
         if (status == 1)
             hp_error_print();
         if (status == 0) {
@@ -142,9 +198,12 @@ int cmd_run(int argc, char **argv)
         }
     }
     status = hp_comm_bcast_text(&job_text, status);
-    hp_comm_bcast_text(&job_path, status);
-    hp_comm_bcast_text(&dir, status);
+    if (status == 0 && (hp_comm_bcast_text(&job_path, 0) != 0 || hp_comm_bcast_text(&dir, 0) != 0 ||
+                        hp_comm_bcast_text(&probe, 0) != 0))
+        status = -1;
     if (status != 0) {
+        if (status < 0) /* MPI itself failed: hp_comm_finalize() aborts the job */
+            hp_error_print();
         if (rank == 0 && status == 3) {
             printf("study %s in %s is already finished (%d trials); see 'hptune status %s'\n",
                    study.job.name, study.dir, study.n_trials, study.dir);
@@ -153,8 +212,40 @@ int cmd_run(int argc, char **argv)
         free(job_text);
         free(job_path);
         free(dir);
+        free(probe);
         hp_comm_finalize();
         return status == 3 ? 0 : 1;
+    }
+
+    /* Every worker checks the shared files before anything runs; the first
+       problem (lowest rank) stops every rank with one message from rank 0. */
+    hp_job job;
+    int job_parsed = 0;
+    char *problem = NULL, *first = NULL;
+    if (rank != 0) {
+        job_parsed = hp_job_parse(&job, job_text, job_path) == 0;
+        if (!job_parsed || (probe[0] && hp_worker_check_files(&job, dir, probe) != 0))
+            problem = hp_xstrdup(hp_error_message());
+    }
+    int bad_rank = size > 1 ? hp_comm_first_problem(problem, &first) : -1;
+    if (bad_rank >= 0) {
+        if (rank == 0) {
+            hp_errorf("worker rank %d: %s; nothing was run: fix it, then start with 'hptune resume %s'", bad_rank,
+                      first ? first : "?", study.dir);
+            hp_error_print();
+            remove_probe(study.dir, probe);
+            hp_study_close(&study);
+        }
+        if (job_parsed)
+            hp_job_release(&job);
+        free(problem);
+        free(first);
+        free(job_text);
+        free(job_path);
+        free(dir);
+        free(probe);
+        hp_comm_finalize();
+        return 1;
     }
 
     int rc = 0;
@@ -178,25 +269,21 @@ int cmd_run(int argc, char **argv)
         }
         rc = hp_coordinator_finish(&c, rc, hp_stop_requested != 0, size > 1) == 0 ? 0 : -1;
         hp_coordinator_release(&c);
+        remove_probe(study.dir, probe);
         if (getenv("HPTUNE_PRINT_RSS"))
             print_peak_rss();
         hp_study_close(&study);
     } else {
-        hp_job job;
-        if (hp_job_parse(&job, job_text, job_path) != 0) {
+        hp_transport t = hp_transport_mpi(size - 1);
+        rc = hp_worker_serve(&job, dir, &t, &hp_stop_requested, verbose);
+        if (rc != 0)
             hp_error_print();
-            rc = -1;
-        } else {
-            hp_transport t = hp_transport_mpi(size - 1);
-            rc = hp_worker_serve(&job, dir, &t, &hp_stop_requested, verbose);
-            if (rc != 0)
-                hp_error_print();
-            hp_job_release(&job);
-        }
+        hp_job_release(&job);
     }
     free(job_text);
     free(job_path);
     free(dir);
+    free(probe);
     hp_comm_finalize();
     return rc == 0 ? 0 : 1;
 }

@@ -324,6 +324,83 @@ static int serve_should_stop(void *ctx)
     return sc->stop_received;
 }
 
+/* ------------------------------------------ the file-system contract --- */
+
+/* The reason every node must see the same files, for the messages below. */
+#define SHARED_FS_RULE                                                                                        \
+    "the run directory, the data file and the hptune binary must be on a file system that every node mounts " \
+    "at the same path (README: Several nodes)"
+
+/* " (relative to /the/cwd)" for a relative path, "" for an absolute one. */
+static char *relative_note(const char *path)
+{
+    char cwd[4096];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return hp_xstrdup("");
+    return hp_xasprintf(" (relative to %s)", cwd);
+}
+
+/* Can this process open `path` for reading?  A file just written on another
+ * node may take a moment to appear on a network file system: a few tries
+ * over about a second.  0, or -1 with errno's text in why. */
+static int readable(const char *path, int tries, char *why, size_t why_size)
+{
+    for (int i = 0; i < tries; i++) {
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        snprintf(why, why_size, "%s", strerror(errno));
+        if (errno != ENOENT && errno != ESTALE)
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* The file-system contract (worker.h): the probe rank 0 wrote into the run
+ * directory is here with rank 0's content (the same file system at the same
+ * path), and the objective's file is readable. */
+int hp_worker_check_files(const hp_job *job, const char *study_dir, const char *probe_name)
+{
+    char host[256] = "?", why[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    int rc = 0;
+    char *probe = hp_xasprintf("%s/%s", study_dir, probe_name);
+    char *note = relative_note(study_dir);
+    if (readable(probe, 6, why, sizeof why) != 0) {
+        rc = HP_ERR("host %s: cannot see the run directory %s%s: rank 0 wrote %s there, and here it is "
+                    "not readable (%s); %s", host, study_dir, note, probe_name, why, SHARED_FS_RULE);
+    } else {
+        /* the name is unique to this run; the content says who wrote it */
+        FILE *f = fopen(probe, "rb");
+        char line[512] = "";
+        if (!f || !fgets(line, sizeof line, f) || strncmp(line, probe_name, strlen(probe_name)) != 0)
+            rc = HP_ERR("host %s: %s%s does not hold what rank 0 wrote into the run directory: another file "
+                        "system is mounted at that path here; %s", host, probe, note, SHARED_FS_RULE);
+        if (f)
+            fclose(f);
+    }
+    free(note);
+    /* the file the objective reads, if any (the function objective reads none) */
+    const char *what = job->objective == HP_OBJECTIVE_CURVES ? "curves file" : "data file";
+    const char *path = job->objective == HP_OBJECTIVE_CURVES ? job->curves_path
+                       : job->objective == HP_OBJECTIVE_TRAIN ? job->data_path
+                                                              : NULL;
+    if (rc == 0 && path) {
+        note = relative_note(path);
+        if (readable(path, 1, why, sizeof why) != 0)
+            rc = HP_ERR("host %s: cannot read the %s %s%s: %s; %s", host, what, path, note, why, SHARED_FS_RULE);
+        free(note);
+    }
+    free(probe);
+    return rc;
+}
+
 int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport *t,
                     const volatile sig_atomic_t *stop, int verbose)
 {
