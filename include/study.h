@@ -2,6 +2,7 @@
  *
  * Run directory (runs/<study name>/ by default):
  *   job.yaml        the job text the study runs
+ *   study.lock      held by the one process that writes the journal (study_lock.h)
  *   study.journal   write-ahead log of events (event.h): the job, every
  *                   assignment with the trial's configuration, every epoch
  *                   report, every trial end, every run's start and end; each
@@ -23,6 +24,7 @@
 #include "job.h"
 #include "journal.h"
 #include "strategy.h"
+#include "study_lock.h"
 
 #define HP_STUDY_FORMAT_VERSION HP_JOURNAL_FORMAT_VERSION
 
@@ -49,6 +51,7 @@ typedef struct hp_study {
     int n_assignments, assignments_capacity;
     int32_t *assignments;      /* (n_assignments, 5): trial, from, to, bracket, rung, in order; owned */
     hp_journal journal;        /* closed for read-only studies */
+    hp_study_lock lock;        /* held while the study is open for writing */
     long n_events;             /* journal records, the JOB record included */
     int finished;
     int n_resumes;
@@ -56,21 +59,25 @@ typedef struct hp_study {
     int verify;                /* replay: each assignment must equal the strategy's own decision */
 } hp_study;
 
-/* Create a new study directory for job (which the study takes over).
- * Refuses a directory that already holds a study.  On error nothing stays
+/* Create a new study directory for job (which the study takes over), and
+ * take its lock (study_lock.h) until hp_study_close.  Refuses a directory
+ * that already holds a study, or that another process has locked.  On error nothing stays
  * allocated (no hp_study_close needed), and the job is the study's anyway. */
 int hp_study_create(hp_study *s, hp_job *job, const char *dir);
 /* Open an existing study: read the journal and replay it.  If the job file it
  * was started from changed, refuse unless allow_job_change (then continue with
  * the edited text: recorded trials keep their recorded configurations).
- * read_only: never write (status, export, report); a torn last record is
- * ignored instead of cut off.  A resumed (writable) study also checks that
+ * read_only: never write and take no lock (status, export, report: they
+ * work while a run goes on); a torn last record is ignored instead of cut
+ * off.  Otherwise the directory's lock is taken first (refused while another
+ * process holds it) and held until hp_study_close.  A resumed (writable) study also checks that
  * every recorded assignment is the one the strategy makes.  On error nothing
  * stays allocated. */
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only);
 void hp_study_close(hp_study *s);
 /* `hptune resume --truncate-journal-at OFFSET`: cut a damaged journal at a
- * record boundary, keeping the rest in study.journal.damaged-OFFSET. */
+ * record boundary, keeping the rest in study.journal.damaged-OFFSET (under
+ * the directory's lock). */
 int hp_study_truncate_journal(const char *dir, size_t offset);
 
 /* Apply one event to the state (no journal).  The live coordinator and the

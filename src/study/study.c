@@ -249,6 +249,7 @@ static void study_init(hp_study *s, const char *dir)
 {
     memset(s, 0, sizeof *s);
     s->journal.fd = -1;
+    s->lock.fd = -1;
     s->dir = hp_xstrdup(dir);
 }
 
@@ -281,13 +282,19 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     char *trials = path_join(dir, "trials");
     uint8_t *record = NULL;
     int rc = -1;
+    if (dir[0] == '\0') {
+        HP_ERR("the output directory is empty; give a directory with --out DIR (or output.dir)");
+        goto out;
+    }
+    /* the lock first: of two runs started at once on one directory, one
+       creates the study and the other is refused with who holds it */
+    if (mkdir_p(trials) != 0 || hp_study_lock_acquire(&s->lock, dir) != 0)
+        goto out;
     if (access(journal, F_OK) == 0) {
         HP_ERR("%s already holds a study; continue it with 'hptune resume %s', or choose another "
                "directory with --out", dir, dir);
         goto out;
     }
-    if (mkdir_p(trials) != 0)
-        goto out;
     s->job = *job;
     memset(job, 0, sizeof *job);
     if (make_strategy(s) != 0 || write_text_file(job_copy, s->job.text) != 0)
@@ -402,6 +409,9 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
                dir, dir);
         goto out;
     }
+    /* one writer: the lock before reading, so nobody appends meanwhile */
+    if (!read_only && hp_study_lock_acquire(&s->lock, dir) != 0)
+        goto out;
     if (hp_journal_read(&c, journal) != 0 ||
         open_job_record(s, &c, journal, allow_job_change, &job_event, &job_changed) != 0)
         goto out;
@@ -443,10 +453,14 @@ out:
 int hp_study_truncate_journal(const char *dir, size_t offset)
 {
     char *journal = path_join(dir, "study.journal");
-    FILE *f = fopen(journal, "rb");
+    hp_study_lock lock = {.fd = -1};
+    FILE *f = NULL;
     struct stat st;
     uint8_t *data = NULL;
     int rc = -1;
+    if (hp_study_lock_acquire(&lock, dir) != 0)
+        goto out;
+    f = fopen(journal, "rb");
     if (!f || fstat(fileno(f), &st) != 0) {
         HP_ERR("%s: cannot read: %s", journal, strerror(errno));
         goto out;
@@ -468,6 +482,7 @@ int hp_study_truncate_journal(const char *dir, size_t offset)
     }
     rc = hp_journal_truncate_at(journal, offset);
 out:
+    hp_study_lock_release(&lock);
     if (f)
         fclose(f);
     free(data);
@@ -478,6 +493,7 @@ out:
 void hp_study_close(hp_study *s)
 {
     hp_journal_close(&s->journal);
+    hp_study_lock_release(&s->lock);
     for (int i = 0; i < s->n_trials; i++) {
         free(s->trials[i].epochs);
         free(s->trials[i].failure);
@@ -490,6 +506,7 @@ void hp_study_close(hp_study *s)
     free(s->dir);
     memset(s, 0, sizeof *s);
     s->journal.fd = -1;
+    s->lock.fd = -1;
 }
 
 /* ------------------------------------------------------------- queries --- */
