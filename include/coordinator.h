@@ -45,6 +45,7 @@ typedef struct hp_coordinator {
     double start, last_progress, last_sync, last_snapshot;
     long epochs_reported;
     char *fatal;         /* first FATAL message or recording error, owned */
+    int journal_failed;  /* an append failed (disk full): stop, record nothing more */
 } hp_coordinator;
 
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);

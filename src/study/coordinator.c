@@ -105,6 +105,24 @@ static void housekeeping(hp_coordinator *c)
     print_progress(c, 0);
 }
 
+/* Journal an event and apply it.  A journal that cannot be appended to (a
+ * full disk) stops the study like a fatal error: nothing more is recorded,
+ * what was recorded stays, and hp_coordinator_finish says how to continue. */
+static int record(hp_coordinator *c, const hp_event *e)
+{
+    if (c->journal_failed)
+        return 0; /* stopping; reports that still arrive are redone on resume */
+    long before = c->study->n_events;
+    if (hp_study_record(c->study, e) == 0)
+        return 0;
+    if (c->study->n_events != before)
+        return -1; /* recorded, but it does not fit the state */
+    c->journal_failed = 1;
+    if (!c->fatal)
+        c->fatal = hp_xstrdup(hp_error_message());
+    return 0;
+}
+
 int hp_coordinator_begin(hp_coordinator *c, int resume)
 {
     if (!resume)
@@ -135,10 +153,10 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         return 0;
     case HP_EV_EPOCH:
         c->epochs_reported++;
-        return hp_study_record(s, e);
+        return record(c, e);
     case HP_EV_FINISHED: {
         worker_free(c, from, HP_WORKER_IDLE);
-        int rc = hp_study_record(s, e);
+        int rc = record(c, e);
         if (rc == 0)
             print_progress(c, hp_strategy_trial_status(s->strategy, e->trial) == HP_TRIAL_COMPLETED);
         return rc;
@@ -147,7 +165,7 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         worker_free(c, from, HP_WORKER_IDLE);
         if (!c->quiet)
             fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
-        return hp_study_record(s, e);
+        return record(c, e);
     case HP_EV_FATAL:
         if (!c->fatal)
             c->fatal = c->n_workers ? hp_xasprintf("worker rank %d: %s", from, e->text ? e->text : "")
@@ -177,7 +195,9 @@ static int next_assignment(hp_coordinator *c, hp_event *assign)
         c->strategy_done = 1;
     if (n != HP_NEXT_START)
         return 0;
-    return hp_study_record(c->study, assign) == 0 ? 1 : -1;
+    if (record(c, assign) != 0)
+        return -1;
+    return c->journal_failed ? 0 : 1;
 }
 
 static int send_event(const hp_transport *t, int to, const hp_event *e)
@@ -412,17 +432,34 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     hp_event end = hp_event_make(HP_EV_ENDED, -1, 0);
     end.seconds = elapsed;
     end.flag = !interrupted && c->strategy_done;
+    if (c->journal_failed) {
+        /* nothing more can be recorded; the journal ends with its last
+           complete record, which is all a resume needs */
+        hp_errorf("%s; the study stopped and keeps everything recorded before: free space on that file "
+                  "system, then continue with 'hptune resume %s'", c->fatal, s->dir);
+        hp_error_print();
+        fflush(c->out);
+        return 1;
+    }
     if (hp_study_record(s, &end) != 0 || hp_study_sync(s) != 0) {
         hp_error_print();
         rc = -1;
     }
+    char *outputs_error = NULL; /* study.h5/best.yaml: after a fatal error, part of its message */
     if (hp_study_write_snapshot(s, elapsed) != 0 || hp_study_write_best_yaml(s) != 0) {
-        hp_error_print();
-        rc = -1;
+        if (c->fatal) {
+            outputs_error = hp_xstrdup(hp_error_message());
+        } else {
+            hp_error_print();
+            rc = -1;
+        }
     }
     if (c->fatal) {
-        hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s' "
-                  "(add --allow-job-change if you edit the job file)", c->fatal, s->dir);
+        hp_errorf("%s; the study was saved%s%s%s: fix the problem and continue with 'hptune resume %s' "
+                  "(add --allow-job-change if you edit the job file)", c->fatal,
+                  outputs_error ? " in its journal (" : "", outputs_error ? outputs_error : "",
+                  outputs_error ? ")" : "", s->dir);
+        free(outputs_error);
         hp_error_print();
         rc = -1;
     } else if (interrupted && rc == 0) {
