@@ -40,7 +40,17 @@ typedef struct hp_trial_record {
     int checkpoint_epoch;      /* last epoch known to be checkpointed */
     int assigned_from, assigned_to; /* current/last assignment */
     char *failure;             /* owned; NULL unless failed */
+    int restarts;              /* times its checkpoint was missing or unusable (RESTARTED) */
+    char *restart_note;        /* the last RESTARTED event's reason, owned; NULL if none */
 } hp_trial_record;
+
+/* The winner's test-set evaluation (a TEST event), after a finished run. */
+typedef struct hp_study_test {
+    int recorded;              /* a TEST event was recorded */
+    int trial, epoch, images;  /* images 0: not evaluated (note says why) */
+    double loss, accuracy, precision, recall, f1;
+    char *note;                /* checkpoint file evaluated, or why not; owned */
+} hp_study_test;
 
 typedef struct hp_study {
     hp_job job;                /* owned */
@@ -57,6 +67,10 @@ typedef struct hp_study {
     int n_resumes;
     double elapsed_before;     /* seconds of earlier runs (from the journal) */
     int verify;                /* replay: each assignment must equal the strategy's own decision */
+    int run_ended;             /* the last run recorded its end (ENDED after the last RESUMED) */
+    int live;                  /* a coordinator runs this study now: this process (writable), or
+                                  the holder of the lock (read-only) */
+    hp_study_test test;        /* the last TEST event */
 } hp_study;
 
 /* Create a new study directory for job (which the study takes over), and
@@ -102,6 +116,14 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch);
 int hp_study_better(const hp_study *s, double a, double b);
 char *hp_study_trial_dir(const hp_study *s, int trial);   /* caller frees */
 char *hp_study_checkpoint_path(const hp_study *s, int trial, const char *which); /* "last"/"best" */
+/* A trial's state for people and files: the strategy's status
+ * (hp_trial_status), except that a RUNNING trial of a study no coordinator
+ * runs now (the run was interrupted or killed) is HP_STUDY_TRIAL_INTERRUPTED:
+ * it continues from its checkpoint on resume. */
+#define HP_STUDY_TRIAL_INTERRUPTED HP_TRIAL_STATUS_COUNT
+#define HP_STUDY_TRIAL_STATE_COUNT (HP_TRIAL_STATUS_COUNT + 1)
+int hp_study_trial_state(const hp_study *s, int trial);
+const char *hp_study_state_name(int state); /* "pending" ... "failed", "interrupted" */
 /* Trials by status (HP_TRIAL_STATUS_COUNT counts). */
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT]);
 /* The trial's searched values as "key=value key=value" (floats shortest). */
@@ -111,6 +133,12 @@ void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, siz
 int hp_study_write_snapshot(const hp_study *s, double elapsed);
 int hp_study_write_best_yaml(const hp_study *s);
 void hp_study_print_status(const hp_study *s, FILE *f);
+/* Per (trial, epoch): CSV rows (a trial without epochs gets one row with the
+ * epoch empty; failure column last) or a JSON object per trial with its
+ * epochs and, at the top, the winner's test-set evaluation ("test"). */
 int hp_study_export(const hp_study *s, FILE *f, int json);
+/* Per trial (the leaderboard): final and best metric, epochs, status,
+ * restarts, failure, test set (the winner's), configuration. */
+int hp_study_export_trials(const hp_study *s, FILE *f, int json);
 
 #endif

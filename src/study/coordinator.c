@@ -166,6 +166,10 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         if (!c->quiet)
             fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
         return record(c, e);
+    case HP_EV_RESTARTED:
+        if (!c->quiet)
+            fprintf(c->out, "trial %d: %s\n", e->trial, e->text ? e->text : "");
+        return record(c, e);
     case HP_EV_FATAL:
         if (!c->fatal)
             c->fatal = c->n_workers ? hp_xasprintf("worker rank %d: %s", from, e->text ? e->text : "")
@@ -380,7 +384,37 @@ static void print_final(hp_coordinator *c, double elapsed_seconds)
     }
 }
 
-/* Evaluate the best trial's best (or last) checkpoint on the test set. */
+/* The checkpoint of trial `best` to evaluate on the test set: its best
+ * epoch's (by the study's metric) among the files kept -- epoch_NNNN.h5
+ * (keep: all), best.h5 (keep: last_and_best) -- else last.h5.  Caller frees. */
+static char *checkpoint_to_test(const hp_study *s, int best)
+{
+    char *dir = hp_study_trial_dir(s, best), *chosen = NULL;
+    double chosen_value = NAN;
+    for (int e = 1; e <= s->trials[best].n_epochs; e++) {
+        char *path = hp_xasprintf("%s/epoch_%04d.h5", dir, e);
+        double v = hp_study_value(s, best, e);
+        if (access(path, F_OK) == 0 && (!chosen || hp_study_better(s, v, chosen_value))) {
+            free(chosen);
+            chosen = path;
+            chosen_value = v;
+        } else {
+            free(path);
+        }
+    }
+    free(dir);
+    if (!chosen)
+        chosen = hp_study_checkpoint_path(s, best, "best");
+    if (access(chosen, F_OK) != 0) {
+        free(chosen);
+        chosen = hp_study_checkpoint_path(s, best, "last");
+    }
+    return chosen;
+}
+
+/* Evaluate the best trial's best checkpoint on the test set and record the
+ * result (a TEST event: study.h5, status, exports and best.yaml show it), or
+ * record why it was not evaluated. */
 static void evaluate_best_on_test(hp_coordinator *c)
 {
     hp_study *s = c->study;
@@ -389,19 +423,22 @@ static void evaluate_best_on_test(hp_coordinator *c)
     int best = hp_study_best_trial(s, NULL, NULL);
     if (best < 0)
         return;
-    char *path = hp_study_checkpoint_path(s, best, "best");
-    if (access(path, F_OK) != 0) {
-        free(path);
-        path = hp_study_checkpoint_path(s, best, "last");
-    }
+    char *path = checkpoint_to_test(s, best);
     hp_config config;
-    int epoch;
+    int epoch = 0;
     hp_dataset test = {0};
     hp_trainer t;
     int ready = 0;
+    hp_event e = hp_event_make(HP_EV_TEST, best, 0);
+    for (int k = 0; k < HP_METRIC_COLS; k++)
+        e.metrics[k] = NAN;
     if (hp_checkpoint_read_config(path, &config, &epoch, NULL) != 0 ||
         hp_dataset_load_test(&test, s->job.data_path) != 0)
         goto fail;
+    if (test.n == 0) {
+        hp_errorf("the test set of %s is empty (0 images): nothing to evaluate", s->job.data_path);
+        goto fail;
+    }
     if (hp_trainer_init(&t, &config, &test, &test) != 0)
         goto fail;
     ready = 1;
@@ -409,17 +446,35 @@ static void evaluate_best_on_test(hp_coordinator *c)
         goto fail;
     hp_eval ev;
     hp_trainer_evaluate(&t, &test, &ev);
-    fprintf(c->out, "test set (best trial %d, checkpoint at epoch %d; reported apart from the validation metric "
-                    "that selected it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
-            best, epoch, ev.accuracy, ev.loss, ev.f1, test.n);
+    e.epoch = epoch;
+    e.batch = test.n;
+    e.metrics[HP_COL_VAL_LOSS] = ev.loss;
+    e.metrics[HP_COL_VAL_ACCURACY] = ev.accuracy;
+    e.metrics[HP_COL_VAL_PRECISION] = ev.precision;
+    e.metrics[HP_COL_VAL_RECALL] = ev.recall;
+    e.metrics[HP_COL_VAL_F1] = ev.f1;
+    e.text = path;
     goto out;
 fail:
     fprintf(stderr, "hptune: warning: test-set evaluation skipped: %s\n", hp_error_message());
+    e.text = (char *)hp_error_message();
 out:
+    if (hp_study_record(s, &e) != 0)
+        hp_error_print();
     if (ready)
         hp_trainer_release(&t);
     hp_dataset_release(&test);
     free(path);
+}
+
+static void print_test(hp_coordinator *c)
+{
+    const hp_study_test *t = &c->study->test;
+    if (!t->recorded || t->images == 0)
+        return;
+    fprintf(c->out, "test set (best trial %d, checkpoint at epoch %d; reported apart from the validation metric "
+                    "that selected it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
+            t->trial, t->epoch, t->accuracy, t->loss, t->f1, t->images);
 }
 
 int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun)
@@ -444,6 +499,8 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     if (hp_study_record(s, &end) != 0 || hp_study_sync(s) != 0) {
         hp_error_print();
         rc = -1;
+    } else if (end.flag) {
+        evaluate_best_on_test(c); /* before the outputs, which show it */
     }
     char *outputs_error = NULL; /* study.h5/best.yaml: after a fatal error, part of its message */
     if (hp_study_write_snapshot(s, elapsed) != 0 || hp_study_write_best_yaml(s) != 0) {
@@ -472,7 +529,7 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
                 why, resumable_with_mpirun ? "mpirun -np N " : "", s->dir);
     } else if (rc == 0) {
         print_final(c, elapsed);
-        evaluate_best_on_test(c);
+        print_test(c);
     }
     fflush(c->out);
     return rc == 0 ? 0 : 1;

@@ -194,9 +194,32 @@ int hp_study_apply(hp_study *s, const hp_event *e)
     case HP_EV_RESUMED:
         hp_strategy_requeue_running(s->strategy);
         s->n_resumes++;
+        s->run_ended = 0;
         return 0;
     case HP_EV_ENDED:
+        s->run_ended = 1;
         return apply_end(s, e);
+    case HP_EV_RESTARTED: {
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_trial_record *r = &s->trials[e->trial];
+        r->restarts++;
+        free(r->restart_note);
+        r->restart_note = hp_xstrdup(e->text ? e->text : "");
+        return 0;
+    }
+    case HP_EV_TEST: {
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_study_test *t = &s->test;
+        free(t->note);
+        *t = (hp_study_test){.recorded = 1, .trial = e->trial, .epoch = e->epoch, .images = e->batch,
+                             .loss = e->metrics[HP_COL_VAL_LOSS], .accuracy = e->metrics[HP_COL_VAL_ACCURACY],
+                             .precision = e->metrics[HP_COL_VAL_PRECISION],
+                             .recall = e->metrics[HP_COL_VAL_RECALL], .f1 = e->metrics[HP_COL_VAL_F1],
+                             .note = hp_xstrdup(e->text ? e->text : "")};
+        return 0;
+    }
     default:
         return HP_ERR("a %s event is not part of a study's record", hp_event_type_name(e->type));
     }
@@ -303,6 +326,7 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;
     s->n_events = 1;
+    s->live = 1;
     rc = 0;
 out:
     if (rc != 0)
@@ -435,6 +459,8 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
     }
     s->verify = 0;
     s->n_events = c.n_records;
+    /* a reader asks the lock whether a coordinator runs the study now */
+    s->live = read_only ? hp_study_lock_probe(dir, NULL, 0) == 1 : 1;
     if (check_snapshot(dir) != 0)
         goto out;
     if (!read_only && hp_journal_open_append(&s->journal, journal, c.good_end) != 0)
@@ -497,7 +523,9 @@ void hp_study_close(hp_study *s)
     for (int i = 0; i < s->n_trials; i++) {
         free(s->trials[i].epochs);
         free(s->trials[i].failure);
+        free(s->trials[i].restart_note);
     }
+    free(s->test.note);
     free(s->trials);
     free(s->assignments);
     if (s->strategy)
@@ -548,6 +576,19 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch)
     if (epoch)
         *epoch = best >= 0 ? s->trials[best].n_epochs : 0;
     return best;
+}
+
+int hp_study_trial_state(const hp_study *s, int trial)
+{
+    hp_trial_status st = hp_strategy_trial_status(s->strategy, trial);
+    if (st == HP_TRIAL_RUNNING && (!s->live || s->run_ended))
+        return HP_STUDY_TRIAL_INTERRUPTED;
+    return (int)st;
+}
+
+const char *hp_study_state_name(int state)
+{
+    return state == HP_STUDY_TRIAL_INTERRUPTED ? "interrupted" : hp_trial_status_name((hp_trial_status)state);
 }
 
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT])
