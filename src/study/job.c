@@ -28,6 +28,12 @@
 #define MAX_TRIALS 1000000
 #define MAX_NAME_CHARS 100
 #define MAX_CONFIG_KEYS 128 /* room for the hyperparameter table */
+/* A job file nests 4 levels (top, space, a parameter, its list) and holds a
+ * few dozen keys: anything far beyond is refused before it is loaded, so
+ * that `check` answers any file under MAX_JOB_BYTES in milliseconds (libyaml
+ * takes quadratic time on deep flow nesting: 100,000 '[' took 15 s). */
+#define MAX_DEPTH 32
+#define MAX_ENTRIES 10000 /* keys of a mapping, items of a list */
 
 static const char *const section_keys[] = {"study", "data", "strategy", "objective",
                                            "space", "fixed", "output", NULL};
@@ -226,12 +232,56 @@ static int expect_mapping(const parse_ctx *p, const yaml_node_t *node, const cha
                    describe(node, buf, sizeof buf), example);
 }
 
+/* Keys sorted by name, then position: duplicates become neighbours. */
+typedef struct key_ref {
+    const char *name;
+    int index;
+} key_ref;
+
+static int compare_key_refs(const void *x, const void *y)
+{
+    const key_ref *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : a->index - b->index;
+}
+
+/* The first key (in file order) that repeats an earlier one: its index,
+ * and the earlier one's in *first; -1 if none.  O(n log n) (a quadratic
+ * scan took 40 s on 80,000 keys). */
+static int first_duplicate(const parse_ctx *p, const yaml_node_t *map, int *first)
+{
+    int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    key_ref *refs = hp_xcalloc((size_t)n + 1, sizeof *refs);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *key = node_at(p, map->data.mapping.pairs.start[i].key);
+        if (key->type == YAML_SCALAR_NODE)
+            refs[m++] = (key_ref){scalar_text(key), i};
+    }
+    qsort(refs, (size_t)m, sizeof *refs, compare_key_refs);
+    int dup = -1;
+    for (int i = 1, group = 0; i < m; i++) {
+        if (strcmp(refs[i].name, refs[i - 1].name) != 0) {
+            group = i;
+            continue;
+        }
+        if (dup < 0 || refs[i].index < dup) {
+            dup = refs[i].index;
+            *first = refs[group].index;
+        }
+    }
+    free(refs);
+    return dup;
+}
+
 /* Every key of a mapping must be a plain name, appear once and be known
- * (known == NULL: any name; the caller checks it). */
+ * (known == NULL: any name; the caller checks it).  Reports the first
+ * problem in file order. */
 static int check_keys(const parse_ctx *p, const yaml_node_t *map, const char *section,
                       const char *const *known, const char *known_hint)
 {
     char names[512], near[96], buf[64];
+    int first = -1, dup = first_duplicate(p, map, &first);
     for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
         yaml_node_t *key = node_at(p, pair->key);
         const char *prefix = section[0] ? section : "";
@@ -240,12 +290,9 @@ static int check_keys(const parse_ctx *p, const yaml_node_t *map, const char *se
             return fail_at(p, key, "%s%sa key must be a name, got %s; write name: value", prefix, dot,
                            describe(key, buf, sizeof buf));
         const char *name = scalar_text(key);
-        for (yaml_node_pair_t *prev = map->data.mapping.pairs.start; prev < pair; prev++) {
-            yaml_node_t *prev_key = node_at(p, prev->key);
-            if (prev_key->type == YAML_SCALAR_NODE && strcmp(scalar_text(prev_key), name) == 0)
-                return fail_at(p, key, "%s%sduplicate key '%s' (first given at line %d); remove one of them",
-                               prefix, dot, name, line_of(prev_key));
-        }
+        if (pair - map->data.mapping.pairs.start == dup)
+            return fail_at(p, key, "%s%sduplicate key '%s' (first given at line %d); remove one of them",
+                           prefix, dot, name, line_of(node_at(p, map->data.mapping.pairs.start[first].key)));
         if (!known)
             continue;
         if (name_index(name, known) < 0) {
@@ -333,6 +380,8 @@ static int get_string(const parse_ctx *p, const yaml_node_t *node, const char *w
 {
     if (expect_scalar(p, node, what, "a text value") != 0)
         return -1;
+    if (scalar_text(node)[0] == '\0') /* "" or '': YAML's empty text (a plain empty value is null) */
+        return fail_at(p, node, "%s: the value is empty text; give a value", what);
     free(*out);
     *out = hp_xstrdup(scalar_text(node));
     return 0;
@@ -1091,6 +1140,59 @@ static int yaml_syntax_error(const yaml_parser_t *parser, const char *text, cons
                                                      "space after the colon, and that brackets are closed");
 }
 
+/* Before loading: refuse nesting deeper than MAX_DEPTH and collections of
+ * more than MAX_ENTRIES entries, streaming libyaml's events and stopping at
+ * the first excess (libyaml's loader is quadratic in the nesting depth of
+ * flow collections). */
+static int prescan(const char *text, const char *path)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        HP_PANIC("libyaml could not initialise a parser (out of memory)");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    long entries[MAX_DEPTH + 2] = {0}; /* nodes in each open collection (a mapping's: 2 per key) */
+    int is_mapping[MAX_DEPTH + 2] = {0};
+    int depth = 0, rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            rc = 1; /* a syntax error: the loader reports it with its context */
+            break;
+        }
+        int line = (int)e.start_mark.line + 1, column = (int)e.start_mark.column + 1;
+        switch (e.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+            if (depth > 0 && ++entries[depth] > (is_mapping[depth] ? 2L : 1L) * MAX_ENTRIES)
+                rc = HP_ERR("%s:%d:%d: more than %d entries in one list or mapping; a job file holds a few "
+                            "dozen (is this the right file?)", path, line, column, MAX_ENTRIES);
+            if (rc == 0 && (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT)) {
+                if (++depth > MAX_DEPTH)
+                    rc = HP_ERR("%s:%d:%d: nested more than %d levels deep; a job file needs 4 (section, "
+                                "parameter, distribution, list): is this the right file?", path, line, column,
+                                MAX_DEPTH);
+                else
+                    entries[depth] = 0, is_mapping[depth] = e.type == YAML_MAPPING_START_EVENT;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&parser);
+    return rc < 0 ? -1 : 0;
+}
+
 static int parse_document(parse_ctx *p, const yaml_node_t *root)
 {
     hp_job *job = p->job;
@@ -1177,6 +1279,10 @@ int hp_job_parse(hp_job *job, const char *text, const char *path)
     p.path = path;
     p.job = job;
 
+    if (prescan(text, path) != 0) {
+        hp_job_release(job);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     int rc = -1;

@@ -169,3 +169,44 @@ if [ -f "$data" ]; then
 else
     skip check_data_shards "no $data (make data) - shard numbers not checked against a file"
 fi
+
+# ------------------------------------------- huge job files answer at once
+# Files just under the 1 MiB cap built to hit the slow paths (80,000 keys in
+# one mapping took 40 s to refuse, 100,000 '[' 60 s): each answered in well
+# under a second, with a file:line:column message (or accepted, at the limits).
+mkdir -p "$TMP/huge"
+/usr/bin/python3 - "$TMP/huge" <<'PY'
+import sys
+d = sys.argv[1]
+head = "study: {name: s}\ndata: {path: d.h5, train_shards: [0], val_shards: [1]}\nstrategy: {name: random, max_trials: 2}\n"
+def w(name, text):
+    assert len(text) < 1 << 20, (name, len(text))
+    open("%s/%s.yaml" % (d, name), "w").write(text)
+w("space_80k_keys", head + "space:\n" + "".join("  k%d: 1\n" % i for i in range(80000)))
+w("fixed_80k_keys", head + "fixed:\n" + "".join("  k%d: 1\n" % i for i in range(80000)))
+w("brackets_100k", head + "space: " + "[" * 100000)
+w("braces_100k", head + "space: " + "{" * 100000)
+w("choice_70k", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-9) for i in range(70000)) + "]}\n")
+w("fixed_10k_dup_last", head + "fixed:\n" + "".join("  k%d: 1\n" % i for i in range(9999)) + "  k5: 2\n")
+w("choice_10k_dup_last", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-9) for i in range(9999)) + ", 1e-5]}\n")
+w("choice_10k_ok", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-8) for i in range(10000)) + "]}\n")
+w("huge_scalar", head.replace("name: s", "name: " + "a" * 1000000))
+PY
+huge() { # name expected-exit pattern
+    local f="$TMP/huge/$1.yaml" t0 t1 out rc ms
+    t0=$(date +%s%N); out=$("$HPTUNE" check "$f" 2>&1); rc=$?; t1=$(date +%s%N)
+    ms=$(( (t1 - t0) / 1000000 ))
+    if [ $rc != "$2" ]; then fail "huge_$1" "exit $rc: $(head -c 300 <<<"$out")"
+    elif ! grep -qE -- "$3" <<<"$out"; then fail "huge_$1" "message: $(head -c 300 <<<"$out")"
+    elif [ $ms -ge 1000 ]; then fail "huge_$1" "took $ms ms"
+    else pass "huge_$1"; fi
+}
+huge space_80k_keys 1 'space_80k_keys\.yaml:10005:3: more than 10000 entries in one list or mapping'
+huge fixed_80k_keys 1 'fixed_80k_keys\.yaml:10005:3: more than 10000 entries'
+huge brackets_100k 1 'brackets_100k\.yaml:4:39: nested more than 32 levels deep'
+huge braces_100k 1 'braces_100k\.yaml:4:39: nested more than 32 levels deep'
+huge choice_70k 1 'choice_70k\.yaml:5:[0-9]+: more than 10000 entries'
+huge fixed_10k_dup_last 1 "fixed_10k_dup_last\.yaml:10004:3: fixed: duplicate key 'k5' \(first given at line 10\)"
+huge choice_10k_dup_last 1 'choice_10k_dup_last\.yaml:5:[0-9]+: space\.learning_rate: value 1e-5 appears twice'
+huge choice_10k_ok 0 'valid'
+huge huge_scalar 1 'study\.name: the name is 1000000 characters long'

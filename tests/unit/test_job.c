@@ -369,6 +369,37 @@ TEST(missing_required_keys)
     EXPECT_ERROR(HEAD RANDOM "objective:\n  type: curves\n", "job.yaml:4:1: ", "type curves needs file");
 }
 
+/* Empty texts, and files far beyond what a job holds: refused before libyaml
+ * loads them (nesting, entries), duplicates found in file order. */
+TEST(empty_values_and_limits)
+{
+    EXPECT_ERROR("study: {name: \"\"}\n", "job.yaml:1:15: ", "study.name: the value is empty text");
+    EXPECT_ERROR("study: {name: s}\ndata: {path: '', train_shards: [0], val_shards: [1]}\n" GRID, "job.yaml:2:14: ",
+                 "data.path: the value is empty text");
+    EXPECT_ERROR(HEAD RANDOM "output: {dir: \"\"}\n", "job.yaml:4:15: ", "output.dir: the value is empty text");
+    char *deep = calloc(4096, 1);
+    strcpy(deep, HEAD RANDOM "space: ");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "[");
+    EXPECT_ERROR(deep, "job.yaml:4:39: ", "nested more than 32 levels deep");
+    free(deep);
+    size_t cap = 400000;
+    char *many = calloc(cap, 1);
+    strcpy(many, HEAD RANDOM "fixed:\n");
+    for (int i = 0; i < 10001; i++)
+        snprintf(many + strlen(many), cap - strlen(many), "  k%d: 1\n", i);
+    EXPECT_ERROR(many, "job.yaml:10005:3: ", "more than 10000 entries in one list or mapping");
+    /* within the limit: the first duplicate in file order, naming the first occurrence */
+    strcpy(many, HEAD RANDOM "fixed:\n");
+    for (int i = 0; i < 5000; i++)
+        snprintf(many + strlen(many), cap - strlen(many), "  k%d: 1\n", i);
+    strcat(many, "  k7: 2\n  k3: 2\n");
+    EXPECT_ERROR(many, "job.yaml:5005:3: ", "fixed: duplicate key 'k7' (first given at line 12)");
+    free(many);
+    EXPECT_ERROR(HEAD RANDOM "fixed: {epochs: 3, batch_size: 8, epochs: 4}\n", "job.yaml:4:35: ",
+                 "duplicate key 'epochs' (first given at line 4)");
+}
+
 TEST(shard_errors)
 {
     EXPECT_ERROR("study: {name: s}\ndata: {path: d, train_shards: [0, -3], val_shards: [9]}\n", "job.yaml:2:35: ",
@@ -731,6 +762,7 @@ int main(void)
     RUN(space_errors);
     RUN(values_outside_their_range);
     RUN(missing_required_keys);
+    RUN(empty_values_and_limits);
     RUN(shard_errors);
     RUN(strategy_errors);
     RUN(yaml_syntax_errors);
