@@ -114,6 +114,8 @@ int hp_job_load(hp_job *job, const char *path);
 void hp_job_release(hp_job *job);
 /* Check the shard numbers against a data file with n_shards shards. */
 int hp_job_check_shards(const hp_job *job, int n_shards);
+/* Open the job's data file and check its shards: they exist and hold images. */
+int hp_job_check_data(const hp_job *job);
 
 /* Does the job's strategy train in ASHA's rungs (asha, bohb): trials get
  * max_epochs as their budget and the space may not hold epochs. */

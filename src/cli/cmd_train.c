@@ -165,9 +165,7 @@ int cmd_train(int argc, char **argv)
     }
     if (hp_config_validate(&config) != 0)
         goto fail;
-    int n_shards_in_file;
-    if (hp_dataset_info(job.data_path, &n_shards_in_file, NULL, NULL) != 0 ||
-        hp_job_check_shards(&job, n_shards_in_file) != 0)
+    if (hp_job_check_data(&job) != 0)
         goto fail;
     if (train_all) {
         int all[2 * HP_MAX_SHARDS], n_all = 0;

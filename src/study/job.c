@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "dataset.h"
 #include "functions.h"
 
 #include "error.h"
@@ -1393,5 +1394,27 @@ int hp_job_check_shards(const hp_job *job, int n_shards)
                               "use shard numbers below %d or prepare the data with more shards",
                               job->path, job->shards_line, job->shards_column, lists[l].name,
                               lists[l].shards[i], job->data_path, n_shards, n_shards - 1, n_shards);
+    return 0;
+}
+
+int hp_job_check_data(const hp_job *job)
+{
+    int sizes[HP_MAX_SHARDS * 4], n_shards = 0;
+    if (hp_dataset_shard_sizes(job->data_path, sizes, HP_MAX_SHARDS * 4, &n_shards) != 0 ||
+        hp_job_check_shards(job, n_shards) != 0)
+        return -1;
+    const struct { const char *name; const int *shards; int count; } lists[] = {
+        {"train_shards", job->train_shards, job->n_train_shards},
+        {"val_shards", job->val_shards, job->n_val_shards},
+    };
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l].count; i++) {
+            int shard = lists[l].shards[i];
+            if (shard < HP_MAX_SHARDS * 4 && sizes[shard] == 0)
+                return HP_ERR("%s:%d:%d: data.%s: shard %d of %s holds no images (prepared with more shards "
+                              "than a class has images?); list other shards, or prepare the data with fewer",
+                              job->path, job->shards_line, job->shards_column, lists[l].name, shard,
+                              job->data_path);
+        }
     return 0;
 }

@@ -35,9 +35,7 @@ int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
         return hp_curves_load(&w->curves, job->curves_path, job);
     if (job->objective == HP_OBJECTIVE_FUNCTION)
         return 0; /* nothing to load */
-    int n_shards;
-    if (hp_dataset_info(job->data_path, &n_shards, NULL, NULL) != 0 ||
-        hp_job_check_shards(job, n_shards) != 0 ||
+    if (hp_job_check_data(job) != 0 ||
         hp_dataset_load_shards(&w->train, job->data_path, job->train_shards, job->n_train_shards) != 0 ||
         hp_dataset_load_shards(&w->val, job->data_path, job->val_shards, job->n_val_shards) != 0) {
         hp_worker_release(w);
