@@ -27,7 +27,8 @@
  * getopt_long returns (the option's val, or -1 at the end), or '?' after
  * printing the usage error (unknown option with a did-you-mean, missing or
  * unexpected value): the caller returns HP_EXIT_USAGE.  Starts a fresh scan
- * when optind is 0 (set it before the first call; hp_getopt_begin does). */
+ * when optind is 0: each command calls hp_getopt_begin() before its first
+ * hp_getopt (the unit tests call commands more than once). */
 int hp_getopt(int argc, char **argv, const struct option *longopts, const char *help);
 void hp_getopt_begin(void);
 

@@ -41,11 +41,15 @@ typedef struct hp_coordinator {
     int stop;            /* a worker was interrupted: stop the whole study */
     int stopped_by;      /* that worker (for the message) */
     int quiet;
+    double progress_every; /* seconds between progress lines at most (default 10) */
     FILE *out;           /* progress and summaries (stdout) */
     double start, last_progress, last_sync, last_snapshot;
     long epochs_reported;
     char *fatal;         /* first FATAL message or recording error, owned */
     int journal_failed;  /* an append failed (disk full): stop, record nothing more */
+    char *last_state;    /* the last progress line's trial counts and best, owned */
+    long last_state_epochs;
+    double eta, eta_time; /* the last estimate of the time left, and when it was made */
 } hp_coordinator;
 
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);

@@ -486,6 +486,7 @@ int cmd_check(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     check_options o = {.sample = DEFAULT_SAMPLE, .list = TABLE_ROWS};
     int c;
+    hp_getopt_begin();
     while ((c = hp_getopt(argc, argv, options, check_help)) != -1) {
         char *end;
         switch (c) {

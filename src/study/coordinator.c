@@ -26,6 +26,7 @@ void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quie
     c->n_workers = n_workers;
     c->quiet = quiet;
     c->out = out;
+    c->progress_every = 10.0;
     c->worker = hp_xcalloc((size_t)n_workers + 1, sizeof *c->worker);
     for (int r = 1; r <= n_workers; r++)
         c->worker[r] = HP_WORKER_STARTING;
@@ -36,8 +37,10 @@ void hp_coordinator_release(hp_coordinator *c)
 {
     free(c->worker);
     free(c->fatal);
+    free(c->last_state);
     c->worker = NULL;
     c->fatal = NULL;
+    c->last_state = NULL;
 }
 
 static double elapsed_total(const hp_coordinator *c) { return c->study->elapsed_before + (wall_seconds() - c->start); }
@@ -48,43 +51,100 @@ static void format_duration(double s, char *buf, size_t size)
     snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
+/* Seconds per epoch, measured: the mean wall time of the recorded epochs
+ * (worker-side, so several workers do not blur it), or for objectives that
+ * record none the coordinator's own clock over this run's reports. */
+static double seconds_per_epoch(const hp_coordinator *c, double run_seconds)
+{
+    const hp_study *s = c->study;
+    double sum = 0;
+    long n = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        for (int e = 0; e < s->trials[i].n_epochs; e++) {
+            double sec = s->trials[i].epochs[e].values[HP_COL_SECONDS];
+            if (isfinite(sec) && sec > 0) {
+                sum += sec;
+                n++;
+            }
+        }
+    if (n)
+        return sum / (double)n;
+    int workers = c->n_workers ? c->n_workers : 1;
+    return c->epochs_reported ? run_seconds * workers / (double)c->epochs_reported : NAN;
+}
+
+/* The time left, as an estimate: the strategy's worst case of epochs still
+ * to train, at the measured seconds per epoch, spread over the workers.  It
+ * may rise (a slower configuration, a promotion) but only a quarter of the
+ * way per line, so consecutive lines do not jump; it falls freely. */
+static void estimate_left(hp_coordinator *c, double now, char *buf, size_t size)
+{
+    hp_study *s = c->study;
+    hp_strategy_params p;
+    hp_strategy_params_from_job(&p, &s->job);
+    long worst = hp_strategy_worst_case_epochs(&p), done = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        done += s->trials[i].n_epochs;
+    long left_epochs = worst > done ? worst - done : 0;
+    double per_epoch = seconds_per_epoch(c, now - c->start);
+    int workers = c->n_workers ? c->n_workers : 1;
+    if (!isfinite(per_epoch)) {
+        snprintf(buf, size, "time left: no epoch measured yet");
+        return;
+    }
+    double raw = (double)left_epochs * per_epoch / workers;
+    double est = raw;
+    if (c->eta_time > 0) {
+        double expected = c->eta - (now - c->eta_time);
+        if (expected < 0)
+            expected = 0;
+        if (raw > expected)
+            est = expected + 0.25 * (raw - expected);
+    }
+    c->eta = est;
+    c->eta_time = now;
+    char left[32];
+    format_duration(est, left, sizeof left);
+    snprintf(buf, size, "about %s left (estimate: at most %ld epochs to go, %.3g s each, %d worker%s)", left,
+             left_epochs, per_epoch, workers, workers == 1 ? "" : "s");
+}
+
 static void print_progress(hp_coordinator *c, int force)
 {
     double now = wall_seconds();
-    if (c->quiet || (!force && now - c->last_progress < 10.0))
+    if (c->quiet || (!force && now - c->last_progress < c->progress_every))
         return;
-    c->last_progress = now;
     hp_study *s = c->study;
     int counts[HP_TRIAL_STATUS_COUNT];
     hp_study_count_status(s, counts);
     double value;
     int epoch;
     int best = hp_study_best_trial(s, &value, &epoch);
-    char elapsed[32], left[32] = "?";
-    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
-    hp_strategy_params p;
-    hp_strategy_params_from_job(&p, &s->job);
-    long worst = hp_strategy_worst_case_epochs(&p);
-    long done = 0;
-    for (int i = 0; i < s->n_trials; i++)
-        done += s->trials[i].n_epochs;
-    double run_seconds = now - c->start;
-    if (c->epochs_reported > 0 && worst > done)
-        format_duration(run_seconds / (double)c->epochs_reported * (double)(worst - done), left, sizeof left);
-    else if (worst <= done)
-        snprintf(left, sizeof left, "0:00:00");
-    fprintf(c->out, "[%s] trials %d/%d: %d running, %d paused, %d completed, %d stopped, %d failed | ", elapsed,
-            s->n_trials, hp_strategy_max_trials(s->strategy), counts[HP_TRIAL_RUNNING], counts[HP_TRIAL_PAUSED],
-            counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
+    char state[1536];
+    int used = snprintf(state, sizeof state, "trials %d/%d: %d running, %d paused, %d completed, %d stopped, %d failed | ",
+                        s->n_trials, hp_strategy_max_trials(s->strategy), counts[HP_TRIAL_RUNNING],
+                        counts[HP_TRIAL_PAUSED], counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED],
+                        counts[HP_TRIAL_FAILED]);
     if (best >= 0) {
         char config[1024];
         hp_study_format_space(s, &s->trials[best].config, config, sizeof config);
-        fprintf(c->out, "best %s %.4f (trial %d, epoch %d: %s)", hp_metric_name(s->job.metric), value, best,
-                epoch, config);
+        snprintf(state + used, sizeof state - (size_t)used, "best %s %.4f (trial %d, epoch %d: %s)",
+                 hp_metric_name(s->job.metric), value, best, epoch, config);
     } else {
-        fprintf(c->out, "no results yet");
+        snprintf(state + used, sizeof state - (size_t)used, "no results yet");
     }
-    fprintf(c->out, " | at most %s left\n", left);
+    /* a line only when something changed: trials, their states, the best */
+    long epochs_now = c->epochs_reported;
+    if (!force && c->last_state && !strcmp(c->last_state, state) && epochs_now == c->last_state_epochs)
+        return;
+    free(c->last_state);
+    c->last_state = hp_xstrdup(state);
+    c->last_state_epochs = epochs_now;
+    c->last_progress = now;
+    char elapsed[32], left[256];
+    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
+    estimate_left(c, now, left, sizeof left);
+    fprintf(c->out, "[%s] %s | %s\n", elapsed, state, left);
     fflush(c->out);
 }
 

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "cli_options.h"
 #include "dataset.h"
 #include "functions.h"
 
@@ -68,6 +70,7 @@ typedef struct parse_ctx {
     const yaml_node_t *metric_node;   /* study.metric's value, NULL if not given */
     const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
     const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
+    int one_configuration;            /* hp_job_load_one: study, strategy and shards may be left out */
 } parse_ctx;
 
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
@@ -133,47 +136,11 @@ static void join_names(const char *const *names, char *buf, size_t size)
     }
 }
 
-/* Optimal string alignment distance (Levenshtein plus adjacent swaps), so
+/* The closest name within edit distance 2 (first one on ties), or NULL:
  * "lerning_rate" and "learnign_rate" are both one edit from the real key. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 100;
-    int d[65][65];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-/* The closest name within edit distance 2 (first one on ties), or NULL. */
 static const char *closest_name(const char *word, const char *const *names)
 {
-    const char *best = NULL;
-    int best_distance = 3;
-    for (int i = 0; names[i]; i++) {
-        int dist = edit_distance(word, names[i]);
-        if (dist < best_distance) {
-            best_distance = dist;
-            best = names[i];
-        }
-    }
-    return best;
+    return hp_closest_name(word, names, 2);
 }
 
 /* The config key names as a NULL-terminated array in names[capacity]. */
@@ -539,6 +506,23 @@ static int parse_shards(const parse_ctx *p, const yaml_node_t *section_key, cons
     return 0;
 }
 
+/* data.path: relative to the job file's folder.  Job files written for
+ * hptune 0.1 gave it relative to the current directory: a relative path
+ * that names no file beside the job file but one from the current directory
+ * is taken from there, so they keep working. */
+static char *resolve_data_path(const char *job_path, const char *name)
+{
+    const char *slash = strrchr(job_path, '/');
+    if (name[0] == '/' || !slash)
+        return hp_xstrdup(name);
+    char *beside = hp_xasprintf("%.*s/%s", (int)(slash - job_path), job_path, name);
+    if (access(beside, F_OK) != 0 && access(name, F_OK) == 0) {
+        free(beside);
+        return hp_xstrdup(name);
+    }
+    return beside;
+}
+
 static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     hp_job *job = p->job;
@@ -552,6 +536,16 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
         return fail_at(p, section_key, "data: missing 'path'; add path: datasets/cifar10.h5 (made by hptune prepare)");
     if (get_string(p, v, "data.path", &job->data_path) != 0)
         return -1;
+    char *given = job->data_path;
+    job->data_path = resolve_data_path(p->path, given);
+    free(given);
+    if (p->one_configuration && !lookup(p, map, "train_shards", NULL) && !lookup(p, map, "val_shards", NULL)) {
+        job->defaults |= HP_JOB_DEFAULT_SHARDS; /* hp_job_default_shards() fills them in */
+        job->test_eval = 1;
+        if ((v = lookup(p, map, "test_eval", NULL)) && get_bool(p, v, "data.test_eval", &job->test_eval) != 0)
+            return -1;
+        return 0;
+    }
     if (parse_shards(p, section_key, map, "train_shards", job->train_shards, &job->n_train_shards) != 0 ||
         parse_shards(p, section_key, map, "val_shards", job->val_shards, &job->n_val_shards) != 0)
         return -1;
@@ -1194,6 +1188,24 @@ static int prescan(const char *text, const char *path)
     return rc < 0 ? -1 : 0;
 }
 
+/* A study name from a job file's name: jobs/my job.yaml -> "my-job". */
+static char *name_from_path(const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t len = strcspn(base, ".");
+    if (len == 0 || len > MAX_NAME_CHARS)
+        len = strlen(base) > MAX_NAME_CHARS ? MAX_NAME_CHARS : strlen(base);
+    char *name = hp_xcalloc(len + 2, 1);
+    for (size_t i = 0; i < len; i++) {
+        char c = base[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        name[i] = ok ? c : '-';
+    }
+    if (!name[0])
+        strcpy(name, "train");
+    return name;
+}
+
 static int parse_document(parse_ctx *p, const yaml_node_t *root)
 {
     hp_job *job = p->job;
@@ -1207,10 +1219,16 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
         return -1;
 
     yaml_node_t *key, *map;
-    if (!(map = lookup(p, root, "study", &key)))
+    if (!(map = lookup(p, root, "study", &key)) && p->one_configuration) {
+        job->name = name_from_path(p->path);
+        job->defaults |= HP_JOB_DEFAULT_NAME;
+        job->metric = HP_METRIC_VAL_ACCURACY;
+        job->maximize = hp_metric_maximize_default(job->metric);
+    } else if (!map) {
         return fail_at(p, root, "missing section 'study'; add study: {name: <study name>}");
-    if (parse_study(p, key, map) != 0)
+    } else if (parse_study(p, key, map) != 0) {
         return -1;
+    }
     /* The objective first: only training needs a data section. */
     yaml_node_t *objective_key = NULL;
     if ((map = lookup(p, root, "objective", &objective_key)) && !is_empty(map)) {
@@ -1227,12 +1245,19 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
     } else {
         job->test_eval = 0; /* nothing to evaluate without data */
     }
-    if (!(map = lookup(p, root, "strategy", &key)))
+    if (!(map = lookup(p, root, "strategy", &key)) && p->one_configuration) {
+        job->strategy = HP_STRATEGY_RANDOM; /* one trial: the fixed configuration */
+        job->max_trials = 1;
+        job->defaults |= HP_JOB_DEFAULT_STRATEGY;
+        p->strategy_node = root;
+    } else if (!map) {
         return fail_at(p, root, "missing section 'strategy'; add strategy: {name: random, max_trials: 20} "
                                 "(or grid, asha, tpe, bohb)");
-    p->strategy_node = key;
-    if (parse_strategy(p, key, map) != 0)
-        return -1;
+    } else {
+        p->strategy_node = key;
+        if (parse_strategy(p, key, map) != 0)
+            return -1;
+    }
     /* Optional sections may be present but empty (everything below them commented out). */
     if ((map = lookup(p, root, "fixed", &key)) && !is_empty(map) && parse_fixed(p, key, map) != 0)
         return -1;
@@ -1248,7 +1273,11 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
     return check_across_sections(p, space_map);
 }
 
-int hp_job_parse(hp_job *job, const char *text, const char *path)
+static int parse_job(hp_job *job, const char *text, const char *path, int one_configuration);
+
+int hp_job_parse(hp_job *job, const char *text, const char *path) { return parse_job(job, text, path, 0); }
+
+static int parse_job(hp_job *job, const char *text, const char *path, int one_configuration)
 {
     memset(job, 0, sizeof *job);
     job->path = hp_xstrdup(path);
@@ -1279,6 +1308,7 @@ int hp_job_parse(hp_job *job, const char *text, const char *path)
     memset(&p, 0, sizeof p);
     p.path = path;
     p.job = job;
+    p.one_configuration = one_configuration;
 
     if (prescan(text, path) != 0) {
         hp_job_release(job);
@@ -1326,7 +1356,11 @@ release_parser:
     return rc;
 }
 
-int hp_job_load(hp_job *job, const char *path)
+static int load_job(hp_job *job, const char *path, int one_configuration);
+int hp_job_load(hp_job *job, const char *path) { return load_job(job, path, 0); }
+int hp_job_load_one(hp_job *job, const char *path) { return load_job(job, path, 1); }
+
+static int load_job(hp_job *job, const char *path, int one_configuration)
 {
     memset(job, 0, sizeof *job);
     FILE *f = fopen(path, "rb");
@@ -1358,7 +1392,7 @@ int hp_job_load(hp_job *job, const char *path)
         HP_ERR("%s: the job file contains a NUL byte (a binary file?); give a YAML text file", path);
         goto release_text;
     }
-    rc = hp_job_parse(job, text, path);
+    rc = parse_job(job, text, path, one_configuration);
 release_text:
     free(text);
     fclose(f);
@@ -1416,5 +1450,24 @@ int hp_job_check_data(const hp_job *job)
                               job->path, job->shards_line, job->shards_column, lists[l].name, shard,
                               job->data_path);
         }
+    return 0;
+}
+
+int hp_job_default_shards(hp_job *job, int n_shards)
+{
+    if (!(job->defaults & HP_JOB_DEFAULT_SHARDS))
+        return 0;
+    if (n_shards < 2)
+        return HP_ERR("%s: data: %s has %d shard; without train_shards and val_shards every shard but the last "
+                      "trains and the last validates, which needs 2: list the shards, or prepare the data with "
+                      "--shards 2 or more", job->path, job->data_path, n_shards);
+    if (n_shards - 1 > HP_MAX_SHARDS)
+        return HP_ERR("%s: data: %s has %d shards; list at most %d in train_shards", job->path, job->data_path,
+                      n_shards, HP_MAX_SHARDS);
+    job->n_train_shards = n_shards - 1;
+    for (int i = 0; i < n_shards - 1; i++)
+        job->train_shards[i] = i;
+    job->n_val_shards = 1;
+    job->val_shards[0] = n_shards - 1;
     return 0;
 }

@@ -98,7 +98,16 @@ int hp_study_lock_acquire(hp_study_lock *l, const char *dir)
         int e = errno;
         char holder[512];
         if (e == EAGAIN || e == EACCES) {
-            describe_holder(previous, holder, sizeof holder);
+            /* the holder writes its details right after locking: give a
+               holder that has just started a moment (at most 0.2 s) */
+            char text[1024];
+            read_text(fd, text, sizeof text);
+            for (int i = 0; i < 20 && !text[0]; i++) {
+                struct timespec pause = {0, 10 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+                read_text(fd, text, sizeof text);
+            }
+            describe_holder(text, holder, sizeof holder);
             HP_ERR("%s is in use by %s: one coordinator per study. Wait for that run to end (or stop it: "
                    "it saves the study), then run the command again; 'hptune status %s' works meanwhile",
                    dir, holder, dir);

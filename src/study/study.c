@@ -322,6 +322,13 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     memset(job, 0, sizeof *job);
     if (make_strategy(s) != 0 || write_text_file(job_copy, s->job.text) != 0)
         goto out;
+    /* the job file's absolute path: a resume from another folder still
+       finds it (to notice edits) and resolves data.path the same way */
+    char *abs_job = realpath(s->job.path, NULL);
+    if (abs_job) {
+        free(s->job.path);
+        s->job.path = abs_job;
+    }
     size_t size = hp_event_encode_job(s->job.path, s->job.text, &record);
     if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;

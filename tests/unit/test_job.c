@@ -5,6 +5,8 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -98,7 +100,7 @@ TEST(full_job_parses_every_section)
     EXPECT(job.seed == UINT64_MAX, "seed %llu", (unsigned long long)job.seed);
     EXPECT(job.metric == HP_METRIC_VAL_LOSS, "metric %d", job.metric);
     EXPECT(job.maximize == 0, "val_loss is minimised by default");
-    EXPECT(strcmp(job.data_path, "data/c.h5") == 0, "data path %s (kept as written)", job.data_path);
+    EXPECT(strcmp(job.data_path, "jobs/data/c.h5") == 0, "data path %s (beside the job file)", job.data_path);
     EXPECT(job.n_train_shards == 4 && job.train_shards[0] == 0 && job.train_shards[3] == 5, "train shards");
     EXPECT(job.n_val_shards == 2 && job.val_shards[0] == 9 && job.val_shards[1] == 7, "val shards in order");
     EXPECT(job.shards_line == 6 && job.shards_column == 1, "shards position %d:%d", job.shards_line,
@@ -208,11 +210,11 @@ TEST(metric_modes)
 
 TEST(curves_path_resolution)
 {
-    static const struct { const char *job_path, *file, *expected; } cases[] = {
-        {"jobs/x.yaml", "c.csv", "jobs/c.csv"},
-        {"/a/b/x.yaml", "sub/c.csv", "/a/b/sub/c.csv"},
-        {"x.yaml", "c.csv", "c.csv"},
-        {"jobs/x.yaml", "/abs/c.csv", "/abs/c.csv"},
+    static const struct { const char *job_path, *file, *expected, *data; } cases[] = {
+        {"jobs/x.yaml", "c.csv", "jobs/c.csv", "jobs/d.h5"},
+        {"/a/b/x.yaml", "sub/c.csv", "/a/b/sub/c.csv", "/a/b/d.h5"},
+        {"x.yaml", "c.csv", "c.csv", "d.h5"},
+        {"jobs/x.yaml", "/abs/c.csv", "/abs/c.csv", "jobs/d.h5"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512];
@@ -224,9 +226,37 @@ TEST(curves_path_resolution)
         }
         EXPECT(strcmp(job.curves_path, cases[i].expected) == 0, "%s + %s -> %s, expected %s", cases[i].job_path,
                cases[i].file, job.curves_path, cases[i].expected);
-        EXPECT(strcmp(job.data_path, "d.h5") == 0, "data path kept as written");
+        EXPECT(strcmp(job.data_path, cases[i].data) == 0, "data path %s, expected %s (beside the job file)",
+               job.data_path, cases[i].data);
         hp_job_release(&job);
     }
+    /* a job written for hptune 0.1: its data.path exists from the current
+       directory but not beside the job file, and is taken from there */
+    char dir[] = "/tmp/hptune-jobpath.XXXXXX";
+    if (!mkdtemp(dir)) {
+        EXPECT(0, "mkdtemp");
+        return;
+    }
+    char *data = hp_xasprintf("%s/d.h5", dir), *sub = hp_xasprintf("%s/jobs", dir);
+    FILE *f = fopen(data, "w");
+    fclose(f);
+    char cwd[4096];
+    EXPECT(getcwd(cwd, sizeof cwd) && mkdir(sub, 0777) == 0 && chdir(dir) == 0, "setup");
+    hp_job job;
+    EXPECT(hp_job_parse(&job, HEAD RANDOM, "jobs/x.yaml") == 0 && strcmp(job.data_path, "d.h5") == 0,
+           "legacy data path: %s", job.data_path);
+    hp_job_release(&job);
+    f = fopen("jobs/d.h5", "w"); /* once a file is beside the job, it wins */
+    fclose(f);
+    EXPECT(hp_job_parse(&job, HEAD RANDOM, "jobs/x.yaml") == 0 && strcmp(job.data_path, "jobs/d.h5") == 0,
+           "beside the job: %s", job.data_path);
+    hp_job_release(&job);
+    EXPECT(chdir(cwd) == 0, "chdir back");
+    char *cmd = hp_xasprintf("rm -rf %s", dir);
+    EXPECT(system(cmd) == 0, "cleanup");
+    free(cmd);
+    free(data);
+    free(sub);
 }
 
 TEST(unknown_keys_suggest_the_closest)
