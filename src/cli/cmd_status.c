@@ -65,8 +65,8 @@ static const char export_help[] =
     "                         accuracy/loss/F1, failure, configuration\n"
     "  -f, --format csv|json  (default csv)\n"
     "  -o, --output FILE      write FILE instead of stdout\n"
-    "The column lr is the learning rate in effect at the end of the epoch (schedule\n"
-    "and warm-up applied); learning_rate is the configured hyperparameter.\n"
+    "The column effective_lr is the learning rate in effect at the end of the epoch\n"
+    "(schedule and warm-up applied); learning_rate is the configured hyperparameter.\n"
     "Exit status: 0, 1 (not a readable study, or cannot write), 2 usage error.\n";
 
 int cmd_export(int argc, char **argv)
