@@ -59,7 +59,7 @@ static const char export_help[] =
     "                         hyperparameter and the failure reason (a trial without an\n"
     "                         epoch has one row, epoch empty); JSON: one object per trial\n"
     "                         with its epochs, the assignments and the test set\n"
-    "  --per trial            one row (object) per trial, the leaderboard: status, epochs,\n"
+    "  --per trial            one row (object) per trial, the leaderboard: status, epochs_done,\n"
     "                         final_<metric> (at the last epoch; ranks the trials),\n"
     "                         best_<metric> and best_epoch, restarts, the winner's test\n"
     "                         accuracy/loss/F1, failure, configuration\n"

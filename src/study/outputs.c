@@ -746,7 +746,7 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
 }
 
 /* One row (object) per trial: the leaderboard.  Columns: trial, status,
- * bracket, rung, epochs, final_<metric> (at its last epoch: what ranks it),
+ * bracket, rung, epochs_done, final_<metric> (at its last epoch: what ranks it),
  * best_<metric> and best_epoch, restarts, test_accuracy, test_loss, test_f1
  * (the winner's test set, empty for the others), failure, configuration. */
 int hp_study_export_trials(const hp_study *s, FILE *f, int json)
@@ -756,7 +756,7 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
     const char *metric = hp_metric_name(s->job.metric);
     const hp_study_test *t = &s->test;
     if (!json) {
-        fprintf(f, "trial,status,bracket,rung,epochs,final_%s,best_%s,best_epoch,restarts,test_accuracy,test_loss,"
+        fprintf(f, "trial,status,bracket,rung,epochs_done,final_%s,best_%s,best_epoch,restarts,test_accuracy,test_loss,"
                    "test_f1,failure", metric, metric);
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
@@ -770,7 +770,7 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
         int tested = t->recorded && t->images > 0 && t->trial == i;
         if (json) {
             json_trial_head(f, s, i);
-            fprintf(f, ", \"epochs\": %d, \"final\": ", r->n_epochs);
+            fprintf(f, ", \"epochs_done\": %d, \"final\": ", r->n_epochs);
             json_number(f, hp_study_value(s, i, r->n_epochs));
             fprintf(f, ", \"best\": ");
             json_number(f, best ? hp_study_value(s, i, best) : NAN);
