@@ -183,3 +183,37 @@ if [ "$(wc -l <<<"$lefts")" -ge 3 ] && awk 'NR > 1 && $1 > prev + 1 {bad = 1} {p
 else
     fail progress_estimate_labelled_and_not_rising "$(grep '^\[' fn.log | head -5)"
 fi
+
+# --- the test set: the best epoch's checkpoint under keep: all; an empty one said so
+sed 's/fixed: {epochs: 2,/output: {keep: all}\nfixed: {epochs: 4,/' "$folder/study.yaml" >"$folder/keepall.yaml"
+"$HPTUNE" run "$folder/keepall.yaml" --out keepall --quiet >keepall.log 2>&1
+tested=$("$HPTUNE" status keepall | sed -n 's/^test set (best trial 0, checkpoint at epoch \([0-9]*\);.*/\1/p')
+best=$("$HPTUNE" export keepall --per trial | $PY -c 'import csv,sys; print([r["best_epoch"] for r in csv.DictReader(sys.stdin) if r["trial"] == "0"][0])')
+if [ -n "$tested" ] && [ "$tested" = "$best" ] && [ ! -f keepall/trials/trial_00000/best.h5 ]; then
+    pass keep_all_test_uses_the_best_epoch
+else
+    fail keep_all_test_uses_the_best_epoch "tested epoch '$tested', best epoch '$best': $(tail -3 keepall.log)"
+fi
+if $PY -c 'import h5py' 2>/dev/null; then
+    $PY - "$folder/d.h5" "$folder/e.h5" <<'PY'
+import sys, h5py
+src, dst = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")   # the same file with no test images
+for k, v in src.attrs.items(): dst.attrs[k] = v
+src.copy("train", dst); src.copy("meta", dst)
+g = dst.create_group("test")
+g.create_dataset("images", shape=(0, 3, 32, 32), dtype="u1"); g.create_dataset("labels", shape=(0,), dtype="u1")
+g.create_dataset("images_crc32", data=[0], dtype="u4"); g.create_dataset("labels_crc32", data=[0], dtype="u4")
+PY
+    sed 's/d.h5/e.h5/' "$folder/minimal.yaml" >"$folder/empty_test.yaml"
+    out=$("$HPTUNE" train "$folder/empty_test.yaml" --quiet 2>&1); rc=$?
+    sed 's/d.h5/e.h5/' "$folder/study.yaml" >"$folder/empty_test_study.yaml"
+    "$HPTUNE" run "$folder/empty_test_study.yaml" --out et --quiet >et.log 2>&1; rs=$?
+    if [ $rc = 1 ] && grep -q "e.h5: the test set is empty (0 images)" <<<"$out" && [ $rs = 0 ] \
+       && "$HPTUNE" status et | grep -q "^test set: not evaluated: the test set of .*e.h5 is empty (0 images)"; then
+        pass empty_test_set_reported_as_such
+    else
+        fail empty_test_set_reported_as_such "train exit $rc: $out; study exit $rs: $(tail -2 et.log)"
+    fi
+else
+    skip empty_test_set_reported_as_such "h5py not importable by /usr/bin/python3"
+fi
