@@ -9,7 +9,8 @@
  * runs inline (hp_coordinator_run_serial).
  *
  * Stopping: a signal to rank 0 (*stop), a signal to any worker (it reports
- * INTERRUPTED on its own), or a worker's FATAL error stop the whole study:
+ * INTERRUPTED on its own), a worker's FATAL error, or a journal that cannot
+ * be appended to (a full disk: nothing more is recorded) stop the whole study:
  * every worker checkpoints at its next batch boundary and says so, the study
  * records the run's end, and hp_coordinator_finish() says how to resume.
  */
@@ -66,8 +67,9 @@ int hp_coordinator_dispatch(hp_coordinator *c, const hp_transport *t);
 int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile sig_atomic_t *stop);
 /* The same study in this one process: the worker trains inline. */
 int hp_coordinator_run_serial(hp_coordinator *c, const volatile sig_atomic_t *stop);
-/* Record the run's end (finished or not), write study.h5 and best.yaml,
- * print the summary (or how to resume), evaluate the winner on the test set.
+/* Record the run's end (finished or not); if finished, evaluate the winner's
+ * best checkpoint on the test set and record it (a TEST event); write study.h5
+ * and best.yaml; print the summary (or how to resume).
  * rc: the loop's result.  Returns the process's exit status (0 or 1). */
 int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun);
 
