@@ -42,12 +42,14 @@ fi
 # --- a second writer while a study runs under mpirun --------------------------
 if command -v mpirun >/dev/null; then
     MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
-    SLURM_JOB_ID=4242 $MPIRUN 3 "$HPTUNE" run job.yaml --out live --quiet >live.log 2>&1 & pid=$!
+    # the same study, slower per epoch (the function's values do not depend on it)
+    sed 's/sleep_ms: 150/sleep_ms: 700/' job.yaml >slow.yaml
+    SLURM_JOB_ID=4242 $MPIRUN 3 "$HPTUNE" run slow.yaml --out live --quiet >live.log 2>&1 & pid=$!
     for _ in $(seq 300); do [ -s live/study.lock ] && [ -f live/study.journal ] && break; sleep 0.05; done
     expect_fail resume_while_running_refused \
         "live is in use by pid [0-9]+ on host [^ ]+ since .*\(Slurm job 4242\).*one coordinator per study" \
         -- "$HPTUNE" resume live
-    expect_fail run_into_running_study_refused "live is in use by pid [0-9]+" -- "$HPTUNE" run job.yaml --out live
+    expect_fail run_into_running_study_refused "live is in use by pid [0-9]+" -- "$HPTUNE" run slow.yaml --out live
     expect_fail truncate_while_running_refused "in use by pid" -- "$HPTUNE" resume live --truncate-journal-at 100
     st=$("$HPTUNE" status live 2>&1); rs=$?
     "$HPTUNE" export live --format json >live.json 2>export.err; rx=$?
@@ -56,6 +58,7 @@ if command -v mpirun >/dev/null; then
     else
         fail status_and_export_while_running "status $rs: $st; export $rx: $(cat export.err)"
     fi
+    kill -0 $pid 2>/dev/null || fail refusals_while_running "the study ended before the checks were done: make it slower"
     wait $pid; rc=$?
     if [ $rc = 0 ] && [ "$(results live)" = "$(results straight)" ]; then pass refused_writers_changed_nothing
     else fail refused_writers_changed_nothing "exit $rc: $(tail -3 live.log)"; fi
