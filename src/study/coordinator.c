@@ -513,6 +513,11 @@ static void evaluate_best_on_test(hp_coordinator *c)
     e.metrics[HP_COL_VAL_PRECISION] = ev.precision;
     e.metrics[HP_COL_VAL_RECALL] = ev.recall;
     e.metrics[HP_COL_VAL_F1] = ev.f1;
+    char *absolute = realpath(path, NULL); /* study records name files absolutely */
+    if (absolute) {
+        free(path);
+        path = absolute;
+    }
     e.text = path;
     goto out;
 fail:
