@@ -353,13 +353,12 @@ static void format_duration(double seconds, char *buf, size_t size)
         snprintf(buf, size, "%.1f h", seconds / 3600);
 }
 
-typedef struct shape_row {
-    int id;
-    int ok;
-    hp_net_plan plan;
-    hp_config config;
-    char reason[320];
-} shape_row;
+/* Configuration t of the shapes pass, its network plan; 1 if it builds. */
+static int shape_of(const hp_job *sampler, long t, hp_config *config, hp_net_plan *plan)
+{
+    hp_job_trial_config(sampler, (int)t, config);
+    return hp_net_plan_shapes(plan, config, config->batch_size) == 0;
+}
 
 /* Build every configuration the study can train (or a sample) as shapes.
  * Returns 0, or -1 if none can be built (every trial would fail). */
@@ -389,7 +388,8 @@ static int print_shapes(const hp_job *job, const data_info *data, const check_op
         snprintf(described, sizeof described, "%ld configurations drawn at random from the space (%s proposes "
                  "within it)", n, hp_strategy_name(job->strategy));
     }
-    shape_row *rows = hp_xcalloc((size_t)n + 1, sizeof *rows);
+    /* three passes over the configurations (statistics, failures, table), so
+       that a grid of a million points needs no memory per point */
     long bad = 0;
     double min_params = INFINITY, max_params = 0, min_flops = INFINITY, max_flops = 0, max_bytes = 0;
     double max_net_bytes = 0, min_epoch = INFINITY, max_epoch = 0;
@@ -398,25 +398,22 @@ static int print_shapes(const hp_job *job, const data_info *data, const check_op
     if (o->gflops > 0)
         snprintf(source, sizeof source, "given with --gflops");
     for (long t = 0; t < n; t++) {
-        shape_row *r = &rows[t];
-        r->id = (int)t;
-        hp_job_trial_config(&sampler, (int)t, &r->config);
-        r->ok = hp_net_plan_shapes(&r->plan, &r->config, r->config.batch_size) == 0;
-        if (!r->ok) {
-            snprintf(r->reason, sizeof r->reason, "%s", hp_error_message());
+        hp_config config;
+        hp_net_plan plan;
+        if (!shape_of(&sampler, t, &config, &plan)) {
             bad++;
             continue;
         }
-        double p = (double)r->plan.n_params, fl = r->plan.forward_flops;
-        double bytes = (double)r->plan.bytes + (data->found ? data_bytes(data, r->config.batch_size) : 0);
+        double p = (double)plan.n_params, fl = plan.forward_flops;
+        double bytes = (double)plan.bytes + (data->found ? data_bytes(data, config.batch_size) : 0);
         min_params = p < min_params ? p : min_params;
         max_params = p > max_params ? p : max_params;
         min_flops = fl < min_flops ? fl : min_flops;
         max_flops = fl > max_flops ? fl : max_flops;
         max_bytes = bytes > max_bytes ? bytes : max_bytes;
-        max_net_bytes = (double)r->plan.bytes > max_net_bytes ? (double)r->plan.bytes : max_net_bytes;
+        max_net_bytes = (double)plan.bytes > max_net_bytes ? (double)plan.bytes : max_net_bytes;
         if (rate > 0 && data->found) {
-            double sec = epoch_flops(&r->plan, data) / rate;
+            double sec = epoch_flops(&plan, data) / rate;
             min_epoch = sec < min_epoch ? sec : min_epoch;
             max_epoch = sec > max_epoch ? sec : max_epoch;
         }
@@ -427,13 +424,18 @@ static int print_shapes(const hp_job *job, const data_info *data, const check_op
     else
         printf("%ld cannot be built%s\n", bad, bad == n ? " (none can: every trial would fail)" : "");
     long shown = 0, limit = o->list > 0 ? o->list : n;
-    for (long t = 0; t < n && shown < limit; t++)
-        if (!rows[t].ok) {
-            char config[512];
-            hp_study_format_space(&(hp_study){.job = *job}, &rows[t].config, config, sizeof config);
-            printf("    %s %d (%s): %s\n", what, rows[t].id, config[0] ? config : "fixed", rows[t].reason);
-            shown++;
-        }
+    for (long t = 0; t < n && shown < limit && bad; t++) {
+        hp_config config;
+        hp_net_plan plan;
+        if (shape_of(&sampler, t, &config, &plan))
+            continue;
+        char text[512];
+        hp_study_format_space(&(hp_study){.job = *job}, &config, text, sizeof text);
+        printf("    %s %ld (%s): %s\n", what, t, text[0] ? text : "fixed", hp_error_message());
+        shown++;
+    }
+    if (bad > shown)
+        printf("    ... %ld more that cannot be built (--list 0 lists all)\n", bad - shown);
     if (bad < n) {
         printf("  networks   %.0f to %.0f parameters; %.3g to %.3g MFLOP per image forward (training about "
                "3x)\n", min_params, max_params, min_flops / 1e6, max_flops / 1e6);
@@ -458,23 +460,24 @@ static int print_shapes(const hp_job *job, const data_info *data, const check_op
         printf("    %-12s %10s %10s %9s %9s  configuration\n", what, "parameters", "MFLOP/img", "memory", "epoch");
         shown = 0;
         for (long t = 0; t < n && shown < limit; t++) {
-            const shape_row *r = &rows[t];
-            if (!r->ok)
+            hp_config config;
+            hp_net_plan plan;
+            if (!shape_of(&sampler, t, &config, &plan))
                 continue;
-            char config[512], epoch[32] = "-", memory[32];
-            hp_study_format_space(&(hp_study){.job = *job}, &r->config, config, sizeof config);
-            double bytes = (double)r->plan.bytes + (data->found ? data_bytes(data, r->config.batch_size) : 0);
+            char text[512], epoch[32] = "-", memory[32];
+            hp_study_format_space(&(hp_study){.job = *job}, &config, text, sizeof text);
+            double bytes = (double)plan.bytes + (data->found ? data_bytes(data, config.batch_size) : 0);
             snprintf(memory, sizeof memory, "%.0f MB", bytes / 1e6);
             if (rate > 0 && data->found)
-                format_duration(epoch_flops(&r->plan, data) / rate, epoch, sizeof epoch);
-            printf("    %-12d %10zu %10.3g %9s %9s  %s\n", r->id, r->plan.n_params, r->plan.forward_flops / 1e6,
-                   memory, epoch, config[0] ? config : "(fixed)");
+                format_duration(epoch_flops(&plan, data) / rate, epoch, sizeof epoch);
+            printf("    %-12ld %10zu %10.3g %9s %9s  %s\n", t, plan.n_params, plan.forward_flops / 1e6, memory, epoch,
+                   text[0] ? text : "(fixed)");
             shown++;
         }
         if (n - bad > shown)
             printf("    ... %ld more (--list 0 lists all)\n", n - bad - shown);
     }
-    free(rows);
+    hp_error_clear();
     return bad == n && n > 0 ? -1 : 0;
 }
 
