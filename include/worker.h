@@ -2,7 +2,9 @@
  *
  * The worker loads the data shards it needs once, then for each assignment
  * (an ASSIGN event carrying the trial's configuration) restores
- * the trial's last checkpoint if it has one, trains epoch by epoch to
+ * the trial's last checkpoint if it has one -- or, when it is missing or
+ * unusable, an older one (epoch_NNNN.h5, best.h5), else it retrains the trial
+ * from scratch and says so in a RESTARTED event -- trains epoch by epoch to
  * to_epoch, writes checkpoints (policy: job output.keep), and reports every
  * epoch through the report callback: over MPI to rank 0, or straight to the
  * coordinator in a one-process run.

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "comm.h"
 #include "coordinator.h"
 #include "error.h"
@@ -87,61 +88,108 @@ static void remove_probe(const char *dir, const char *name)
     free(path);
 }
 
-static void run_usage(FILE *f, int resume)
-{
-    if (resume)
-        fprintf(f, "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--verbose]\n"
-                   "       hptune resume DIR --truncate-journal-at OFFSET\n\n"
-                   "Continues an interrupted study: running trials restart from their last checkpoint,\n"
-                   "finished trials are kept, the strategy continues from its recorded state. N may\n"
-                   "differ from the original run. --truncate-journal-at cuts a journal that was damaged\n"
-                   "in place at the offset its error message gives (the rest is kept beside it).\n");
-    else
-        fprintf(f, "usage: [mpirun -np N] hptune run JOB.yaml [--out DIR] [--quiet] [--verbose]\n\n"
-                   "Runs a study: rank 0 coordinates, ranks 1..N-1 train. Without mpirun the study\n"
-                   "runs in this one process. Results go to DIR (default runs/<study name>).\n");
-}
+static const char run_help[] =
+    "usage: [mpirun -np N] hptune run JOB.yaml [--out DIR] [--quiet] [--progress-every SECONDS] [--verbose]\n"
+    "\n"
+    "Runs a study: rank 0 coordinates, ranks 1..N-1 train.  Without mpirun the study\n"
+    "runs in this one process.  Results go to DIR (default runs/<study name>); one\n"
+    "coordinator per directory (a second run or resume on it is refused).\n"
+    "\n"
+    "options:\n"
+    "  -o, --out DIR              the study's directory\n"
+    "  -q, --quiet                no progress lines (errors and the summary only)\n"
+    "  --progress-every SECONDS   at most one progress line per SECONDS (default 10),\n"
+    "                             printed only when something changed\n"
+    "  -v, --verbose              workers say which trial and epochs they train\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Exit status: 0 finished, or interrupted by a signal and saved (resume continues\n"
+    "it); 1 failed (one message says why and how to continue); 2 usage error.\n";
+
+static const char resume_help[] =
+    "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--progress-every SECONDS]\n"
+    "       hptune resume DIR --truncate-journal-at OFFSET\n"
+    "\n"
+    "Continues an interrupted study: running trials restart from their last checkpoint\n"
+    "(an older one, or from scratch, if it is lost), finished trials are kept, the\n"
+    "strategy continues from its recorded state.  N may differ from the original run.\n"
+    "\n"
+    "options:\n"
+    "  --allow-job-change         continue although the job file changed\n"
+    "  --truncate-journal-at OFFSET  cut a journal damaged in place at the offset its\n"
+    "                             error message gives (the rest is kept beside it)\n"
+    "  -q, --quiet, --progress-every SECONDS, -v, --verbose   as for 'hptune run'\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Exit status: as 'hptune run'; a finished study says so and exits 0.\n";
 
 int cmd_run(int argc, char **argv)
 {
     int resume = !strcmp(argv[0], "resume");
+    const char *help = resume ? resume_help : run_help;
     const char *target = NULL, *out_dir = NULL;
     int quiet = 0, verbose = 0, allow_job_change = 0;
+    double progress_every = 10.0;
     const char *truncate_at = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            run_usage(stdout, resume);
+    enum { OPT_ALLOW = 256, OPT_TRUNCATE, OPT_PROGRESS };
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"progress-every", required_argument, NULL, OPT_PROGRESS},
+        {"allow-job-change", no_argument, NULL, OPT_ALLOW},
+        {"truncate-journal-at", required_argument, NULL, OPT_TRUNCATE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int opt;
+    hp_getopt_begin();
+    while ((opt = hp_getopt(argc, argv, options, help)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'h':
+            hp_print_help(stdout, help);
             return 0;
-        } else if (!strcmp(argv[i], "--quiet")) {
+        case 'o':
+            if (resume)
+                return hp_usage_error(argv[0], help, "--out is for 'hptune run'; resume continues in DIR");
+            out_dir = optarg;
+            break;
+        case 'q':
             quiet = 1;
-        } else if (!strcmp(argv[i], "--verbose")) {
+            break;
+        case 'v':
             verbose = 1;
-        } else if (!resume && !strcmp(argv[i], "--out") && i + 1 < argc) {
-            out_dir = argv[++i];
-        } else if (resume && !strcmp(argv[i], "--allow-job-change")) {
-            allow_job_change = 1;
-        } else if (resume && !strcmp(argv[i], "--truncate-journal-at") && i + 1 < argc) {
-            truncate_at = argv[++i];
-        } else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "hptune: error: %s: unknown option, missing value or extra argument '%s'; "
-                            "see 'hptune %s --help'\n", argv[0], argv[i], argv[0]);
-            return 2;
-        } else {
-            target = argv[i];
+            break;
+        case OPT_PROGRESS:
+            progress_every = strtod(optarg, &end);
+            if (*end || end == optarg || !(progress_every >= 0 && progress_every <= 1e6))
+                return hp_usage_error(argv[0], help, "--progress-every '%s': give seconds, e.g. 60", optarg);
+            break;
+        case OPT_ALLOW:
+        case OPT_TRUNCATE:
+            if (!resume)
+                return hp_usage_error(argv[0], help, "--%s is for 'hptune resume DIR'",
+                                      opt == OPT_ALLOW ? "allow-job-change" : "truncate-journal-at");
+            if (opt == OPT_ALLOW)
+                allow_job_change = 1;
+            else
+                truncate_at = optarg;
+            break;
+        default:
+            return HP_EXIT_USAGE;
         }
     }
-    if (!target) {
-        run_usage(stderr, resume);
-        return 2;
-    }
+    if (optind < argc)
+        target = argv[optind];
+    if (optind + 1 < argc)
+        return hp_usage_error(argv[0], help, "unexpected argument '%s'", argv[optind + 1]);
+    if (!target)
+        return hp_usage_error(argv[0], help, resume ? "give the study's directory" : "give the job file to run");
     if (truncate_at) { /* a repair, not a run: no MPI */
         char *end = NULL;
         unsigned long long offset = strtoull(truncate_at, &end, 10);
-        if (!end || *end || truncate_at[0] == '-') {
-            fprintf(stderr, "hptune: error: resume: --truncate-journal-at needs a byte offset, not '%s'\n",
-                    truncate_at);
-            return 2;
-        }
+        if (!end || *end || truncate_at[0] == '-' || end == truncate_at)
+            return hp_usage_error("resume", help, "--truncate-journal-at needs a byte offset, not '%s'", truncate_at);
         if (hp_study_truncate_journal(target, (size_t)offset) != 0) {
             hp_error_print();
             return 1;
@@ -252,6 +300,7 @@ int cmd_run(int argc, char **argv)
     if (rank == 0) {
         hp_coordinator c;
         hp_coordinator_init(&c, &study, size - 1, quiet, stdout);
+        c.progress_every = progress_every;
         if (!quiet) {
             printf("hptune %s: study %s, strategy %s, %d trial(s) at most, %d worker%s%s; results in %s\n",
                    resume ? "resume" : "run", study.job.name, hp_strategy_name(study.job.strategy),

@@ -41,7 +41,7 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
     const hp_job *job = &s->job;
     int n = s->n_trials, d = job->n_params;
     if (!state)
-        state = s->finished ? "finished" : s->run_open ? "running" : "interrupted";
+        state = s->finished ? "finished" : s->live && s->run_open ? "running" : "interrupted";
 
     /* parameters as axes */
     hp_space_dim *dims = hp_xcalloc((size_t)d + 1, sizeof *dims);

@@ -329,7 +329,7 @@ fi
 sed 's|path: tiny.h5|path: hidden-data/tiny.h5|' cnn.yaml >hiddendata.yaml
 out=$(run_on ${HB}1:1,${HB}2:1,${HB}3:1 3 run hiddendata.yaml --out nodata 2>&1); rc=$?
 if [ $rc != 0 ] && [ $rc != 124 ] && [ "$(grep -c "hptune: error" <<<"$out")" = 1 ] &&
-   grep -qE "worker rank 1: host ${HB}2: cannot read the data file hidden-data/tiny.h5 \(relative to $TMP\): No such file" <<<"$out"; then
+   grep -qE "worker rank 1: host ${HB}2: cannot read the data file ($TMP/hidden-data/tiny.h5|hidden-data/tiny.h5 \(relative to $TMP\)): No such file" <<<"$out"; then
     pass data_not_shared_stops_before_any_trial
 else
     fail data_not_shared_stops_before_any_trial "rc=$rc: $(grep 'hptune' <<<"$out")"
