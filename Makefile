@@ -11,7 +11,7 @@
 #   SANITIZE=1    build with AddressSanitizer + UndefinedBehaviorSanitizer
 #                 (objects go to build-san/, binary to build-san/hptune)
 #
-# Targets: all check bench install clean deps data demo
+# Targets: all check bench bench-scale install clean deps data demo
 
 CC       ?= mpicc
 CORE_CC  ?= cc
@@ -80,7 +80,7 @@ TOOL_SRCS = $(wildcard tests/tools/*.c)
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 
-.PHONY: all check unit bench bench-search install clean deps data demo check-purity FORCE
+.PHONY: all check unit bench bench-search bench-scale install clean deps data demo check-purity FORCE
 all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h src/*/*.h)
@@ -138,6 +138,10 @@ bench: $(PROGRAM)
 SEEDS ?= 20
 bench-search: $(PROGRAM)
 	SEEDS=$(SEEDS) HPTUNE=./$(PROGRAM) /usr/bin/python3 tests/bench/bench_search.py
+
+# the coordinator at 64, 128 and 256 ranks (oversubscribed; SIZES="..." to change)
+bench-scale: $(PROGRAM)
+	HPTUNE=$(abspath $(PROGRAM)) tests/bench_scale.sh $(SIZES)
 
 install: $(PROGRAM)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hptune/jobs $(DESTDIR)$(PREFIX)/share/hptune/slurm

@@ -27,7 +27,7 @@
  *                               loss_sum, correct, seen, seconds
  *   /history                    float64 (epochs, HP_HISTORY_COLS) per-epoch metrics; attr columns:
  *                               epoch, train_loss, train_accuracy, val_loss, val_accuracy,
- *                               val_precision, val_recall, val_f1, lr, seconds
+ *                               val_precision, val_recall, val_f1, effective_lr, seconds
  *   /confusion                  int64 (epochs, 10, 10) validation confusion matrices,
  *                               [epoch][true class][predicted class]; attr class_names: string (10)
  *   root attributes: format ("hptune-trial"), format_version (2), trial, epoch (completed),

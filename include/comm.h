@@ -20,6 +20,11 @@ _Noreturn void hp_comm_abort(int code);
 /* rank 0's text (may be NULL) to everyone; each gets its own copy (caller frees).
  * Also carries a status so all ranks can fail together: returns rank 0's status. */
 int hp_comm_bcast_text(char **text, int status);
+/* Collective: every rank passes its problem (NULL: none).  Returns the
+ * lowest rank that has one, or -1 if none; on rank 0, *first is that rank's
+ * text (caller frees), on the others NULL.  If MPI itself fails, that is
+ * rank 0's problem (MPI's message), and hp_comm_finalize() aborts the job. */
+int hp_comm_first_problem(const char *mine, char **first);
 int hp_comm_send(int dest, int tag, const void *data, size_t size);
 /* Wait for a message from `source` (-1: any) with tag `tag` (-1: any).  Returns 1 with the message
  * (*data allocated, caller frees), 0 if *stop became non-zero or timeout_ms

@@ -9,7 +9,8 @@
  * runs inline (hp_coordinator_run_serial).
  *
  * Stopping: a signal to rank 0 (*stop), a signal to any worker (it reports
- * INTERRUPTED on its own), or a worker's FATAL error stop the whole study:
+ * INTERRUPTED on its own), a worker's FATAL error, or a journal that cannot
+ * be appended to (a full disk: nothing more is recorded) stop the whole study:
  * every worker checkpoints at its next batch boundary and says so, the study
  * records the run's end, and hp_coordinator_finish() says how to resume.
  */
@@ -43,18 +44,24 @@ typedef struct hp_coordinator {
     int stop;            /* a worker was interrupted: stop the whole study */
     int stopped_by;      /* that worker (for the message) */
     int quiet;
+    double progress_every; /* seconds between progress lines at most (default 10) */
     FILE *out;           /* progress and summaries (stdout) */
     double start, last_progress, last_sync, last_snapshot;
     long epochs_reported;
     char *fatal;         /* first FATAL message or recording error, owned */
     hp_tb_live *tb;      /* output.tensorboard: the live event files, owned */
     double last_report;  /* output.report_every: when report.html was last written */
+    int journal_failed;  /* an append failed (disk full): stop, record nothing more */
+    char *last_state;    /* the last progress line's trial counts and best, owned */
+    long last_state_epochs;
+    double eta, eta_time; /* the last estimate of the time left, and when it was made */
 } hp_coordinator;
 
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);
 void hp_coordinator_release(hp_coordinator *c);
 
-/* A new run of the study begins (resume: running trials are requeued). */
+/* A run of the study begins: recorded with its workers (on a resume, trials
+ * left running are re-issued first). */
 int hp_coordinator_begin(hp_coordinator *c, int resume);
 /* One event from worker endpoint `from` (0 in a one-process run). */
 int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e);
@@ -65,8 +72,9 @@ int hp_coordinator_dispatch(hp_coordinator *c, const hp_transport *t);
 int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile sig_atomic_t *stop);
 /* The same study in this one process: the worker trains inline. */
 int hp_coordinator_run_serial(hp_coordinator *c, const volatile sig_atomic_t *stop);
-/* Record the run's end (finished or not), write study.h5 and best.yaml,
- * print the summary (or how to resume), evaluate the winner on the test set.
+/* Record the run's end (finished or not); if finished, evaluate the winner's
+ * best checkpoint on the test set and record it (a TEST event); write study.h5
+ * and best.yaml; print the summary (or how to resume).
  * rc: the loop's result.  Returns the process's exit status (0 or 1). */
 int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun);
 

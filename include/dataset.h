@@ -56,6 +56,8 @@ int hp_prepare_cifar10(const char *from, const char *out_path, int n_shards);
 
 /* Open the file and read the shard count and sizes (validates the layout). */
 int hp_dataset_info(const char *path, int *n_shards, int *n_train, int *n_test);
+/* Images in each training shard: sizes[s] for s < min(n_shards, capacity). */
+int hp_dataset_shard_sizes(const char *path, int *sizes, int capacity, int *n_shards);
 /* Read only the listed training shards (hyperslab reads), in the order given. */
 int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, int n_shards);
 int hp_dataset_load_test(hp_dataset *ds, const char *path);

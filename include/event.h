@@ -14,13 +14,23 @@
  *   FINISHED     W->C, journal    trial, epochs done (the assignment's to_epoch); time
  *   FAILED       W->C, journal    trial, epoch, reason; time
  *   INTERRUPTED  W->C             trial (-1: idle), epochs done, batches done
- *   RESUMED      journal          a new run of the study began: wall-clock time,
- *                                 workers
+ *   RUN          journal          a run of the study began (the first, or a
+ *                                 resume): wall-clock time, workers
  *   ENDED        journal          a run ended: elapsed seconds of the study,
  *                                 finished (1) or interrupted (0)
  *   READY        W->C             the worker is idle
  *   FATAL        W->C             the job cannot go on: message
  *   STOP         C->W             1 interrupt (checkpoint and exit), 0 finished
+ *   RESTARTED    W->C, journal    trial, epoch the trial continues from (0: from
+ *                                 scratch), why: its checkpoint was missing or
+ *                                 unusable (the epochs in between are retrained,
+ *                                 not reported again)
+ *   TEST         journal          the winner's test-set evaluation: trial, epoch
+ *                                 of the checkpoint, images (0: not evaluated,
+ *                                 text says why), and in metrics[] the val_loss,
+ *                                 val_accuracy, val_precision, val_recall and
+ *                                 val_f1 columns hold the test set's values;
+ *                                 text: the checkpoint file (or the reason)
  *
  * time: unix seconds when rank 0 recorded the event (hp_study_record stamps
  * it; 0 in messages between ranks).  It is for people (TensorBoard's wall
@@ -59,29 +69,34 @@ typedef enum hp_event_type {
     HP_EV_FINISHED = 4,
     HP_EV_FAILED = 5,
     HP_EV_INTERRUPTED = 6,
-    HP_EV_RESUMED = 7,
+    HP_EV_RUN = 7,
     HP_EV_ENDED = 8,
     HP_EV_READY = 9,
     HP_EV_FATAL = 10,
-    HP_EV_STOP = 11
+    HP_EV_STOP = 11,
+    HP_EV_RESTARTED = 12,
+    HP_EV_TEST = 13
 } hp_event_type;
-#define HP_EV_TYPE_COUNT 12
+#define HP_EV_TYPE_COUNT 14
 
 typedef struct hp_event {
     hp_event_type type;
-    int trial;                      /* ASSIGN EPOCH FINISHED FAILED INTERRUPTED */
-    int epoch;                      /* EPOCH: the epoch; FINISHED FAILED INTERRUPTED: epochs done */
+    int trial;                      /* ASSIGN EPOCH FINISHED FAILED INTERRUPTED RESTARTED TEST */
+    int epoch;                      /* EPOCH: the epoch; FINISHED FAILED INTERRUPTED: epochs done;
+                                       RESTARTED: continues from; TEST: the checkpoint's epoch */
     hp_assignment assign;           /* ASSIGN (assign.trial == trial) */
     hp_config config;               /* ASSIGN */
     int checkpointed;               /* EPOCH: a checkpoint holds this epoch */
     double metrics[HP_METRIC_COLS]; /* EPOCH */
-    int batch;                      /* INTERRUPTED: batches done in the unfinished epoch */
-    double seconds;                 /* ENDED: elapsed seconds of the study; RESUMED: unix time */
+    int batch;                      /* INTERRUPTED: batches done in the unfinished epoch;
+                                       TEST: images evaluated */
+    double seconds;                 /* ENDED: elapsed seconds of the study; RUN: unix time */
     int flag;                       /* ENDED: finished; STOP: 1 interrupt, 0 finished;
-                                       RESUMED: workers */
+                                       RUN: workers */
     double time;                    /* ASSIGN EPOCH FINISHED FAILED: unix seconds recorded */
     int version;                    /* JOB: journal format version */
-    char *text;                     /* FAILED FATAL: reason; JOB: job text (owned) */
+    char *text;                     /* FAILED FATAL RESTARTED: reason; JOB: job text;
+                                       TEST: checkpoint or reason (owned) */
     char *path;                     /* JOB: the job file's path (owned) */
     int n_keys;                     /* JOB: names of the table's keys (owned) */
     char **keys;

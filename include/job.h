@@ -61,8 +61,14 @@ typedef struct hp_job_bohb {
     int min_points_in_model;/* 0: number of space parameters + 1 */
 } hp_job_bohb;
 
+/* What hp_job_load_one filled in because the job left it out (hp_job.defaults). */
+#define HP_JOB_DEFAULT_NAME 1u     /* study.name from the file's name */
+#define HP_JOB_DEFAULT_STRATEGY 2u /* one trial */
+#define HP_JOB_DEFAULT_SHARDS 4u   /* every shard but the last trains, the last validates */
+
 typedef struct hp_job {
     char *path;           /* the job file as given */
+    unsigned defaults;    /* HP_JOB_DEFAULT_* */
     char *text;           /* its full text (kept in study.h5) */
     /* study */
     char *name;
@@ -105,9 +111,20 @@ typedef struct hp_job {
 int hp_job_parse(hp_job *job, const char *text, const char *path);
 /* Read the file and parse it. */
 int hp_job_load(hp_job *job, const char *path);
+/* The same for one configuration (`hptune train`): only data.path and fixed:
+ * are needed.  Without study: the name is the file's (jobs/x.yaml: "x");
+ * without strategy: one trial; without train_shards and val_shards: the
+ * shards are filled in by hp_job_default_shards once the data file's shard
+ * count is known.  job->defaults says which were filled in. */
+int hp_job_load_one(hp_job *job, const char *path);
+/* Every shard but the last for training, the last for validation, if the job
+ * left both lists out (HP_JOB_DEFAULT_SHARDS); -1 if there are fewer than 2. */
+int hp_job_default_shards(hp_job *job, int n_shards);
 void hp_job_release(hp_job *job);
 /* Check the shard numbers against a data file with n_shards shards. */
 int hp_job_check_shards(const hp_job *job, int n_shards);
+/* Open the job's data file and check its shards: they exist and hold images. */
+int hp_job_check_data(const hp_job *job);
 
 /* Does the job's strategy train in ASHA's rungs (asha, bohb): trials get
  * max_epochs as their budget and the space may not hold epochs. */

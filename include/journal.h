@@ -25,6 +25,8 @@ int hp_journal_create(hp_journal *j, const char *path, const uint8_t *record, si
 /* Open an existing journal for appending, first cutting it to good_end
  * (dropping a torn tail found by hp_journal_read). */
 int hp_journal_open_append(hp_journal *j, const char *path, size_t good_end);
+/* One write() of one record; on failure (a full disk) the part written is
+ * cut off again, so the file ends with its last complete record. */
 int hp_journal_append(hp_journal *j, const uint8_t *record, size_t size);
 int hp_journal_sync(hp_journal *j);
 void hp_journal_close(hp_journal *j); /* fsync + close; safe on a closed journal */

@@ -20,7 +20,7 @@
     X(VAL_PRECISION, val_precision, val_precision, 0, 1)          \
     X(VAL_RECALL, val_recall, val_recall, 0, 1)                   \
     X(VAL_F1, val_f1, val_f1, 1, 1)                               \
-    X(LR, lr, learning_rate, 0, 0)                                \
+    X(LR, effective_lr, learning_rate, 0, 0)                      \
     X(SECONDS, seconds, seconds, 0, 0)
 
 enum hp_metric_column {
@@ -38,7 +38,9 @@ typedef int hp_metric;
 #define HP_METRIC_TRAIN_ACCURACY HP_COL_TRAIN_ACCURACY
 #define HP_METRIC_TRAIN_LOSS HP_COL_TRAIN_LOSS
 
-/* Column name ("val_accuracy", "lr", ...); "?" out of range. */
+/* Column name ("val_accuracy", "effective_lr", ...); "?" out of range.
+ * effective_lr: the learning rate in effect at the end of the epoch (schedule
+ * and warm-up applied), named apart from the learning_rate hyperparameter. */
 const char *hp_metric_name(hp_metric column);
 /* Column with this name, or -1. */
 int hp_metric_find(const char *name);

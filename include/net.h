@@ -81,6 +81,22 @@ typedef struct hp_net {
 int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *init_rng);
 void hp_net_release(hp_net *net);
 
+/* A network's size without building it (`hptune check`): the same layer
+ * rules as hp_net_init, no buffers allocated. */
+typedef struct hp_net_plan {
+    size_t n_params;       /* trained parameters (weights, biases, batch-norm gamma/beta) */
+    size_t n_bn_state;     /* batch-norm running statistics */
+    double forward_flops;  /* per image, forward: 2 x the conv and dense multiply-adds;
+                              a training step costs about 3x (forward + backward) */
+    size_t bytes;          /* every buffer hp_net_init allocates for max_batch: parameters,
+                              gradients, the two optimizer moments, activations, masks,
+                              the conv workspace and the gradient buffers */
+    int n_layers;
+    int features;          /* inputs of the classifier (10 units) */
+} hp_net_plan;
+/* -1 with the reason when the configuration cannot be built. */
+int hp_net_plan_shapes(hp_net_plan *plan, const hp_config *config, int max_batch);
+
 /* Forward pass on x (n,3,32,32); returns the logits (n,10) (owned by net).
  * train != 0: batch-norm batch statistics and dropout (masks from rng). */
 const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rng *dropout_rng);

@@ -21,6 +21,10 @@ typedef struct hp_space_dim {
     int log, is_int;
 } hp_space_dim;
 
+/* Set c's space values to grid point `index` (mod the grid's size) of a
+ * space of choice/grid lists: row-major, the last parameter fastest. */
+void hp_space_grid_point(const hp_job *job, long index, hp_config *c);
+
 /* (job->n_params) dimensions, in job-file order. */
 void hp_space_dims(const hp_job *job, hp_space_dim *dims);
 /* A configuration's space values as a vector x (n_params): list values as

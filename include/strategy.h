@@ -128,6 +128,9 @@ int hp_strategy_num_rungs(const hp_strategy *s, int bracket);  /* K+1 */
 int hp_strategy_rung_epochs(const hp_strategy *s, int bracket, int rung);
 /* Does this strategy have rungs and promotions (asha): status tables show bracket/rung. */
 int hp_strategy_has_rungs(const hp_strategy *s);
+/* Can a proposal be any point of the space (a model's), rather than trial t's
+ * grid point or random sample (hp_job_trial_config)? */
+int hp_strategy_proposes_any_point(const hp_strategy *s);
 const char *hp_strategy_name(hp_strategy_kind kind);
 /* One line, e.g. "asha: 81 trials, rungs at 1, 3, 9, 27 epochs, eta 3". */
 void hp_strategy_summary(const hp_strategy *s, char *buf, size_t size);

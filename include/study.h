@@ -2,6 +2,7 @@
  *
  * Run directory (runs/<study name>/ by default):
  *   job.yaml        the job text the study runs
+ *   study.lock      held by the one process that writes the journal (study_lock.h)
  *   study.journal   write-ahead log of events (event.h): the job, every
  *                   assignment with the trial's configuration, every epoch
  *                   report, every trial end, every run's start and end; each
@@ -23,6 +24,7 @@
 #include "job.h"
 #include "journal.h"
 #include "strategy.h"
+#include "study_lock.h"
 
 #define HP_STUDY_FORMAT_VERSION HP_JOURNAL_FORMAT_VERSION
 
@@ -40,7 +42,17 @@ typedef struct hp_trial_record {
     int checkpoint_epoch;      /* last epoch known to be checkpointed */
     int assigned_from, assigned_to; /* current/last assignment */
     char *failure;             /* owned; NULL unless failed */
+    int restarts;              /* times its checkpoint was missing or unusable (RESTARTED) */
+    char *restart_note;        /* the last RESTARTED event's reason, owned; NULL if none */
 } hp_trial_record;
+
+/* The winner's test-set evaluation (a TEST event), after a finished run. */
+typedef struct hp_study_test {
+    int recorded;              /* a TEST event was recorded */
+    int trial, epoch, images;  /* images 0: not evaluated (note says why) */
+    double loss, accuracy, precision, recall, f1;
+    char *note;                /* checkpoint file evaluated, or why not; owned */
+} hp_study_test;
 
 typedef struct hp_study {
     hp_job job;                /* owned */
@@ -51,30 +63,39 @@ typedef struct hp_study {
     int n_assignments, assignments_capacity;
     int32_t *assignments;      /* (n_assignments, 5): trial, from, to, bracket, rung, in order; owned */
     hp_journal journal;        /* closed for read-only studies */
+    hp_study_lock lock;        /* held while the study is open for writing */
     long n_events;             /* journal records, the JOB record included */
     int finished;
+    int n_runs;                /* RUN events: the first run and every resume */
     int n_resumes;
     double elapsed_before;     /* seconds of earlier runs (from the journal) */
     int run_open;              /* a run started and has not recorded its end (running, or killed) */
-    int n_workers;             /* workers of the latest run (RESUMED), 0 unknown */
+    int n_workers;             /* workers of the latest run (RUN), 0 unknown */
     int verify;                /* replay: each assignment must equal the strategy's own decision */
+    int live;                  /* a coordinator runs this study now: this process (writable), or
+                                  the holder of the lock (read-only) */
+    hp_study_test test;        /* the last TEST event */
 } hp_study;
 
-/* Create a new study directory for job (which the study takes over).
- * Refuses a directory that already holds a study.  On error nothing stays
+/* Create a new study directory for job (which the study takes over), and
+ * take its lock (study_lock.h) until hp_study_close.  Refuses a directory
+ * that already holds a study, or that another process has locked.  On error nothing stays
  * allocated (no hp_study_close needed), and the job is the study's anyway. */
 int hp_study_create(hp_study *s, hp_job *job, const char *dir);
 /* Open an existing study: read the journal and replay it.  If the job file it
  * was started from changed, refuse unless allow_job_change (then continue with
  * the edited text: recorded trials keep their recorded configurations).
- * read_only: never write (status, export, report); a torn last record is
- * ignored instead of cut off.  A resumed (writable) study also checks that
+ * read_only: never write and take no lock (status, export, report: they
+ * work while a run goes on); a torn last record is ignored instead of cut
+ * off.  Otherwise the directory's lock is taken first (refused while another
+ * process holds it) and held until hp_study_close.  A resumed (writable) study also checks that
  * every recorded assignment is the one the strategy makes.  On error nothing
  * stays allocated. */
 int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_only);
 void hp_study_close(hp_study *s);
 /* `hptune resume --truncate-journal-at OFFSET`: cut a damaged journal at a
- * record boundary, keeping the rest in study.journal.damaged-OFFSET. */
+ * record boundary, keeping the rest in study.journal.damaged-OFFSET (under
+ * the directory's lock). */
 int hp_study_truncate_journal(const char *dir, size_t offset);
 
 /* Apply one event to the state (no journal).  The live coordinator and the
@@ -99,6 +120,14 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch);
 int hp_study_better(const hp_study *s, double a, double b);
 char *hp_study_trial_dir(const hp_study *s, int trial);   /* caller frees */
 char *hp_study_checkpoint_path(const hp_study *s, int trial, const char *which); /* "last"/"best" */
+/* A trial's state for people and files: the strategy's status
+ * (hp_trial_status), except that a RUNNING trial of a study no coordinator
+ * runs now (the run was interrupted or killed) is HP_STUDY_TRIAL_INTERRUPTED:
+ * it continues from its checkpoint on resume. */
+#define HP_STUDY_TRIAL_INTERRUPTED HP_TRIAL_STATUS_COUNT
+#define HP_STUDY_TRIAL_STATE_COUNT (HP_TRIAL_STATUS_COUNT + 1)
+int hp_study_trial_state(const hp_study *s, int trial);
+const char *hp_study_state_name(int state); /* "pending" ... "failed", "interrupted" */
 /* Trials by status (HP_TRIAL_STATUS_COUNT counts). */
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT]);
 /* The trial's searched values as "key=value key=value" (floats shortest). */
@@ -108,6 +137,12 @@ void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, siz
 int hp_study_write_snapshot(const hp_study *s, double elapsed);
 int hp_study_write_best_yaml(const hp_study *s);
 void hp_study_print_status(const hp_study *s, FILE *f);
+/* Per (trial, epoch): CSV rows (a trial without epochs gets one row with the
+ * epoch empty; failure column last) or a JSON object per trial with its
+ * epochs and, at the top, the winner's test-set evaluation ("test"). */
 int hp_study_export(const hp_study *s, FILE *f, int json);
+/* Per trial (the leaderboard): final and best metric, epochs, status,
+ * restarts, failure, test set (the winner's), configuration. */
+int hp_study_export_trials(const hp_study *s, FILE *f, int json);
 
 #endif

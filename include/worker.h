@@ -2,7 +2,9 @@
  *
  * The worker loads the data shards it needs once, then for each assignment
  * (an ASSIGN event carrying the trial's configuration) restores
- * the trial's last checkpoint if it has one, trains epoch by epoch to
+ * the trial's last checkpoint if it has one -- or, when it is missing or
+ * unusable, an older one (epoch_NNNN.h5, best.h5), else it retrains the trial
+ * from scratch and says so in a RESTARTED event -- trains epoch by epoch to
  * to_epoch, writes checkpoints (policy: job output.keep), and reports every
  * epoch through the report callback: over MPI to rank 0, or straight to the
  * coordinator in a one-process run.
@@ -49,5 +51,14 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign);
  * (*stop) checkpoint at the next batch boundary and say INTERRUPTED. */
 int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport *t,
                     const volatile sig_atomic_t *stop, int verbose);
+
+/* The file-system contract of a run on several nodes, checked by every
+ * worker before the study starts: the run directory is at the same path as
+ * on rank 0 (the worker can read study_dir/probe_name, a file rank 0 wrote
+ * there whose first line starts with its own name), and the objective's file
+ * (data.path, or the curves file) is readable.  A missing file gets about a
+ * second to appear (network file systems).  0, or -1 with one message that
+ * names this host, what is missing and the rule. */
+int hp_worker_check_files(const hp_job *job, const char *study_dir, const char *probe_name);
 
 #endif

@@ -17,8 +17,27 @@
 #                               count (SlurmdParameters=config_overrides), to
 #                               run e.g. '#SBATCH -n 8' scripts on 2 cores
 #
+# Two nodes (SLURM_NODES=2): a second, separate cluster on this machine with
+# two slurmd, one per node name (`slurmd -N NAME`, its own Port, and `%n` in
+# its spool, log and pid paths), and TmpFS=<dir>/%n so that the two nodes'
+# pmix plugins do not share one spmix_appdir_* directory.  It shares nothing
+# with the one-node cluster, so both can run at the same moment: its own
+# slurm.conf, ports, state directories, node names, first job id and its own
+# munged (socket, key, seed and PID file).  Clients find it through
+# SLURM_CONF (`SLURM_NODES=2 slurm_localhost.sh env` prints the line).
+#   SLURM_NODES=2               two nodes (default 1: the cluster above)
+#   SLURM_BASE=DIR              all of its files (default /var/tmp/hptune-slurm2)
+#   SLURM_CTLD_PORT=P           slurmctld's port (default 6827; one node: 6817)
+#   SLURMD_PORT=P               node i's slurmd listens on P+i-1 (default 6828)
+#   SLURM_NODE_PREFIX=NAME      nodes NAME1, NAME2 (default hpnode)
+#   SLURM_NODE_CPUS=N           CPUs each node claims (default: the real count)
+# Every node is this machine (NodeAddr=127.0.0.1), but each slurmd runs in
+# its own UTS namespace named after its node, so jobs see the node's name as
+# their host name: ranks on the two nodes are on different hosts for Slurm and
+# Open MPI, and talk over TCP.
+#
 # Copied from shared/slurm-localhost.md (the recipe, with its timings and
-# gotchas); only SLURM_NODE_CPUS was added here.
+# gotchas); SLURM_NODE_CPUS and the two-node cluster were added here.
 set -uo pipefail
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
@@ -329,6 +348,230 @@ EOF
   echo "slurm-selftest: $PASS passed, $FAIL failed"
   [[ $FAIL == 0 ]]
 }
+
+# ------------------------------------------------------------ two nodes ---
+NODES=${SLURM_NODES:-1}
+BASE=${SLURM_BASE:-/var/tmp/hptune-slurm2}
+CTLD_PORT=${SLURM_CTLD_PORT:-6827}
+SLURMD_PORT0=${SLURMD_PORT:-6828}
+NODE_PREFIX=${SLURM_NODE_PREFIX:-hpnode}
+MCONF=$BASE/slurm.conf
+MUNGE_SOCKET=$BASE/munge/munge.socket.2
+
+multi_nodes() { local i; for i in $(seq "$NODES"); do echo "$NODE_PREFIX$i"; done; }
+
+start_munge_multi() {
+  # Our own munged: the one-node cluster's `down` stops /run/munge's.
+  install -d -o munge -g munge -m 0755 "$BASE/munge"
+  if [[ ! -s $BASE/munge/munge.key ]]; then
+    dd if=/dev/urandom of="$BASE/munge/munge.key" bs=1 count=1024 status=none
+  fi
+  chown munge:munge "$BASE/munge/munge.key" && chmod 0400 "$BASE/munge/munge.key"
+  if munge -S "$MUNGE_SOCKET" -n </dev/null 2>/dev/null | unmunge -S "$MUNGE_SOCKET" >/dev/null 2>&1; then
+    log "munged ($MUNGE_SOCKET) already running"
+  else
+    log "starting munged on $MUNGE_SOCKET"
+    runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" --key-file="$BASE/munge/munge.key" \
+      --pid-file="$BASE/munge/munged.pid" --seed-file="$BASE/munge/munged.seed" \
+      --log-file="$BASE/munge/munged.log" || die "munged failed (see $BASE/munge/munged.log)"
+  fi
+  munge -S "$MUNGE_SOCKET" -n </dev/null | unmunge -S "$MUNGE_SOCKET" | grep -q 'STATUS: *Success' ||
+    die "munge round trip on $MUNGE_SOCKET failed"
+}
+
+write_conf_multi() {
+  local nodeline cpus overrides="" i n
+  [[ $NODES =~ ^[2-9]$ ]] || die "SLURM_NODES must be 1-9"
+  for v in "$CTLD_PORT" "$SLURMD_PORT0"; do [[ $v =~ ^[1-9][0-9]{3,4}$ ]] || die "bad port '$v'"; done
+  [[ $NODE_PREFIX =~ ^[a-z][a-z0-9]{0,15}$ ]] || die "SLURM_NODE_PREFIX must be a short lower-case name without dots"
+  # the machine's sockets/cores/memory, as in the one-node cluster
+  nodeline=$(slurmd -C | head -n1 | sed -E 's/^NodeName=[^ ]+ //')
+  [[ $nodeline == CPUs=* ]] || die "slurmd -C printed: $nodeline"
+  if [[ -n ${SLURM_NODE_CPUS:-} ]]; then
+    cpus=$SLURM_NODE_CPUS
+    [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "SLURM_NODE_CPUS must be a positive integer"
+    nodeline=$(sed -E -e "s/CPUs=[0-9]+/CPUs=$cpus/" -e 's/ Boards=[0-9]+//' \
+      -e "s/ SocketsPerBoard=[0-9]+/ SocketsPerBoard=1/" -e "s/ CoresPerSocket=[0-9]+/ CoresPerSocket=$cpus/" \
+      -e 's/ ThreadsPerCore=[0-9]+/ ThreadsPerCore=1/' <<<"$nodeline")
+  fi
+  # Several nodes on one machine claim its CPUs several times over.
+  overrides="SlurmdParameters=config_overrides"
+  mkdir -p "$BASE"/{state,log,run,spool,tmp}
+  for n in $(multi_nodes); do install -d -m 1777 "$BASE/tmp/$n"; done
+  {
+    cat <<EOF
+# $NODES-node Slurm for CI on one machine (tests/slurm_localhost.sh, SLURM_NODES=$NODES):
+# several slurmd, one per NodeName, each with its own Port and %n paths.
+ClusterName=hptune${NODES}n
+SlurmctldHost=$(hostname -s)(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=cred_expire=10,socket=$MUNGE_SOCKET
+# job ids of this cluster are easy to tell from the one-node cluster's
+FirstJobId=70001
+StateSaveLocation=$BASE/state
+SlurmdSpoolDir=$BASE/spool/%n
+SlurmctldPidFile=$BASE/run/slurmctld.pid
+SlurmdPidFile=$BASE/run/slurmd-%n.pid
+SlurmctldLogFile=$BASE/log/slurmctld.log
+SlurmdLogFile=$BASE/log/slurmd-%n.log
+# per node: the pmix plugin makes spmix_appdir_* here
+TmpFS=$BASE/tmp/%n
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+EnforcePartLimits=ALL
+SchedulerParameters=bf_interval=5,sched_interval=5
+MailProg=/bin/true
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$BASE/log/jobcomp.log
+$overrides
+EOF
+    i=0
+    for n in $(multi_nodes); do
+      echo "NodeName=$n NodeAddr=127.0.0.1 Port=$((SLURMD_PORT0 + i)) $nodeline State=UNKNOWN"
+      i=$((i + 1))
+    done
+    echo "PartitionName=multi Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+  } >"$MCONF"
+  log "wrote $MCONF: nodes $(multi_nodes | tr '\n' ' ')($nodeline each)"
+}
+
+start_slurm_multi() {
+  export SLURM_CONF=$MCONF
+  if alive "$(pidof_file "$BASE/run/slurmctld.pid")"; then
+    log "slurmctld of $BASE already running: stopping it first"; stop_slurm_multi
+  fi
+  log "starting slurmctld (port $CTLD_PORT) and slurmd $(multi_nodes | tr '\n' ' ')"
+  slurmctld -c -f "$MCONF" || die "slurmctld failed: $(tail -5 "$BASE/log/slurmctld.log")"
+  local n
+  for n in $(multi_nodes); do
+    mkdir -p "$BASE/spool/$n"
+    # Each slurmd (and so each job step on its node) in its own UTS namespace
+    # whose host name is the node's name, as on separate machines: Open MPI
+    # tells nodes apart by host name and names its shared-memory files after
+    # it (in one /dev/shm), so two nodes called "vm" would share them.
+    unshare --uts -- /bin/sh -c 'hostname "$1" && exec slurmd -f "$2" -N "$1"' slurmd-on "$n" "$MCONF" ||
+      die "slurmd -N $n failed: $(tail -5 "$BASE/log/slurmd-$n.log")"
+  done
+  local states=""
+  for _ in $(seq 150); do
+    states=$(sinfo -h -N -o %t 2>/dev/null | sort -u | tr '\n' ' ')
+    [[ $states == "idle " && $(sinfo -h -N -o %N | wc -l) == "$NODES" ]] && break
+    sleep 0.2
+  done
+  [[ $states == "idle " ]] || die "nodes not idle after 30 s (states '$states'); see $BASE/log/"
+  sinfo -N
+}
+
+stop_slurm_multi() {
+  export SLURM_CONF=$MCONF
+  local c n d
+  c=$(pidof_file "$BASE/run/slurmctld.pid")
+  if alive "$c"; then
+    local jobs; jobs=$(squeue -h -o %i 2>/dev/null | tr '\n' ' ')
+    if [[ -n ${jobs// /} ]]; then
+      log "cancelling leftover jobs: $jobs"
+      scancel $jobs 2>/dev/null
+      for _ in $(seq 60); do squeue -h 2>/dev/null | grep -q . || break; sleep 1; done
+    fi
+    scontrol shutdown >/dev/null 2>&1 || true
+  fi
+  wait_gone "$c" || { log "slurmctld $c did not stop, SIGTERM"; kill "$c" 2>/dev/null; wait_gone "$c"; }
+  for n in $(multi_nodes); do
+    d=$(pidof_file "$BASE/run/slurmd-$n.pid")
+    if alive "$d"; then kill "$d" 2>/dev/null; wait_gone "$d"; fi
+    rm -f "$BASE/run/slurmd-$n.pid"
+  done
+  rm -f "$BASE/run/slurmctld.pid"
+}
+
+stop_munge_multi() {
+  local m; m=$(pidof_file "$BASE/munge/munged.pid")
+  if alive "$m"; then kill "$m"; wait_gone "$m" || log "munged $m still running"; fi
+}
+
+cmd_up_multi() {
+  [[ $(id -u) == 0 ]] || die "run as root"
+  local t0=$SECONDS
+  install_pkgs;  log "install done ($((SECONDS - t0)) s)"
+  start_munge_multi
+  write_conf_multi
+  start_slurm_multi;   log "$NODES-node cluster up ($((SECONDS - t0)) s in all); clients need SLURM_CONF=$MCONF"
+}
+
+cmd_down_multi() {
+  stop_slurm_multi
+  stop_munge_multi
+  rm -rf "$BASE/state" "$BASE/spool" "$BASE/tmp"
+  # Open MPI's shared-memory files that killed ranks leave, named after the node
+  local n; for n in $(multi_nodes); do rm -f /dev/shm/vader_segment."$n".*; done
+  log "down: daemons of $BASE stopped, state wiped (logs kept in $BASE/log)"
+}
+
+# A short check of the nodes: one task per node, MPI across them with both launchers.
+cmd_selftest_multi() {
+  export SLURM_CONF=$MCONF
+  local d=${SLURM_SELFTEST_DIR:-$BASE/selftest} t0=$SECONDS
+  rm -rf "$d"; mkdir -p "$d"; cd "$d" || die "cd $d"
+  check "sinfo shows $NODES idle nodes" test "$(sinfo -h -N -o %t | grep -c idle)" = "$NODES"
+  check "srun -N$NODES hostname -> $NODES lines" test "$(timeout 60 srun -N"$NODES" -n"$NODES" hostname | wc -l)" = "$NODES"
+  cat >hello.c <<'EOF'
+#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    int rank, size, sum = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("hello from rank %d of %d (sum of ranks %d) on %s\n", rank, size, sum, getenv("SLURMD_NODENAME"));
+    MPI_Finalize();
+    return 0;
+}
+EOF
+  sed -i 's/#include <stdio.h>/#include <stdio.h>\n#include <stdlib.h>/' hello.c
+  check "mpicc hello.c" mpicc -O2 -o hello hello.c
+  cat >mpi.sbatch <<EOF
+#!/bin/bash
+#SBATCH -N $NODES
+#SBATCH --ntasks-per-node=1
+#SBATCH -t 2
+#SBATCH -o mpi-%j.out
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+echo "== mpirun"
+mpirun ./hello
+echo "== srun --mpi=pmix"
+srun --mpi=pmix ./hello
+EOF
+  local j rc
+  j=$(timeout 120 sbatch --parsable --wait mpi.sbatch); rc=$?
+  check "sbatch --wait mpi.sbatch exit 0" test "$rc" = 0
+  check "mpirun + srun --mpi=pmix across $NODES nodes: every rank on its node" \
+    test "$(grep -c "of $NODES (sum of ranks $((NODES * (NODES - 1) / 2))) on $NODE_PREFIX" "mpi-$j.out")" = $((2 * NODES))
+  log "selftest took $((SECONDS - t0)) s; outputs in $d"
+  echo "slurm-selftest: $PASS passed, $FAIL failed"
+  [[ $FAIL == 0 ]]
+}
+
+if [[ $NODES != 1 ]]; then
+  case ${1:-all} in
+    up)       cmd_up_multi ;;
+    down)     cmd_down_multi ;;
+    selftest) cmd_selftest_multi ;;
+    env)      echo "export SLURM_CONF=$MCONF" ;;
+    all)      cmd_up_multi && { cmd_selftest_multi; rc=$?; cmd_down_multi; exit $rc; } ;;
+    *)        echo "usage: SLURM_NODES=$NODES $0 up|selftest|down|env|all" >&2; exit 2 ;;
+  esac
+  exit $?
+fi
 
 case ${1:-all} in
   up)       cmd_up ;;

@@ -48,6 +48,7 @@
 #include "bench_peer.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "cli_options.h"
 #include "config.h"
 #include "dataset.h"
 #include "error.h"
@@ -1620,32 +1621,31 @@ static void print_json(const bench_options *o, const bench_results *r)
 
 /* ------------------------------------------------------------ command -- */
 
-static void bench_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: hptune bench [--json] [--quick] [--peers] [--peer-script FILE] [--data FILE]\n"
-            "                    [--threads N]\n\n"
-            "Measures this machine for hptune and prints each figure next to its target:\n"
-            "  1. sgemm 1024^3 on one core (the BLAS peak)\n"
-            "  2. training/evaluation images/s of two reference CNNs at batch 64, GFLOPS,\n"
-            "     fraction of the sgemm peak, time and GFLOPS by layer; with --peers also\n"
-            "     PyTorch on the same networks, alternating with hptune, and the ratios\n"
-            "  3. batch assembly + augmentation, and loading 9 shards of FILE (if present)\n"
-            "  4. writing a trial checkpoint\n"
-            "  5. coordinator throughput: mpirun -np 3 hptune run on replayed curves\n"
-            "  6. a worker's peak memory\n\n"
-            "  --json       one JSON object on stdout instead of the table\n"
-            "  --quick      shorter measurements (under a minute; for CI smoke tests)\n"
-            "  --peers      also run PyTorch (Debian's python3-torch, via /usr/bin/python3 or\n"
-            "               $HPTUNE_PEER_PYTHON) on the networks; skipped with the reason\n"
-            "               when it is not installed\n"
-            "  --peer-script FILE   the peer script (default tests/bench/torch_peer.py, here\n"
-            "               or next to the program)\n"
-            "  --data FILE  the CIFAR-10 HDF5 file (default datasets/cifar10.h5)\n"
-            "  --threads N  BLAS threads for the networks (default 1, or HPTUNE_THREADS)\n"
-            "Missed targets are reported, not errors: the exit status is 1 only if a\n"
-            "measurement could not be made.\n");
-}
+static const char bench_help[] =
+    "usage: hptune bench [--json] [--quick] [--peers] [--peer-script FILE] [--data FILE]\n"
+    "                    [--threads N]\n\n"
+    "Measures this machine for hptune and prints each figure next to its target:\n"
+    "  1. sgemm 1024^3 on one core (the BLAS peak)\n"
+    "  2. training/evaluation images/s of two reference CNNs at batch 64, GFLOPS,\n"
+    "     fraction of the sgemm peak, time and GFLOPS by layer; with --peers also\n"
+    "     PyTorch on the same networks, alternating with hptune, and the ratios\n"
+    "  3. batch assembly + augmentation, and loading 9 shards of FILE (if present)\n"
+    "  4. writing a trial checkpoint\n"
+    "  5. coordinator throughput: mpirun -np 3 hptune run on replayed curves\n"
+    "  6. a worker's peak memory\n\n"
+    "  --json       one JSON object on stdout instead of the table\n"
+    "  --quick      shorter measurements (under a minute; for CI smoke tests)\n"
+    "  --peers      also run PyTorch (Debian's python3-torch, via /usr/bin/python3 or\n"
+    "               $HPTUNE_PEER_PYTHON) on the networks; skipped with the reason\n"
+    "               when it is not installed\n"
+    "  --peer-script FILE   the peer script (default tests/bench/torch_peer.py, here\n"
+    "               or next to the program)\n"
+    "  --data FILE  the CIFAR-10 HDF5 file (default datasets/cifar10.h5)\n"
+    "  --threads N  BLAS threads for the networks (default 1, or HPTUNE_THREADS)\n"
+    "  -h, --help   this help\n"
+    "The training GFLOPS of the small network is the rate 'hptune check --gflops'\n"
+    "takes for epoch-time estimates.  Missed targets are reported, not errors: the\n"
+    "exit status is 1 only if a measurement could not be made (2: usage error).\n";
 
 static int parse_options(int argc, char **argv, bench_options *o)
 {
@@ -1655,36 +1655,48 @@ static int parse_options(int argc, char **argv, bench_options *o)
     o->threads = env_threads ? atoi(env_threads) : 1;
     if (o->threads < 1)
         o->threads = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            bench_usage(stdout);
+    enum { OPT_JSON = 256, OPT_QUICK, OPT_PEERS, OPT_PEER_SCRIPT, OPT_DATA, OPT_THREADS };
+    static const struct option options[] = {
+        {"json", no_argument, NULL, OPT_JSON},         {"quick", no_argument, NULL, OPT_QUICK},
+        {"peers", no_argument, NULL, OPT_PEERS},       {"peer-script", required_argument, NULL, OPT_PEER_SCRIPT},
+        {"data", required_argument, NULL, OPT_DATA},   {"threads", required_argument, NULL, OPT_THREADS},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    int opt;
+    hp_getopt_begin();
+    while ((opt = hp_getopt(argc, argv, options, bench_help)) != -1) {
+        long n;
+        switch (opt) {
+        case 'h':
+            hp_print_help(stdout, bench_help);
             return 1;
-        } else if (!strcmp(argv[i], "--json")) {
+        case OPT_JSON:
             o->json = 1;
-        } else if (!strcmp(argv[i], "--quick")) {
+            break;
+        case OPT_QUICK:
             o->quick = 1;
-        } else if (!strcmp(argv[i], "--peers")) {
+            break;
+        case OPT_PEERS:
             o->peers = 1;
-        } else if (!strcmp(argv[i], "--peer-script") && i + 1 < argc) {
+            break;
+        case OPT_PEER_SCRIPT:
             o->peers = 1;
-            o->peer_script = argv[++i];
-        } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
-            o->data_path = argv[++i];
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || n < 1 || n > 1024) {
-                fprintf(stderr, "hptune: error: bench: --threads '%s' is not a thread count; give a whole "
-                                "number from 1 to 1024\n", argv[i]);
-                return 2;
-            }
+            o->peer_script = optarg;
+            break;
+        case OPT_DATA:
+            o->data_path = optarg;
+            break;
+        case OPT_THREADS:
+            if (hp_parse_int_option(optarg, 1, 1024, &n) != 0)
+                return hp_usage_error("bench", bench_help, "--threads '%s' is not a thread count; give a whole "
+                                      "number from 1 to 1024", optarg);
             o->threads = (int)n;
-        } else {
-            fprintf(stderr, "hptune: error: bench: unknown option or missing value '%s'; see "
-                            "'hptune bench --help'\n", argv[i]);
-            return 2;
+            break;
+        default:
+            return HP_EXIT_USAGE;
         }
     }
+    if (optind < argc)
+        return hp_usage_error("bench", bench_help, "unexpected argument '%s'", argv[optind]);
     return 0;
 }
 

@@ -1,35 +1,65 @@
 /* cmd_check.c - `hptune check JOB.yaml`: validate a job file and print the plan.
  *
  * Nothing is trained and no MPI is used: this is what to run on a login node
- * before submitting.  Exit status 0: the job is valid (warnings may be
- * printed); 1: it is not (one message on stderr); 2: bad command line.
+ * before submitting.  Besides the job file itself it builds the network of
+ * every configuration the study can train -- every grid point, or a stated
+ * sample of sampled strategies -- as shapes only (hp_net_plan_shapes), and
+ * reports those that cannot be built, with parameters, FLOPs per image and
+ * a worker's memory, and an epoch time where a measured rate is known.
+ * Exit status 0: the job is valid (warnings may be printed); 1: it is not
+ * (one message on stderr); 2: bad command line.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "cli_options.h"
 #include "config.h"
 #include "curves.h"
 #include "dataset.h"
 #include "error.h"
 #include "functions.h"
 #include "job.h"
+#include "net.h"
+#include "space.h"
 #include "strategy.h"
+#include "study.h"
 
 #define PREVIEW_TRIALS 5
+#define DEFAULT_SAMPLE 200
+#define TABLE_ROWS 20
 
-static void check_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: hptune check JOB.yaml\n\n"
-            "Validates the job file (every key, with file:line:column messages), checks the\n"
-            "shard numbers against the data file if it exists, and prints the plan: strategy,\n"
-            "metric, number of trials, asha rungs, worst-case epochs and the first %d trial\n"
-            "configurations.  Exit status 0 if the job is valid, 1 if not.\n",
-            PREVIEW_TRIALS);
-}
+static const char check_help[] =
+    "usage: hptune check JOB.yaml [--sample N] [--gflops RATE] [--list N]\n"
+    "\n"
+    "Validates the job file (every key, with file:line:column messages), checks the\n"
+    "shards against the data file if it exists (they exist and hold images), and\n"
+    "prints the plan: strategy, metric, number of trials, asha rungs, worst-case\n"
+    "epochs, the first 5 trials' configurations.  Then it builds the network of\n"
+    "every configuration the study can train as shapes only -- every grid point, or\n"
+    "for random/asha the first N trials' configurations, for tpe/bohb N drawn at\n"
+    "random from the space -- and lists those that cannot be built, with each\n"
+    "configuration's parameters, forward FLOPs per image and a worker's memory.\n"
+    "\n"
+    "options:\n"
+    "  --sample N      configurations to build for sampled strategies (default 200)\n"
+    "  --gflops RATE   training throughput of one worker in GFLOP/s (e.g. from\n"
+    "                  'hptune bench'), for an estimated epoch time per configuration;\n"
+    "                  without it, a rate measured from the epochs already recorded in\n"
+    "                  the job's output folder is used when there are any\n"
+    "  --list N        configurations listed in the table (default 20, 0: all)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Exit status 0 if the job is valid, 1 if not, 2 for a usage error.\n";
+
+typedef struct check_options {
+    long sample, list;
+    double gflops;     /* 0: none given */
+} check_options;
 
 static const char *keep_name(hp_keep_policy keep)
 {
@@ -139,23 +169,18 @@ static int check_curves(const hp_job *job)
         return -1;
     }
     /* model-based strategies may pick any point of the space: check them all */
-    hp_job grid = *job;
-    int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
-    long n_configs = job->max_trials;
-    if (model_based) {
-        grid.strategy = HP_STRATEGY_GRID;
-        n_configs = hp_space_grid_size(job);
-    }
+    int any_point = hp_strategy_proposes_any_point(s);
+    long n_configs = any_point ? hp_space_grid_size(job) : job->max_trials;
     int status = 0;
     for (long t = 0; t < n_configs && status == 0; t++) {
         hp_config c;
-        hp_job_trial_config(model_based ? &grid : job, (int)t, &c);
-        if (model_based && hp_job_uses_rungs(job))
-            c.epochs = job->max_epochs;
+        hp_job_trial_config(job, (int)(any_point ? 0 : t), &c); /* fixed values and the epoch budget */
+        if (any_point)
+            hp_space_grid_point(job, t, &c);
         int last_epoch = hp_strategy_trial_max_epochs(s, &c);
         double value;
         if (hp_curves_lookup(curves, &c, last_epoch, job->metric, &value) != 0) {
-            hp_error_prefix(model_based ? "configuration %ld of the space" : "trial %ld", t);
+            hp_error_prefix(any_point ? "configuration %ld of the space" : "trial %ld", t);
             status = -1;
         }
     }
@@ -167,6 +192,7 @@ static int check_curves(const hp_job *job)
 typedef struct data_info {
     int found;          /* the data file exists here */
     int n_shards, n_train, n_test;
+    long train_images, val_images; /* in the job's shards */
     char why_missing[128];
 } data_info;
 
@@ -183,9 +209,15 @@ static int validate_resources(const hp_job *job, const hp_strategy_params *param
         snprintf(data->why_missing, sizeof data->why_missing, "%s", strerror(errno));
     } else {
         data->found = 1;
+        int sizes[HP_MAX_SHARDS * 4], n = 0;
         if (hp_dataset_info(job->data_path, &data->n_shards, &data->n_train, &data->n_test) != 0 ||
-            hp_job_check_shards(job, data->n_shards) != 0)
+            hp_job_check_data(job) != 0 ||
+            hp_dataset_shard_sizes(job->data_path, sizes, HP_MAX_SHARDS * 4, &n) != 0)
             return -1;
+        for (int i = 0; i < job->n_train_shards; i++)
+            data->train_images += sizes[job->train_shards[i]];
+        for (int i = 0; i < job->n_val_shards; i++)
+            data->val_images += sizes[job->val_shards[i]];
     }
     if (job->objective == HP_OBJECTIVE_CURVES && check_curves(job) != 0)
         return -1;
@@ -254,28 +286,236 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
     hp_strategy_free(s);
 }
 
+/* ------------------------------------------------------ shapes only --- */
+
+/* Worker memory besides the network: its data shards (images and labels),
+ * the epoch's order and one batch of floats. */
+static double data_bytes(const data_info *data, int batch)
+{
+    return (double)(data->train_images + data->val_images) * (HP_IMAGE_BYTES + 1) +
+           4.0 * (double)data->train_images + 4.0 * batch * HP_IMAGE_BYTES;
+}
+
+/* Training and validating one epoch in floating-point operations: forward
+ * and backward (about 3 forwards) on the training shards, a forward on the
+ * validation shard. */
+static double epoch_flops(const hp_net_plan *p, const data_info *data)
+{
+    return p->forward_flops * (3.0 * (double)data->train_images + (double)data->val_images);
+}
+
+/* A throughput measured on this study's recorded epochs (the job's output
+ * folder, if a study is there): FLOPs trained per second of epoch wall time. */
+static double measured_rate(const hp_job *job, const data_info *data, char *source, size_t size)
+{
+    if (!data->found || !data->train_images)
+        return 0;
+    char *dir = job->out_dir ? hp_xstrdup(job->out_dir) : hp_xasprintf("runs/%s", job->name);
+    char *journal = hp_xasprintf("%s/study.journal", dir);
+    double flops = 0, seconds = 0;
+    long epochs = 0;
+    hp_study s;
+    if (access(journal, F_OK) == 0 && hp_study_open(&s, dir, 1, 1) == 0) {
+        for (int t = 0; t < s.n_trials; t++) {
+            hp_net_plan plan;
+            if (hp_net_plan_shapes(&plan, &s.trials[t].config, s.trials[t].config.batch_size) != 0)
+                continue;
+            for (int e = 0; e < s.trials[t].n_epochs; e++) {
+                double sec = s.trials[t].epochs[e].values[HP_COL_SECONDS];
+                if (isfinite(sec) && sec > 0) {
+                    flops += epoch_flops(&plan, data);
+                    seconds += sec;
+                    epochs++;
+                }
+            }
+        }
+        hp_study_close(&s);
+    }
+    hp_error_clear();
+    if (epochs)
+        snprintf(source, size, "measured on the %ld epochs recorded in %s", epochs, dir);
+    free(dir);
+    free(journal);
+    return epochs ? flops / seconds : 0;
+}
+
+static void format_duration(double seconds, char *buf, size_t size)
+{
+    if (seconds < 100)
+        snprintf(buf, size, "%.1f s", seconds);
+    else if (seconds < 6000)
+        snprintf(buf, size, "%.1f min", seconds / 60);
+    else
+        snprintf(buf, size, "%.1f h", seconds / 3600);
+}
+
+/* Configuration t of the shapes pass, its network plan; 1 if it builds. */
+static int shape_of(const hp_job *sampler, long t, hp_config *config, hp_net_plan *plan)
+{
+    hp_job_trial_config(sampler, (int)t, config);
+    return hp_net_plan_shapes(plan, config, config->batch_size) == 0;
+}
+
+/* Build every configuration the study can train (or a sample) as shapes.
+ * Returns 0, or -1 if none can be built (every trial would fail). */
+static int print_shapes(const hp_job *job, const data_info *data, const check_options *o)
+{
+    if (job->objective != HP_OBJECTIVE_TRAIN) {
+        printf("  shapes     none: the objective trains no network\n");
+        return 0;
+    }
+    hp_job sampler = *job; /* tpe/bohb: draws of random search over the same space */
+    const char *what;
+    long n;
+    char described[256];
+    if (job->strategy == HP_STRATEGY_GRID) {
+        n = hp_space_grid_size(job);
+        what = "grid point";
+        snprintf(described, sizeof described, "%ld grid point%s (all)", n, n == 1 ? "" : "s");
+    } else if (job->strategy == HP_STRATEGY_RANDOM || job->strategy == HP_STRATEGY_ASHA) {
+        n = job->max_trials < o->sample ? job->max_trials : o->sample;
+        what = "trial";
+        snprintf(described, sizeof described, "the configurations of trials 0-%ld (%s %d trials)", n - 1,
+                 n == job->max_trials ? "all" : "a sample of the", job->max_trials);
+    } else {
+        sampler.strategy = HP_STRATEGY_RANDOM;
+        n = o->sample;
+        what = "draw";
+        snprintf(described, sizeof described, "%ld configurations drawn at random from the space (%s proposes "
+                 "within it)", n, hp_strategy_name(job->strategy));
+    }
+    /* three passes over the configurations (statistics, failures, table), so
+       that a grid of a million points needs no memory per point */
+    long bad = 0;
+    double min_params = INFINITY, max_params = 0, min_flops = INFINITY, max_flops = 0, max_bytes = 0;
+    double max_net_bytes = 0, min_epoch = INFINITY, max_epoch = 0;
+    char source[512] = "";
+    double rate = o->gflops > 0 ? o->gflops * 1e9 : measured_rate(job, data, source, sizeof source);
+    if (o->gflops > 0)
+        snprintf(source, sizeof source, "given with --gflops");
+    for (long t = 0; t < n; t++) {
+        hp_config config;
+        hp_net_plan plan;
+        if (!shape_of(&sampler, t, &config, &plan)) {
+            bad++;
+            continue;
+        }
+        double p = (double)plan.n_params, fl = plan.forward_flops;
+        double bytes = (double)plan.bytes + (data->found ? data_bytes(data, config.batch_size) : 0);
+        min_params = p < min_params ? p : min_params;
+        max_params = p > max_params ? p : max_params;
+        min_flops = fl < min_flops ? fl : min_flops;
+        max_flops = fl > max_flops ? fl : max_flops;
+        max_bytes = bytes > max_bytes ? bytes : max_bytes;
+        max_net_bytes = (double)plan.bytes > max_net_bytes ? (double)plan.bytes : max_net_bytes;
+        if (rate > 0 && data->found) {
+            double sec = epoch_flops(&plan, data) / rate;
+            min_epoch = sec < min_epoch ? sec : min_epoch;
+            max_epoch = sec > max_epoch ? sec : max_epoch;
+        }
+    }
+    printf("  shapes     built %s as shapes only: ", described);
+    if (!bad)
+        printf("every one can be built\n");
+    else
+        printf("%ld cannot be built%s\n", bad, bad == n ? " (none can: every trial would fail)" : "");
+    long shown = 0, limit = o->list > 0 ? o->list : n;
+    for (long t = 0; t < n && shown < limit && bad; t++) {
+        hp_config config;
+        hp_net_plan plan;
+        if (shape_of(&sampler, t, &config, &plan))
+            continue;
+        char text[512];
+        hp_study_format_space(&(hp_study){.job = *job}, &config, text, sizeof text);
+        printf("    %s %ld (%s): %s\n", what, t, text[0] ? text : "fixed", hp_error_message());
+        shown++;
+    }
+    if (bad > shown)
+        printf("    ... %ld more that cannot be built (--list 0 lists all)\n", bad - shown);
+    if (bad < n) {
+        printf("  networks   %.0f to %.0f parameters; %.3g to %.3g MFLOP per image forward (training about "
+               "3x)\n", min_params, max_params, min_flops / 1e6, max_flops / 1e6);
+        if (data->found)
+            printf("  memory     a worker needs up to %.0f MB: its network (up to %.0f MB at its batch size) and "
+                   "its shards (%ld + %ld images, %.0f MB), plus the program itself (about 30 MB)\n",
+                   max_bytes / 1e6, max_net_bytes / 1e6, data->train_images, data->val_images,
+                   data_bytes(data, 0) / 1e6);
+        else
+            printf("  memory     a worker's network needs up to %.0f MB at its batch size, plus its shards "
+                   "(3 kB per image) and the program (about 30 MB)\n", max_net_bytes / 1e6);
+        if (rate > 0 && data->found) {
+            char lo[32], hi[32];
+            format_duration(min_epoch, lo, sizeof lo);
+            format_duration(max_epoch, hi, sizeof hi);
+            printf("  epoch time %s to %s per epoch and worker (an estimate: %.1f GFLOP/s, %s)\n", lo, hi,
+                   rate / 1e9, source);
+        } else {
+            printf("  epoch time unknown: no measured rate (give --gflops from 'hptune bench'%s)\n",
+                   data->found ? "" : ", and the data file");
+        }
+        printf("    %-12s %10s %10s %9s %9s  configuration\n", what, "parameters", "MFLOP/img", "memory", "epoch");
+        shown = 0;
+        for (long t = 0; t < n && shown < limit; t++) {
+            hp_config config;
+            hp_net_plan plan;
+            if (!shape_of(&sampler, t, &config, &plan))
+                continue;
+            char text[512], epoch[32] = "-", memory[32];
+            hp_study_format_space(&(hp_study){.job = *job}, &config, text, sizeof text);
+            double bytes = (double)plan.bytes + (data->found ? data_bytes(data, config.batch_size) : 0);
+            snprintf(memory, sizeof memory, "%.0f MB", bytes / 1e6);
+            if (rate > 0 && data->found)
+                format_duration(epoch_flops(&plan, data) / rate, epoch, sizeof epoch);
+            printf("    %-12ld %10zu %10.3g %9s %9s  %s\n", t, plan.n_params, plan.forward_flops / 1e6, memory, epoch,
+                   text[0] ? text : "(fixed)");
+            shown++;
+        }
+        if (n - bad > shown)
+            printf("    ... %ld more (--list 0 lists all)\n", n - bad - shown);
+    }
+    hp_error_clear();
+    return bad == n && n > 0 ? -1 : 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
-    const char *job_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            check_usage(stdout);
+    static const struct option options[] = {
+        {"sample", required_argument, NULL, 's'}, {"gflops", required_argument, NULL, 'g'},
+        {"list", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    check_options o = {.sample = DEFAULT_SAMPLE, .list = TABLE_ROWS};
+    int c;
+    hp_getopt_begin();
+    while ((c = hp_getopt(argc, argv, options, check_help)) != -1) {
+        char *end;
+        switch (c) {
+        case 'h':
+            hp_print_help(stdout, check_help);
             return 0;
+        case 's':
+            if (hp_parse_int_option(optarg, 1, 1000000, &o.sample) != 0)
+                return hp_usage_error("check", check_help, "--sample '%s': give a whole number from 1 to 1000000",
+                                      optarg);
+            break;
+        case 'l':
+            if (hp_parse_int_option(optarg, 0, 100000000, &o.list) != 0)
+                return hp_usage_error("check", check_help, "--list '%s': give a whole number >= 0", optarg);
+            break;
+        case 'g':
+            o.gflops = strtod(optarg, &end);
+            if (*end || end == optarg || !(o.gflops > 0 && o.gflops < 1e7))
+                return hp_usage_error("check", check_help, "--gflops '%s': give a rate in GFLOP/s, e.g. 88", optarg);
+            break;
+        default:
+            return HP_EXIT_USAGE;
         }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "hptune: error: check: unknown option '%s'; see 'hptune check --help'\n", argv[i]);
-            return 2;
-        }
-        if (job_path) {
-            fprintf(stderr, "hptune: error: check: give one job file, got '%s' and '%s'\n", job_path, argv[i]);
-            return 2;
-        }
-        job_path = argv[i];
     }
-    if (!job_path) {
-        check_usage(stderr);
-        return 2;
-    }
+    if (optind >= argc)
+        return hp_usage_error("check", check_help, "give the job file to check");
+    if (optind + 1 < argc)
+        return hp_usage_error("check", check_help, "give one job file, got '%s' and '%s'", argv[optind],
+                              argv[optind + 1]);
+    const char *job_path = argv[optind];
     hp_job job;
     if (hp_job_load(&job, job_path) != 0) {
         hp_error_print();
@@ -291,6 +531,11 @@ int cmd_check(int argc, char **argv)
         status = 1;
     } else {
         print_plan(&job, &params, &data);
+        if (print_shapes(&job, &data, &o) != 0) {
+            hp_errorf("%s: no configuration of the study can be built; every trial would fail", job_path);
+            hp_error_print();
+            status = 1;
+        }
     }
     hp_job_release(&job);
     return status;

@@ -4,13 +4,20 @@
  * (comm.h), lets rank 0 open or create the study and tells every rank the
  * outcome in one broadcast, then hands rank 0 to the coordinator and every
  * other rank to the worker loop (coordinator.h, worker.h), connected by the
- * MPI transport.  With one rank the study runs in this process.
+ * MPI transport.  With one rank the study runs in this process.  Before the
+ * broadcast rank 0 writes a probe file into the run directory that every
+ * worker must be able to read (the shared file-system contract).
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "comm.h"
 #include "coordinator.h"
 #include "error.h"
@@ -35,61 +42,154 @@ static void print_peak_rss(void)
     fflush(stdout);
 }
 
-static void run_usage(FILE *f, int resume)
+/* The file-system contract (README: Several nodes): every worker must see
+ * the run directory at the path rank 0 uses.  Rank 0 writes a file whose
+ * name is unique to this run into it before telling the workers to start;
+ * each worker checks it can read it (hp_worker_check_files).  The name comes from
+ * /dev/urandom (a nonce, not a result: nothing depends on its value), else
+ * from the time and pid.  Returns the file's name (caller frees), or NULL
+ * with a message. */
+static char *write_probe(const char *dir)
 {
-    if (resume)
-        fprintf(f, "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--verbose]\n"
-                   "       hptune resume DIR --truncate-journal-at OFFSET\n\n"
-                   "Continues an interrupted study: running trials restart from their last checkpoint,\n"
-                   "finished trials are kept, the strategy continues from its recorded state. N may\n"
-                   "differ from the original run. --truncate-journal-at cuts a journal that was damaged\n"
-                   "in place at the offset its error message gives (the rest is kept beside it).\n");
-    else
-        fprintf(f, "usage: [mpirun -np N] hptune run JOB.yaml [--out DIR] [--quiet] [--verbose]\n\n"
-                   "Runs a study: rank 0 coordinates, ranks 1..N-1 train. Without mpirun the study\n"
-                   "runs in this one process. Results go to DIR (default runs/<study name>).\n");
+    uint64_t nonce = 0;
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(&nonce, sizeof nonce, 1, r) != 1)
+        nonce = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+    if (r)
+        fclose(r);
+    char host[256] = "?";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    char *name = hp_xasprintf(".hptune-probe-%016llx", (unsigned long long)nonce);
+    char *path = hp_xasprintf("%s/%s", dir, name);
+    char *temp = hp_xasprintf("%s.tmp", path);
+    FILE *f = fopen(temp, "w");
+    int ok = f && fprintf(f, "%s written by rank 0 on host %s; removed at the end of the run\n", name, host) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(temp, path) != 0) {
+        hp_errorf("%s: cannot write into the run directory: %s", path, strerror(errno));
+        unlink(temp);
+        free(name);
+        name = NULL;
+    }
+    free(temp);
+    free(path);
+    return name;
 }
+
+static void remove_probe(const char *dir, const char *name)
+{
+    if (!dir || !name)
+        return;
+    char *path = hp_xasprintf("%s/%s", dir, name);
+    unlink(path);
+    free(path);
+}
+
+static const char run_help[] =
+    "usage: [mpirun -np N] hptune run JOB.yaml [--out DIR] [--quiet] [--progress-every SECONDS] [--verbose]\n"
+    "\n"
+    "Runs a study: rank 0 coordinates, ranks 1..N-1 train.  Without mpirun the study\n"
+    "runs in this one process.  Results go to DIR (default runs/<study name>); one\n"
+    "coordinator per directory (a second run or resume on it is refused).\n"
+    "\n"
+    "options:\n"
+    "  -o, --out DIR              the study's directory\n"
+    "  -q, --quiet                no progress lines (errors and the summary only)\n"
+    "  --progress-every SECONDS   at most one progress line per SECONDS (default 10),\n"
+    "                             printed only when something changed\n"
+    "  -v, --verbose              workers say which trial and epochs they train\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Exit status: 0 finished, or interrupted by a signal and saved (resume continues\n"
+    "it); 1 failed (one message says why and how to continue); 2 usage error.\n";
+
+static const char resume_help[] =
+    "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--progress-every SECONDS]\n"
+    "       hptune resume DIR --truncate-journal-at OFFSET\n"
+    "\n"
+    "Continues an interrupted study: running trials restart from their last checkpoint\n"
+    "(an older one, or from scratch, if it is lost), finished trials are kept, the\n"
+    "strategy continues from its recorded state.  N may differ from the original run.\n"
+    "\n"
+    "options:\n"
+    "  --allow-job-change         continue although the job file changed\n"
+    "  --truncate-journal-at OFFSET  cut a journal damaged in place at the offset its\n"
+    "                             error message gives (the rest is kept beside it)\n"
+    "  -q, --quiet, --progress-every SECONDS, -v, --verbose   as for 'hptune run'\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Exit status: as 'hptune run'; a finished study says so and exits 0.\n";
 
 int cmd_run(int argc, char **argv)
 {
     int resume = !strcmp(argv[0], "resume");
+    const char *help = resume ? resume_help : run_help;
     const char *target = NULL, *out_dir = NULL;
     int quiet = 0, verbose = 0, allow_job_change = 0;
+    double progress_every = 10.0;
     const char *truncate_at = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            run_usage(stdout, resume);
+    enum { OPT_ALLOW = 256, OPT_TRUNCATE, OPT_PROGRESS };
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"progress-every", required_argument, NULL, OPT_PROGRESS},
+        {"allow-job-change", no_argument, NULL, OPT_ALLOW},
+        {"truncate-journal-at", required_argument, NULL, OPT_TRUNCATE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int opt;
+    hp_getopt_begin();
+    while ((opt = hp_getopt(argc, argv, options, help)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'h':
+            hp_print_help(stdout, help);
             return 0;
-        } else if (!strcmp(argv[i], "--quiet")) {
+        case 'o':
+            if (resume)
+                return hp_usage_error(argv[0], help, "--out is for 'hptune run'; resume continues in DIR");
+            out_dir = optarg;
+            break;
+        case 'q':
             quiet = 1;
-        } else if (!strcmp(argv[i], "--verbose")) {
+            break;
+        case 'v':
             verbose = 1;
-        } else if (!resume && !strcmp(argv[i], "--out") && i + 1 < argc) {
-            out_dir = argv[++i];
-        } else if (resume && !strcmp(argv[i], "--allow-job-change")) {
-            allow_job_change = 1;
-        } else if (resume && !strcmp(argv[i], "--truncate-journal-at") && i + 1 < argc) {
-            truncate_at = argv[++i];
-        } else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "hptune: error: %s: unknown option, missing value or extra argument '%s'; "
-                            "see 'hptune %s --help'\n", argv[0], argv[i], argv[0]);
-            return 2;
-        } else {
-            target = argv[i];
+            break;
+        case OPT_PROGRESS:
+            progress_every = strtod(optarg, &end);
+            if (*end || end == optarg || !(progress_every >= 0 && progress_every <= 1e6))
+                return hp_usage_error(argv[0], help, "--progress-every '%s': give seconds, e.g. 60", optarg);
+            break;
+        case OPT_ALLOW:
+        case OPT_TRUNCATE:
+            if (!resume)
+                return hp_usage_error(argv[0], help, "--%s is for 'hptune resume DIR'",
+                                      opt == OPT_ALLOW ? "allow-job-change" : "truncate-journal-at");
+            if (opt == OPT_ALLOW)
+                allow_job_change = 1;
+            else
+                truncate_at = optarg;
+            break;
+        default:
+            return HP_EXIT_USAGE;
         }
     }
-    if (!target) {
-        run_usage(stderr, resume);
-        return 2;
-    }
+    if (optind < argc)
+        target = argv[optind];
+    if (optind + 1 < argc)
+        return hp_usage_error(argv[0], help, "unexpected argument '%s'", argv[optind + 1]);
+    if (!target)
+        return hp_usage_error(argv[0], help, resume ? "give the study's directory" : "give the job file to run");
     if (truncate_at) { /* a repair, not a run: no MPI */
         char *end = NULL;
         unsigned long long offset = strtoull(truncate_at, &end, 10);
-        if (!end || *end || truncate_at[0] == '-') {
-            fprintf(stderr, "hptune: error: resume: --truncate-journal-at needs a byte offset, not '%s'\n",
-                    truncate_at);
-            return 2;
-        }
+        if (!end || *end || truncate_at[0] == '-' || end == truncate_at)
+            return hp_usage_error("resume", help, "--truncate-journal-at needs a byte offset, not '%s'", truncate_at);
         if (hp_study_truncate_journal(target, (size_t)offset) != 0) {
             hp_error_print();
             return 1;
@@ -112,8 +212,8 @@ int cmd_run(int argc, char **argv)
     hp_study study;
     memset(&study, 0, sizeof study);
     study.journal.fd = -1;
-    int status = 0; /* 0 ok, 1 error, 3 already finished */
-    char *job_text = NULL, *job_path = NULL, *dir = NULL;
+    int status = 0; /* 0 ok, 1 error, 3 already finished, -1 MPI failed */
+    char *job_text = NULL, *job_path = NULL, *dir = NULL, *probe = NULL;
     if (rank == 0) {
         if (resume) {
             if (hp_study_open(&study, target, allow_job_change, 0) != 0)
@@ -133,6 +233,10 @@ int cmd_run(int argc, char **argv)
                     hp_job_release(&job);
             }
         }
+        if (status == 0 && size > 1 && !(probe = write_probe(study.dir))) {
+            hp_study_close(&study);
+            status = 1;
+        }
         if (status == 1)
             hp_error_print();
         if (status == 0) {
@@ -142,9 +246,12 @@ int cmd_run(int argc, char **argv)
         }
     }
     status = hp_comm_bcast_text(&job_text, status);
-    hp_comm_bcast_text(&job_path, status);
-    hp_comm_bcast_text(&dir, status);
+    if (status == 0 && (hp_comm_bcast_text(&job_path, 0) != 0 || hp_comm_bcast_text(&dir, 0) != 0 ||
+                        hp_comm_bcast_text(&probe, 0) != 0))
+        status = -1;
     if (status != 0) {
+        if (status < 0) /* MPI itself failed: hp_comm_finalize() aborts the job */
+            hp_error_print();
         if (rank == 0 && status == 3) {
             printf("study %s in %s is already finished (%d trials); see 'hptune status %s'\n",
                    study.job.name, study.dir, study.n_trials, study.dir);
@@ -153,14 +260,47 @@ int cmd_run(int argc, char **argv)
         free(job_text);
         free(job_path);
         free(dir);
+        free(probe);
         hp_comm_finalize();
         return status == 3 ? 0 : 1;
+    }
+
+    /* Every worker checks the shared files before anything runs; the first
+       problem (lowest rank) stops every rank with one message from rank 0. */
+    hp_job job;
+    int job_parsed = 0;
+    char *problem = NULL, *first = NULL;
+    if (rank != 0) {
+        job_parsed = hp_job_parse(&job, job_text, job_path) == 0;
+        if (!job_parsed || (probe[0] && hp_worker_check_files(&job, dir, probe) != 0))
+            problem = hp_xstrdup(hp_error_message());
+    }
+    int bad_rank = size > 1 ? hp_comm_first_problem(problem, &first) : -1;
+    if (bad_rank >= 0) {
+        if (rank == 0) {
+            hp_errorf("worker rank %d: %s; nothing was run: fix it, then start with 'hptune resume %s'", bad_rank,
+                      first ? first : "?", study.dir);
+            hp_error_print();
+            remove_probe(study.dir, probe);
+            hp_study_close(&study);
+        }
+        if (job_parsed)
+            hp_job_release(&job);
+        free(problem);
+        free(first);
+        free(job_text);
+        free(job_path);
+        free(dir);
+        free(probe);
+        hp_comm_finalize();
+        return 1;
     }
 
     int rc = 0;
     if (rank == 0) {
         hp_coordinator c;
         hp_coordinator_init(&c, &study, size - 1, quiet, stdout);
+        c.progress_every = progress_every;
         if (!quiet) {
             printf("hptune %s: study %s, strategy %s, %d trial(s) at most, %d worker%s%s; results in %s\n",
                    resume ? "resume" : "run", study.job.name, hp_strategy_name(study.job.strategy),
@@ -178,25 +318,21 @@ int cmd_run(int argc, char **argv)
         }
         rc = hp_coordinator_finish(&c, rc, hp_stop_requested != 0, size > 1) == 0 ? 0 : -1;
         hp_coordinator_release(&c);
+        remove_probe(study.dir, probe);
         if (getenv("HPTUNE_PRINT_RSS"))
             print_peak_rss();
         hp_study_close(&study);
     } else {
-        hp_job job;
-        if (hp_job_parse(&job, job_text, job_path) != 0) {
+        hp_transport t = hp_transport_mpi(size - 1);
+        rc = hp_worker_serve(&job, dir, &t, &hp_stop_requested, verbose);
+        if (rc != 0)
             hp_error_print();
-            rc = -1;
-        } else {
-            hp_transport t = hp_transport_mpi(size - 1);
-            rc = hp_worker_serve(&job, dir, &t, &hp_stop_requested, verbose);
-            if (rc != 0)
-                hp_error_print();
-            hp_job_release(&job);
-        }
+        hp_job_release(&job);
     }
     free(job_text);
     free(job_path);
     free(dir);
+    free(probe);
     hp_comm_finalize();
     return rc == 0 ? 0 : 1;
 }

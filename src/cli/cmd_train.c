@@ -5,29 +5,34 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "cli_options.h"
 #include "dataset.h"
 #include "error.h"
 #include "job.h"
 #include "trainer.h"
 
-static void train_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: hptune train JOB.yaml [options]\n\n"
-            "Trains the job's fixed configuration (data: and fixed: sections; a best.yaml\n"
-            "written by 'hptune run' works too) and prints one line per epoch.\n\n"
-            "options:\n"
-            "  --set KEY=VALUE     override a hyperparameter (repeatable)\n"
-            "  --checkpoint PATH   write a trial checkpoint after every epoch and on SIGTERM/SIGINT\n"
-            "  --resume PATH       continue from a checkpoint (its configuration is used)\n"
-            "  --stop-at N         stop after N epochs in total (then resume later)\n"
-            "  --no-test           skip the final test-set evaluation\n"
-            "  --train-all         train on the training and validation shards together, without\n"
-            "                      validation (retrain a final model), then report the test set\n"
-            "  --time-layers       print the time spent per layer type\n"
-            "  --quiet             print only the final summary\n"
-            "  --help-keys         list every hyperparameter with its default and range\n");
-}
+static const char train_help[] =
+    "usage: hptune train JOB.yaml [--set KEY=VALUE ...] [options]\n"
+    "       hptune train --help-keys\n"
+    "\n"
+    "Trains the job's fixed configuration (data: and fixed: sections; a best.yaml\n"
+    "written by 'hptune run' works too) and prints one line per epoch.  The job needs\n"
+    "only data.path and fixed: without study: the name is the file's; without\n"
+    "strategy: one trial; without train_shards/val_shards: every shard but the last\n"
+    "trains, the last validates (the first line says which).\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE     override a hyperparameter (repeatable)\n"
+    "  --checkpoint PATH   write a trial checkpoint after every epoch and on SIGTERM/SIGINT\n"
+    "  --resume PATH       continue from a checkpoint (its configuration is used)\n"
+    "  --stop-at N         stop after N epochs in total (then resume later)\n"
+    "  --no-test           skip the final test-set evaluation\n"
+    "  --train-all         train on the training and validation shards together, without\n"
+    "                      validation (retrain a final model), then report the test set\n"
+    "  --time-layers       print the time spent per layer type\n"
+    "  -q, --quiet         print only the final summary\n"
+    "  --help-keys         list every hyperparameter with its default and range\n"
+    "  -h, --help          this help\n";
 
 static void print_keys(void)
 {
@@ -79,56 +84,76 @@ int cmd_train(int argc, char **argv)
 {
     const char *job_path = NULL, *checkpoint_path = NULL, *resume_path = NULL;
     int stop_at = 0, no_test = 0, quiet = 0, time_layers = 0, n_sets = 0, train_all = 0;
+    enum { OPT_HELP_KEYS = 256, OPT_CHECKPOINT, OPT_RESUME, OPT_STOP_AT, OPT_NO_TEST, OPT_TRAIN_ALL, OPT_TIME_LAYERS };
+    static const struct option options[] = {
+        {"set", required_argument, NULL, 's'},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"resume", required_argument, NULL, OPT_RESUME},
+        {"stop-at", required_argument, NULL, OPT_STOP_AT},
+        {"no-test", no_argument, NULL, OPT_NO_TEST},
+        {"train-all", no_argument, NULL, OPT_TRAIN_ALL},
+        {"time-layers", no_argument, NULL, OPT_TIME_LAYERS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help-keys", no_argument, NULL, OPT_HELP_KEYS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char **sets = calloc((size_t)argc, sizeof *sets);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            train_usage(stdout);
+    int c;
+    hp_getopt_begin();
+    while ((c = hp_getopt(argc, argv, options, train_help)) != -1) {
+        long n;
+        switch (c) {
+        case 'h':
+            hp_print_help(stdout, train_help);
             free(sets);
             return 0;
-        } else if (!strcmp(a, "--help-keys")) {
+        case OPT_HELP_KEYS:
             print_keys();
             free(sets);
             return 0;
-        } else if (!strcmp(a, "--set") && has_value) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--checkpoint") && has_value) {
-            checkpoint_path = argv[++i];
-        } else if (!strcmp(a, "--resume") && has_value) {
-            resume_path = argv[++i];
-        } else if (!strcmp(a, "--stop-at") && has_value) {
-            char *end;
-            stop_at = (int)strtol(argv[++i], &end, 10);
-            if (*end || stop_at < 1) {
-                fprintf(stderr, "hptune: error: --stop-at '%s': expected a positive number of epochs\n", argv[i]);
+        case 's':
+            sets[n_sets++] = optarg;
+            break;
+        case OPT_CHECKPOINT:
+            checkpoint_path = optarg;
+            break;
+        case OPT_RESUME:
+            resume_path = optarg;
+            break;
+        case OPT_STOP_AT:
+            if (hp_parse_int_option(optarg, 1, 100000000, &n) != 0) {
                 free(sets);
-                return 2;
+                return hp_usage_error("train", train_help, "--stop-at '%s': expected a positive number of epochs",
+                                      optarg);
             }
-        } else if (!strcmp(a, "--no-test")) {
+            stop_at = (int)n;
+            break;
+        case OPT_NO_TEST:
             no_test = 1;
-        } else if (!strcmp(a, "--train-all")) {
+            break;
+        case OPT_TRAIN_ALL:
             train_all = 1;
-        } else if (!strcmp(a, "--quiet")) {
+            break;
+        case 'q':
             quiet = 1;
-        } else if (!strcmp(a, "--time-layers")) {
+            break;
+        case OPT_TIME_LAYERS:
             time_layers = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "hptune: error: train: unknown option or missing value '%s'; see 'hptune train --help'\n", a);
+            break;
+        default:
             free(sets);
-            return 2;
-        } else if (!job_path) {
-            job_path = a;
-        } else {
-            fprintf(stderr, "hptune: error: train: unexpected argument '%s'; see 'hptune train --help'\n", a);
-            free(sets);
-            return 2;
+            return HP_EXIT_USAGE;
         }
     }
-    if (!job_path) {
-        train_usage(stderr);
+    if (optind < argc)
+        job_path = argv[optind];
+    if (optind + 1 < argc) {
         free(sets);
-        return 2;
+        return hp_usage_error("train", train_help, "unexpected argument '%s' (give one job file)", argv[optind + 1]);
+    }
+    if (!job_path) {
+        free(sets);
+        return hp_usage_error("train", train_help, "give the job file to train");
     }
 
     int status = 1;
@@ -137,7 +162,7 @@ int cmd_train(int argc, char **argv)
     hp_trainer t;
     int trainer_ready = 0;
     memset(&t, 0, sizeof t);
-    if (hp_job_load(&job, job_path) != 0) {
+    if (hp_job_load_one(&job, job_path) != 0) {
         hp_error_print();
         free(sets);
         return 1;
@@ -166,8 +191,15 @@ int cmd_train(int argc, char **argv)
     if (hp_config_validate(&config) != 0)
         goto fail;
     int n_shards_in_file;
-    if (hp_dataset_info(job.data_path, &n_shards_in_file, NULL, NULL) != 0 ||
-        hp_job_check_shards(&job, n_shards_in_file) != 0)
+    if (!job.data_path) {
+        hp_errorf("%s: 'hptune train' trains on data; add data: {path: datasets/cifar10.h5}", job_path);
+        goto fail;
+    }
+    if ((job.defaults & HP_JOB_DEFAULT_SHARDS) &&
+        (hp_dataset_info(job.data_path, &n_shards_in_file, NULL, NULL) != 0 ||
+         hp_job_default_shards(&job, n_shards_in_file) != 0))
+        goto fail;
+    if (hp_job_check_data(&job) != 0)
         goto fail;
     if (train_all) {
         int all[2 * HP_MAX_SHARDS], n_all = 0;
@@ -200,8 +232,18 @@ int cmd_train(int argc, char **argv)
             printf(" %d", job.train_shards[i]);
         for (int i = 0; train_all && i < job.n_val_shards; i++)
             printf(" %d", job.val_shards[i]);
-        printf("), %d validation images%s\nnetwork: %s (%zu parameters)\nblas: %s\n", val.n, train_all ? " (--train-all)" : "", arch,
-               t.net.n_params, hp_blas_description());
+        printf("), %d validation images%s", val.n, train_all ? " (--train-all)" : "");
+        if (job.defaults) { /* say what the job left out and what was assumed */
+            printf(" (defaults:");
+            if (job.defaults & HP_JOB_DEFAULT_NAME)
+                printf(" name '%s' from the file name;", job.name);
+            if (job.defaults & HP_JOB_DEFAULT_STRATEGY)
+                printf(" one trial;");
+            if (job.defaults & HP_JOB_DEFAULT_SHARDS)
+                printf(" shards 0-%d train, %d validates;", job.val_shards[0] - 1, job.val_shards[0]);
+            printf(" add study:, strategy: or data.train_shards/val_shards to choose)");
+        }
+        printf("\nnetwork: %s (%zu parameters)\nblas: %s\n", arch, t.net.n_params, hp_blas_description());
         if (resume_path)
             printf("resumed from %s at epoch %d (batch %d)\n", resume_path, t.epoch, t.batch_in_epoch);
         for (int e = 0; e < t.n_history; e++)
@@ -242,6 +284,10 @@ int cmd_train(int argc, char **argv)
     if (t.epoch >= config.epochs && job.test_eval && !no_test) {
         if (hp_dataset_load_test(&test, job.data_path) != 0)
             goto fail;
+        if (test.n == 0) {
+            hp_errorf("%s: the test set is empty (0 images): nothing to evaluate; use --no-test", job.data_path);
+            goto fail;
+        }
         hp_eval ev;
         hp_trainer_evaluate(&t, &test, &ev);
         printf("test: loss %.4f accuracy %.4f precision %.4f recall %.4f F1 %.4f (%d images)\n", ev.loss,

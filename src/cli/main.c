@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_info.h"
 #include "cli.h"
+#include "cli_options.h"
 #include "dataset.h"
 #include "error.h"
 #include "job.h"
@@ -76,20 +78,29 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "hptune %s - hyperparameter tuning of CPU CNNs on MPI clusters\n\n"
-            "usage: hptune COMMAND [options]\n\n"
+            "usage: hptune COMMAND [options]     (hptune --version, hptune help COMMAND)\n\n"
             "commands:\n"
             "  prepare --from PATH --out FILE [--shards N]   CIFAR-10 binary -> HDF5\n"
-            "  check JOB.yaml                                validate a job file, print the plan\n"
+            "  check JOB.yaml                                validate a job file, build every\n"
+            "                                                configuration's shapes, print the plan\n"
             "  train JOB.yaml [--set key=value ...]          train one configuration (no MPI)\n"
-            "  run JOB.yaml [--out DIR] [--quiet]            run a study (under mpirun: rank 0\n"
+            "  run JOB.yaml [--out DIR]                      run a study (under mpirun: rank 0\n"
             "                                                coordinates, the others train)\n"
             "  resume DIR                                    continue an interrupted study\n"
-            "  status DIR                                    table of a study's trials\n"
-            "  export DIR --format csv|json|tensorboard      a study's results for scripts, TensorBoard\n"
-            "  report DIR [--out FILE]                       one offline HTML page of plots\n"
+            "  status DIR [--json]                           a study's trials; exit 0 finished, 3 not\n"
+            "                                                finished, 4 not a study\n"
+            "  export DIR [--format csv|json|tensorboard] [--per epoch|trial]   results for scripts, TensorBoard\n"
+            "  report DIR [--out FILE] [--heatmap a,b]       one offline HTML page of plots\n"
             "  bench [--json] [--quick]                      measure this machine\n\n"
-            "Run 'hptune COMMAND --help' for a command's options.\n",
+            "Options may be written --opt value or --opt=value, in any order.  Exit status:\n"
+            "0 success, 1 failure (one 'hptune: error:' line says why), 2 usage error.\n"
+            "Run 'hptune COMMAND --help' (or 'hptune help COMMAND') for a command's options.\n",
             HPTUNE_VERSION);
+}
+
+static void version(void)
+{
+    printf("hptune %s (git %s)\nbuilt with: %s\n", hp_build_version(), hp_build_revision(), hp_build_flags());
 }
 
 typedef int (*command_fn)(int argc, char **argv);
@@ -101,6 +112,29 @@ static const struct {
     {"run", cmd_run},         {"resume", cmd_run},    {"status", cmd_status},
     {"export", cmd_export},   {"report", cmd_report},   {"bench", cmd_bench},
 };
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static int find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return (int)i;
+    return -1;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[N_COMMANDS + 2];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    names[N_COMMANDS] = "help";
+    names[N_COMMANDS + 1] = NULL;
+    const char *near = hp_closest_name(name, names, 2);
+    fprintf(stderr, "hptune: error: unknown command '%s'%s%s%s\n", name, near ? "; did you mean '" : "",
+            near ? near : "", near ? "'?" : "");
+    fprintf(stderr, "usage: hptune COMMAND [options]\n(see 'hptune --help' for the commands)\n");
+    return HP_EXIT_USAGE;
+}
 
 int main(int argc, char **argv)
 {
@@ -108,21 +142,36 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return HP_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("hptune %s\n", HPTUNE_VERSION);
+    if (!strcmp(argv[1], "help")) { /* hptune help [COMMAND] */
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        int i = find_command(argv[2]);
+        if (i < 0)
+            return unknown_command(argv[2]);
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return commands[i].fn(2, help_argv);
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        version();
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) {
-            choose_blas_kernels(argv);
-            return commands[i].fn(argc - 1, argv + 1);
-        }
-    fprintf(stderr, "hptune: error: unknown command '%s'; run 'hptune --help' for the list\n", argv[1]);
-    return 2;
+    if (argv[1][0] == '-') {
+        fprintf(stderr, "hptune: error: '%s' before the command; write hptune COMMAND [options]\n", argv[1]);
+        fprintf(stderr, "usage: hptune COMMAND [options]\n(see 'hptune --help' for the commands)\n");
+        return HP_EXIT_USAGE;
+    }
+    int i = find_command(argv[1]);
+    if (i < 0)
+        return unknown_command(argv[1]);
+    choose_blas_kernels(argv);
+    hp_getopt_begin();
+    return commands[i].fn(argc - 1, argv + 1);
 }

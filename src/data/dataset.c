@@ -482,6 +482,19 @@ int hp_dataset_info(const char *path, int *n_shards, int *n_train, int *n_test)
     return rc;
 }
 
+int hp_dataset_shard_sizes(const char *path, int *sizes, int capacity, int *n_shards)
+{
+    dataset_file df;
+    if (open_dataset_file(&df, path) < 0)
+        return -1;
+    *n_shards = df.n_shards;
+    for (int s = 0; s < df.n_shards && s < capacity; s++)
+        sizes[s] = (int)(df.shard_offsets[s + 1] - df.shard_offsets[s]);
+    int rc = 0;
+    close_dataset_file(&df, &rc);
+    return rc;
+}
+
 int hp_dataset_load_shards(hp_dataset *ds, const char *path, const int *shards, int n_shards)
 {
     memset(ds, 0, sizeof *ds);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli_options.h"
 #include "error.h"
 #include "h5util.h"
 
@@ -860,73 +861,63 @@ int hp_prepare_cifar10(const char *from, const char *out_path, int n_shards)
     return prepare(from, out_path, n_shards, NULL);
 }
 
-static void print_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: hptune prepare --from PATH --out FILE [--shards N]\n"
-            "\n"
-            "Convert the official CIFAR-10 binary version into one HDF5 file.\n"
-            "\n"
-            "  --from PATH   cifar-10-binary.tar.gz, or the extracted cifar-10-batches-bin/\n"
-            "                folder (or the folder containing it)\n"
-            "  --out FILE    HDF5 file to write (replaced only when conversion succeeds)\n"
-            "  --shards N    class-balanced training shards (default 10); at most the number\n"
-            "                of images of the rarest class\n"
-            "  --help        show this help\n"
-            "\n"
-            "datasets/get_cifar10.sh fetches the tarball; `make data` runs both steps.\n");
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hptune: error: prepare: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nrun `hptune prepare --help` for usage\n");
-    return 2;
-}
+static const char prepare_help[] =
+    "usage: hptune prepare --from PATH --out FILE [--shards N]\n"
+    "\n"
+    "Convert the official CIFAR-10 binary version into one HDF5 file.\n"
+    "\n"
+    "  --from PATH   cifar-10-binary.tar.gz, or the extracted cifar-10-batches-bin/\n"
+    "                folder (or the folder containing it)\n"
+    "  --out FILE    HDF5 file to write (replaced only when conversion succeeds)\n"
+    "  --shards N    class-balanced training shards (default 10); at most the number\n"
+    "                of images of the rarest class\n"
+    "  -h, --help    show this help\n"
+    "Exit status: 0, 1 (a message says what is wrong with the input), 2 usage error.\n";
 
 int cmd_prepare(int argc, char **argv)
 {
     const char *from = NULL, *out = NULL, *shards_text = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            print_usage(stdout);
+    static const struct option options[] = {
+        {"from", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
+        {"shards", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int opt;
+    hp_getopt_begin();
+    while ((opt = hp_getopt(argc, argv, options, prepare_help)) != -1) {
+        switch (opt) {
+        case 'h':
+            hp_print_help(stdout, prepare_help);
             return 0;
+        case 'f':
+            from = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            shards_text = optarg;
+            break;
+        default:
+            return HP_EXIT_USAGE;
         }
-        static const char *const flags[] = {"--from", "--out", "--shards"};
-        const char **values[] = {&from, &out, &shards_text};
-        const char **target = NULL;
-        for (int f = 0; f < 3 && !target; f++) {
-            size_t len = strlen(flags[f]);
-            if (strncmp(arg, flags[f], len) != 0 || (arg[len] != '\0' && arg[len] != '='))
-                continue;
-            target = values[f];
-            if (arg[len] == '=')
-                *target = arg + len + 1; /* --out=FILE */
-            else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-                *target = argv[++i];
-            else
-                return usage_error("%s needs a value", flags[f]);
-            if (**target == '\0')
-                return usage_error("%s needs a non-empty value", flags[f]);
-        }
-        if (!target)
-            return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'",
-                               arg);
+        if (!*optarg)
+            return hp_usage_error("prepare", prepare_help, "--%s needs a non-empty value",
+                                  opt == 'f' ? "from" : opt == 'o' ? "out" : "shards");
     }
+    if (optind < argc)
+        return hp_usage_error("prepare", prepare_help, "unexpected argument '%s'", argv[optind]);
     if (!from)
-        return usage_error("%s is required (the CIFAR-10 binary tarball or folder)", "--from");
+        return hp_usage_error("prepare", prepare_help, "--from is required (the CIFAR-10 binary tarball or folder)");
     if (!out)
-        return usage_error("%s is required (the HDF5 file to write)", "--out");
+        return hp_usage_error("prepare", prepare_help, "--out is required (the HDF5 file to write)");
     int n_shards = 10;
     if (shards_text) {
         char *end;
         errno = 0;
         long value = strtol(shards_text, &end, 10);
         if (errno || *end != '\0' || end == shards_text || value < 1 || value > INT_MAX)
-            return usage_error("--shards must be a whole number of at least 1, not '%s'",
-                               shards_text);
+            return hp_usage_error("prepare", prepare_help, "--shards must be a whole number of at least 1, not '%s'",
+                                  shards_text);
         n_shards = (int)value;
     }
 

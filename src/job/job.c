@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "cli_options.h"
+#include "dataset.h"
 #include "functions.h"
 
 #include "error.h"
@@ -28,6 +31,12 @@
 #define MAX_TRIALS 1000000
 #define MAX_NAME_CHARS 100
 #define MAX_CONFIG_KEYS 128 /* room for the hyperparameter table */
+/* A job file nests 4 levels (top, space, a parameter, its list) and holds a
+ * few dozen keys: anything far beyond is refused before it is loaded, so
+ * that `check` answers any file under MAX_JOB_BYTES in milliseconds (libyaml
+ * takes quadratic time on deep flow nesting: 100,000 '[' took 15 s). */
+#define MAX_DEPTH 32
+#define MAX_ENTRIES 10000 /* keys of a mapping, items of a list */
 
 static const char *const section_keys[] = {"study", "data", "strategy", "objective",
                                            "space", "fixed", "output", NULL};
@@ -61,6 +70,7 @@ typedef struct parse_ctx {
     const yaml_node_t *metric_node;   /* study.metric's value, NULL if not given */
     const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
     const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
+    int one_configuration;            /* hp_job_load_one: study, strategy and shards may be left out */
 } parse_ctx;
 
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
@@ -126,47 +136,11 @@ static void join_names(const char *const *names, char *buf, size_t size)
     }
 }
 
-/* Optimal string alignment distance (Levenshtein plus adjacent swaps), so
+/* The closest name within edit distance 2 (first one on ties), or NULL:
  * "lerning_rate" and "learnign_rate" are both one edit from the real key. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 100;
-    int d[65][65];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-/* The closest name within edit distance 2 (first one on ties), or NULL. */
 static const char *closest_name(const char *word, const char *const *names)
 {
-    const char *best = NULL;
-    int best_distance = 3;
-    for (int i = 0; names[i]; i++) {
-        int dist = edit_distance(word, names[i]);
-        if (dist < best_distance) {
-            best_distance = dist;
-            best = names[i];
-        }
-    }
-    return best;
+    return hp_closest_name(word, names, 2);
 }
 
 /* The config key names as a NULL-terminated array in names[capacity]. */
@@ -226,12 +200,56 @@ static int expect_mapping(const parse_ctx *p, const yaml_node_t *node, const cha
                    describe(node, buf, sizeof buf), example);
 }
 
+/* Keys sorted by name, then position: duplicates become neighbours. */
+typedef struct key_ref {
+    const char *name;
+    int index;
+} key_ref;
+
+static int compare_key_refs(const void *x, const void *y)
+{
+    const key_ref *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : a->index - b->index;
+}
+
+/* The first key (in file order) that repeats an earlier one: its index,
+ * and the earlier one's in *first; -1 if none.  O(n log n) (a quadratic
+ * scan took 40 s on 80,000 keys). */
+static int first_duplicate(const parse_ctx *p, const yaml_node_t *map, int *first)
+{
+    int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    key_ref *refs = hp_xcalloc((size_t)n + 1, sizeof *refs);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *key = node_at(p, map->data.mapping.pairs.start[i].key);
+        if (key->type == YAML_SCALAR_NODE)
+            refs[m++] = (key_ref){scalar_text(key), i};
+    }
+    qsort(refs, (size_t)m, sizeof *refs, compare_key_refs);
+    int dup = -1;
+    for (int i = 1, group = 0; i < m; i++) {
+        if (strcmp(refs[i].name, refs[i - 1].name) != 0) {
+            group = i;
+            continue;
+        }
+        if (dup < 0 || refs[i].index < dup) {
+            dup = refs[i].index;
+            *first = refs[group].index;
+        }
+    }
+    free(refs);
+    return dup;
+}
+
 /* Every key of a mapping must be a plain name, appear once and be known
- * (known == NULL: any name; the caller checks it). */
+ * (known == NULL: any name; the caller checks it).  Reports the first
+ * problem in file order. */
 static int check_keys(const parse_ctx *p, const yaml_node_t *map, const char *section,
                       const char *const *known, const char *known_hint)
 {
     char names[512], near[96], buf[64];
+    int first = -1, dup = first_duplicate(p, map, &first);
     for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
         yaml_node_t *key = node_at(p, pair->key);
         const char *prefix = section[0] ? section : "";
@@ -240,12 +258,9 @@ static int check_keys(const parse_ctx *p, const yaml_node_t *map, const char *se
             return fail_at(p, key, "%s%sa key must be a name, got %s; write name: value", prefix, dot,
                            describe(key, buf, sizeof buf));
         const char *name = scalar_text(key);
-        for (yaml_node_pair_t *prev = map->data.mapping.pairs.start; prev < pair; prev++) {
-            yaml_node_t *prev_key = node_at(p, prev->key);
-            if (prev_key->type == YAML_SCALAR_NODE && strcmp(scalar_text(prev_key), name) == 0)
-                return fail_at(p, key, "%s%sduplicate key '%s' (first given at line %d); remove one of them",
-                               prefix, dot, name, line_of(prev_key));
-        }
+        if (pair - map->data.mapping.pairs.start == dup)
+            return fail_at(p, key, "%s%sduplicate key '%s' (first given at line %d); remove one of them",
+                           prefix, dot, name, line_of(node_at(p, map->data.mapping.pairs.start[first].key)));
         if (!known)
             continue;
         if (name_index(name, known) < 0) {
@@ -333,6 +348,8 @@ static int get_string(const parse_ctx *p, const yaml_node_t *node, const char *w
 {
     if (expect_scalar(p, node, what, "a text value") != 0)
         return -1;
+    if (scalar_text(node)[0] == '\0') /* "" or '': YAML's empty text (a plain empty value is null) */
+        return fail_at(p, node, "%s: the value is empty text; give a value", what);
     free(*out);
     *out = hp_xstrdup(scalar_text(node));
     return 0;
@@ -489,6 +506,23 @@ static int parse_shards(const parse_ctx *p, const yaml_node_t *section_key, cons
     return 0;
 }
 
+/* data.path: relative to the job file's folder.  Job files written for
+ * hptune 0.1 gave it relative to the current directory: a relative path
+ * that names no file beside the job file but one from the current directory
+ * is taken from there, so they keep working. */
+static char *resolve_data_path(const char *job_path, const char *name)
+{
+    const char *slash = strrchr(job_path, '/');
+    if (name[0] == '/' || !slash)
+        return hp_xstrdup(name);
+    char *beside = hp_xasprintf("%.*s/%s", (int)(slash - job_path), job_path, name);
+    if (access(beside, F_OK) != 0 && access(name, F_OK) == 0) {
+        free(beside);
+        return hp_xstrdup(name);
+    }
+    return beside;
+}
+
 static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     hp_job *job = p->job;
@@ -502,6 +536,16 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
         return fail_at(p, section_key, "data: missing 'path'; add path: datasets/cifar10.h5 (made by hptune prepare)");
     if (get_string(p, v, "data.path", &job->data_path) != 0)
         return -1;
+    char *given = job->data_path;
+    job->data_path = resolve_data_path(p->path, given);
+    free(given);
+    if (p->one_configuration && !lookup(p, map, "train_shards", NULL) && !lookup(p, map, "val_shards", NULL)) {
+        job->defaults |= HP_JOB_DEFAULT_SHARDS; /* hp_job_default_shards() fills them in */
+        job->test_eval = 1;
+        if ((v = lookup(p, map, "test_eval", NULL)) && get_bool(p, v, "data.test_eval", &job->test_eval) != 0)
+            return -1;
+        return 0;
+    }
     if (parse_shards(p, section_key, map, "train_shards", job->train_shards, &job->n_train_shards) != 0 ||
         parse_shards(p, section_key, map, "val_shards", job->val_shards, &job->n_val_shards) != 0)
         return -1;
@@ -1111,6 +1155,77 @@ static int yaml_syntax_error(const yaml_parser_t *parser, const char *text, cons
                                                      "space after the colon, and that brackets are closed");
 }
 
+/* Before loading: refuse nesting deeper than MAX_DEPTH and collections of
+ * more than MAX_ENTRIES entries, streaming libyaml's events and stopping at
+ * the first excess (libyaml's loader is quadratic in the nesting depth of
+ * flow collections). */
+static int prescan(const char *text, const char *path)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        HP_PANIC("libyaml could not initialise a parser (out of memory)");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    long entries[MAX_DEPTH + 2] = {0}; /* nodes in each open collection (a mapping's: 2 per key) */
+    int is_mapping[MAX_DEPTH + 2] = {0};
+    int depth = 0, rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            rc = 1; /* a syntax error: the loader reports it with its context */
+            break;
+        }
+        int line = (int)e.start_mark.line + 1, column = (int)e.start_mark.column + 1;
+        switch (e.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+            if (depth > 0 && ++entries[depth] > (is_mapping[depth] ? 2L : 1L) * MAX_ENTRIES)
+                rc = HP_ERR("%s:%d:%d: more than %d entries in one list or mapping; a job file holds a few "
+                            "dozen (is this the right file?)", path, line, column, MAX_ENTRIES);
+            if (rc == 0 && (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT)) {
+                if (++depth > MAX_DEPTH)
+                    rc = HP_ERR("%s:%d:%d: nested more than %d levels deep; a job file needs 4 (section, "
+                                "parameter, distribution, list): is this the right file?", path, line, column,
+                                MAX_DEPTH);
+                else
+                    entries[depth] = 0, is_mapping[depth] = e.type == YAML_MAPPING_START_EVENT;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&parser);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A study name from a job file's name: jobs/my job.yaml -> "my-job". */
+static char *name_from_path(const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t len = strcspn(base, ".");
+    if (len == 0 || len > MAX_NAME_CHARS)
+        len = strlen(base) > MAX_NAME_CHARS ? MAX_NAME_CHARS : strlen(base);
+    char *name = hp_xcalloc(len + 2, 1);
+    for (size_t i = 0; i < len; i++) {
+        char c = base[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        name[i] = ok ? c : '-';
+    }
+    if (!name[0])
+        strcpy(name, "train");
+    return name;
+}
+
 static int parse_document(parse_ctx *p, const yaml_node_t *root)
 {
     hp_job *job = p->job;
@@ -1124,10 +1239,16 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
         return -1;
 
     yaml_node_t *key, *map;
-    if (!(map = lookup(p, root, "study", &key)))
+    if (!(map = lookup(p, root, "study", &key)) && p->one_configuration) {
+        job->name = name_from_path(p->path);
+        job->defaults |= HP_JOB_DEFAULT_NAME;
+        job->metric = HP_METRIC_VAL_ACCURACY;
+        job->maximize = hp_metric_maximize_default(job->metric);
+    } else if (!map) {
         return fail_at(p, root, "missing section 'study'; add study: {name: <study name>}");
-    if (parse_study(p, key, map) != 0)
+    } else if (parse_study(p, key, map) != 0) {
         return -1;
+    }
     /* The objective first: only training needs a data section. */
     yaml_node_t *objective_key = NULL;
     if ((map = lookup(p, root, "objective", &objective_key)) && !is_empty(map)) {
@@ -1144,12 +1265,19 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
     } else {
         job->test_eval = 0; /* nothing to evaluate without data */
     }
-    if (!(map = lookup(p, root, "strategy", &key)))
+    if (!(map = lookup(p, root, "strategy", &key)) && p->one_configuration) {
+        job->strategy = HP_STRATEGY_RANDOM; /* one trial: the fixed configuration */
+        job->max_trials = 1;
+        job->defaults |= HP_JOB_DEFAULT_STRATEGY;
+        p->strategy_node = root;
+    } else if (!map) {
         return fail_at(p, root, "missing section 'strategy'; add strategy: {name: random, max_trials: 20} "
                                 "(or grid, asha, tpe, bohb)");
-    p->strategy_node = key;
-    if (parse_strategy(p, key, map) != 0)
-        return -1;
+    } else {
+        p->strategy_node = key;
+        if (parse_strategy(p, key, map) != 0)
+            return -1;
+    }
     /* Optional sections may be present but empty (everything below them commented out). */
     if ((map = lookup(p, root, "fixed", &key)) && !is_empty(map) && parse_fixed(p, key, map) != 0)
         return -1;
@@ -1165,7 +1293,11 @@ static int parse_document(parse_ctx *p, const yaml_node_t *root)
     return check_across_sections(p, space_map);
 }
 
-int hp_job_parse(hp_job *job, const char *text, const char *path)
+static int parse_job(hp_job *job, const char *text, const char *path, int one_configuration);
+
+int hp_job_parse(hp_job *job, const char *text, const char *path) { return parse_job(job, text, path, 0); }
+
+static int parse_job(hp_job *job, const char *text, const char *path, int one_configuration)
 {
     memset(job, 0, sizeof *job);
     job->path = hp_xstrdup(path);
@@ -1196,7 +1328,12 @@ int hp_job_parse(hp_job *job, const char *text, const char *path)
     memset(&p, 0, sizeof p);
     p.path = path;
     p.job = job;
+    p.one_configuration = one_configuration;
 
+    if (prescan(text, path) != 0) {
+        hp_job_release(job);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     int rc = -1;
@@ -1239,7 +1376,11 @@ release_parser:
     return rc;
 }
 
-int hp_job_load(hp_job *job, const char *path)
+static int load_job(hp_job *job, const char *path, int one_configuration);
+int hp_job_load(hp_job *job, const char *path) { return load_job(job, path, 0); }
+int hp_job_load_one(hp_job *job, const char *path) { return load_job(job, path, 1); }
+
+static int load_job(hp_job *job, const char *path, int one_configuration)
 {
     memset(job, 0, sizeof *job);
     FILE *f = fopen(path, "rb");
@@ -1271,7 +1412,7 @@ int hp_job_load(hp_job *job, const char *path)
         HP_ERR("%s: the job file contains a NUL byte (a binary file?); give a YAML text file", path);
         goto release_text;
     }
-    rc = hp_job_parse(job, text, path);
+    rc = parse_job(job, text, path, one_configuration);
 release_text:
     free(text);
     fclose(f);
@@ -1307,5 +1448,46 @@ int hp_job_check_shards(const hp_job *job, int n_shards)
                               "use shard numbers below %d or prepare the data with more shards",
                               job->path, job->shards_line, job->shards_column, lists[l].name,
                               lists[l].shards[i], job->data_path, n_shards, n_shards - 1, n_shards);
+    return 0;
+}
+
+int hp_job_check_data(const hp_job *job)
+{
+    int sizes[HP_MAX_SHARDS * 4], n_shards = 0;
+    if (hp_dataset_shard_sizes(job->data_path, sizes, HP_MAX_SHARDS * 4, &n_shards) != 0 ||
+        hp_job_check_shards(job, n_shards) != 0)
+        return -1;
+    const struct { const char *name; const int *shards; int count; } lists[] = {
+        {"train_shards", job->train_shards, job->n_train_shards},
+        {"val_shards", job->val_shards, job->n_val_shards},
+    };
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l].count; i++) {
+            int shard = lists[l].shards[i];
+            if (shard < HP_MAX_SHARDS * 4 && sizes[shard] == 0)
+                return HP_ERR("%s:%d:%d: data.%s: shard %d of %s holds no images (prepared with more shards "
+                              "than a class has images?); list other shards, or prepare the data with fewer",
+                              job->path, job->shards_line, job->shards_column, lists[l].name, shard,
+                              job->data_path);
+        }
+    return 0;
+}
+
+int hp_job_default_shards(hp_job *job, int n_shards)
+{
+    if (!(job->defaults & HP_JOB_DEFAULT_SHARDS))
+        return 0;
+    if (n_shards < 2)
+        return HP_ERR("%s: data: %s has %d shard; without train_shards and val_shards every shard but the last "
+                      "trains and the last validates, which needs 2: list the shards, or prepare the data with "
+                      "--shards 2 or more", job->path, job->data_path, n_shards);
+    if (n_shards - 1 > HP_MAX_SHARDS)
+        return HP_ERR("%s: data: %s has %d shards; list at most %d in train_shards", job->path, job->data_path,
+                      n_shards, HP_MAX_SHARDS);
+    job->n_train_shards = n_shards - 1;
+    for (int i = 0; i < n_shards - 1; i++)
+        job->train_shards[i] = i;
+    job->n_val_shards = 1;
+    job->val_shards[0] = n_shards - 1;
     return 0;
 }

@@ -35,9 +35,17 @@ static int mpi_fail_at(const char *src_file, int src_line, const char *call, int
         mpi_rc_ == MPI_SUCCESS ? 0 : mpi_fail_at(__FILE__, __LINE__, #call, mpi_rc_); \
     })
 
+/* Set once any MPI call has failed: the job's communication is then broken
+ * (e.g. two ranks cannot reach each other), and MPI_Finalize would wait
+ * forever for ranks that are still blocked in a collective, so
+ * hp_comm_finalize() ends the whole job with MPI_Abort instead.  The only
+ * state in this file; it describes the process's MPI library, not a study. */
+static int mpi_broken;
+
 /* Record MPI's own message for a failed call. */
 static int mpi_fail_at(const char *src_file, int src_line, const char *call, int code)
 {
+    mpi_broken = 1;
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(code, text, &len);
@@ -64,6 +72,8 @@ int hp_comm_init(int *argc, char ***argv, int *rank, int *size)
 
 void hp_comm_finalize(void)
 {
+    if (mpi_broken)
+        hp_comm_abort(1);
     LSAN_IGNORE_BEGIN();
     MPI_Finalize();
     LSAN_IGNORE_END();
@@ -87,6 +97,46 @@ int hp_comm_bcast_text(char **text, int status)
     if (header[1] > 0 && MPI_CALL(MPI_Bcast(*text, (int)header[1], MPI_CHAR, 0, MPI_COMM_WORLD)) != 0)
         return -1;
     return (int)header[0];
+}
+
+#define FIRST_PROBLEM_TAG 0x7e01 /* above every event type (transport.h: tag = event type) */
+
+int hp_comm_first_problem(const char *mine, char **first)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *first = NULL;
+    int candidate = mine ? rank : size, lowest = size;
+    if (MPI_CALL(MPI_Allreduce(&candidate, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != 0) {
+        if (rank == 0)
+            *first = hp_xstrdup(hp_error_message());
+        return 0;
+    }
+    if (lowest >= size)
+        return -1;
+    if (rank == lowest && rank != 0) {
+        MPI_CALL(MPI_Send(mine, (int)strlen(mine) + 1, MPI_CHAR, 0, FIRST_PROBLEM_TAG, MPI_COMM_WORLD));
+    } else if (rank == 0) {
+        if (lowest == 0) {
+            *first = hp_xstrdup(mine);
+        } else {
+            MPI_Status st;
+            int count = 0;
+            if (MPI_CALL(MPI_Probe(lowest, FIRST_PROBLEM_TAG, MPI_COMM_WORLD, &st)) == 0 &&
+                MPI_Get_count(&st, MPI_CHAR, &count) == MPI_SUCCESS && count > 0) {
+                *first = hp_xcalloc((size_t)count + 1, 1);
+                if (MPI_CALL(MPI_Recv(*first, count, MPI_CHAR, lowest, FIRST_PROBLEM_TAG, MPI_COMM_WORLD,
+                                      MPI_STATUS_IGNORE)) != 0) {
+                    free(*first);
+                    *first = hp_xstrdup(hp_error_message());
+                }
+            } else {
+                *first = hp_xstrdup(hp_error_message());
+            }
+        }
+    }
+    return lowest;
 }
 
 int hp_comm_send(int dest, int tag, const void *data, size_t size)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli_options.h"
 #include "error.h"
 
 static const char *const padding_names[] = {"same", "valid", NULL};
@@ -263,9 +264,15 @@ int hp_config_apply_assignment(hp_config *c, const char *assignment)
     memcpy(name, assignment, len);
     name[len] = '\0';
     const hp_key *k = hp_config_find_key(name);
-    if (!k)
-        return HP_ERR("--set '%s': unknown hyperparameter '%s' (hptune train --help lists them)",
-                      assignment, name);
+    if (!k) {
+        const char *names[N_KEYS + 1];
+        for (size_t i = 0; i < N_KEYS; i++)
+            names[i] = config_keys[i].name;
+        names[N_KEYS] = NULL;
+        const char *near = hp_closest_name(name, names, 2);
+        return HP_ERR("--set '%s': unknown hyperparameter '%s'%s%s%s (hptune train --help-keys lists them)",
+                      assignment, name, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
     double v;
     if (hp_config_parse_value(k, eq + 1, &v) != 0 || hp_config_set(c, k, v) != 0) {
         hp_error_prefix("--set");

@@ -160,51 +160,60 @@ static void initialise(hp_net *net, hp_rng *rng)
     }
 }
 
-int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *init_rng)
+/* The layers of config, with their shapes and parameter offsets (no buffers). */
+static int build_layers(hp_net *net, const hp_config *config, int max_batch, net_builder *b)
 {
     memset(net, 0, sizeof *net);
     if (hp_config_validate(config) != 0)
         return -1;
     net->config = *config;
     net->max_batch = max_batch;
-    net_builder b = {.net = net, .C = HP_IMAGE_C, .H = HP_IMAGE_H, .W = HP_IMAGE_W};
-
+    *b = (net_builder){.net = net, .C = HP_IMAGE_C, .H = HP_IMAGE_H, .W = HP_IMAGE_W};
     for (int block = 0; block < config->num_blocks; block++) {
-        if (add_conv(&b, hp_config_block_filters(config, block), config) != 0)
-            goto fail;
+        if (add_conv(b, hp_config_block_filters(config, block), config) != 0)
+            return -1;
         if (config->batch_norm)
-            add_batchnorm(&b);
-        add_activation(&b, config);
-        if (add_pool(&b, config) != 0)
-            goto fail;
-        add_dropout(&b, config->conv_dropout);
+            add_batchnorm(b);
+        add_activation(b, config);
+        if (add_pool(b, config) != 0)
+            return -1;
+        add_dropout(b, config->conv_dropout);
     }
-    hp_layer *flatten = add_layer(&b, HP_LAYER_FLATTEN);
+    hp_layer *flatten = add_layer(b, HP_LAYER_FLATTEN);
     flatten->out_size = flatten->in_size;
     for (int h = 0; h < config->head_layers; h++) {
-        add_dense(&b, config->head_units);
-        add_activation(&b, config);
-        add_dropout(&b, config->head_dropout);
+        add_dense(b, config->head_units);
+        add_activation(b, config);
+        add_dropout(b, config->head_dropout);
     }
-    add_dense(&b, HP_NUM_CLASSES);
+    add_dense(b, HP_NUM_CLASSES);
+    net->n_params = b->params;
+    net->n_bn_state = b->bn_state;
+    return 0;
+}
 
-    /* Arenas. */
-    net->n_params = b.params;
-    net->params = hp_xalloc_floats(b.params);
-    net->grads = hp_xalloc_floats(b.params);
-    net->opt_m = hp_xalloc_floats(b.params);
-    net->opt_v = hp_xalloc_floats(b.params);
-    net->n_bn_state = b.bn_state;
-    net->bn_state = hp_xalloc_floats(b.bn_state);
+/* Every buffer of the network: allocated (allocate != 0) or only counted.
+ * Returns the floats they take. */
+static size_t layer_buffers(hp_net *net, int allocate)
+{
+    int max_batch = net->max_batch;
+    size_t total = 4 * net->n_params + net->n_bn_state; /* params, grads, m, v; bn state */
+    if (allocate) {
+        net->params = hp_xalloc_floats(net->n_params);
+        net->grads = hp_xalloc_floats(net->n_params);
+        net->opt_m = hp_xalloc_floats(net->n_params);
+        net->opt_v = hp_xalloc_floats(net->n_params);
+        net->bn_state = hp_xalloc_floats(net->n_bn_state);
+    }
     size_t max_act = (size_t)HP_IMAGE_BYTES, workspace = 0;
     for (int i = 0; i < net->n_layers; i++) {
         hp_layer *L = &net->layers[i];
-        size_t n_out = (size_t)max_batch * L->out_size;
+        size_t n_out = (size_t)max_batch * L->out_size, out = 0, aux = 0;
         if (L->out_size > max_act)
             max_act = L->out_size;
         switch (L->kind) {
         case HP_LAYER_CONV:
-            L->out = hp_xalloc_floats(n_out);
+            out = n_out;
             if (conv2d_workspace_floats(&L->conv) > workspace)
                 workspace = conv2d_workspace_floats(&L->conv);
             break;
@@ -212,30 +221,65 @@ int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *ini
         case HP_LAYER_BATCHNORM:
         case HP_LAYER_DROPOUT:
         case HP_LAYER_POOL:
-            L->out = hp_xalloc_floats(n_out);
+            out = n_out;
             break;
         case HP_LAYER_ACTIVATION:
         case HP_LAYER_FLATTEN:
         case HP_LAYER_KIND_COUNT:
             break;
         }
-        if (L->kind == HP_LAYER_POOL)
-            L->aux = hp_xalloc_floats(n_out); /* int32 argmax, same size as floats */
-        else if (L->kind == HP_LAYER_DROPOUT)
-            L->aux = hp_xalloc_floats(n_out);
+        if (L->kind == HP_LAYER_POOL || L->kind == HP_LAYER_DROPOUT)
+            aux = n_out; /* POOL: int32 argmax, same size as floats; DROPOUT: mask */
         else if (L->kind == HP_LAYER_BATCHNORM)
-            L->aux = hp_xalloc_floats(2 * (size_t)L->bn.C);
+            aux = 2 * (size_t)L->bn.C;
+        if (allocate && out)
+            L->out = hp_xalloc_floats(out);
+        if (allocate && aux)
+            L->aux = hp_xalloc_floats(aux);
+        total += out + aux;
     }
-    net->workspace = hp_xalloc_floats(workspace);
-    net->grad_a = hp_xalloc_floats((size_t)max_batch * max_act);
-    net->grad_b = hp_xalloc_floats((size_t)max_batch * max_act);
-    net->probs = hp_xalloc_floats((size_t)max_batch * HP_NUM_CLASSES);
+    total += workspace + 2 * (size_t)max_batch * max_act + (size_t)max_batch * HP_NUM_CLASSES;
+    if (allocate) {
+        net->workspace = hp_xalloc_floats(workspace);
+        net->grad_a = hp_xalloc_floats((size_t)max_batch * max_act);
+        net->grad_b = hp_xalloc_floats((size_t)max_batch * max_act);
+        net->probs = hp_xalloc_floats((size_t)max_batch * HP_NUM_CLASSES);
+    }
+    return total;
+}
+
+int hp_net_init(hp_net *net, const hp_config *config, int max_batch, hp_rng *init_rng)
+{
+    net_builder b;
+    if (build_layers(net, config, max_batch, &b) != 0)
+        goto fail;
+    layer_buffers(net, 1);
     initialise(net, init_rng);
     return 0;
 fail:
     hp_error_prefix("the network cannot be built");
     hp_net_release(net);
     return -1;
+}
+
+int hp_net_plan_shapes(hp_net_plan *plan, const hp_config *config, int max_batch)
+{
+    hp_net net;
+    net_builder b;
+    memset(plan, 0, sizeof *plan);
+    int rc = build_layers(&net, config, max_batch, &b);
+    if (rc == 0) {
+        plan->n_params = net.n_params;
+        plan->n_bn_state = net.n_bn_state;
+        plan->forward_flops = 2.0 * net.forward_macs;
+        plan->bytes = sizeof(float) * layer_buffers(&net, 0);
+        plan->n_layers = net.n_layers;
+        plan->features = net.layers[net.n_layers - 1].dense_in;
+    } else if (strncmp(hp_error_message(), "the network", 11) != 0) {
+        hp_error_prefix("the network cannot be built");
+    }
+    free(net.layers);
+    return rc;
 }
 
 void hp_net_release(hp_net *net)

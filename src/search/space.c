@@ -92,19 +92,24 @@ static void set_or_panic(hp_config *config, const hp_key *k, double value)
         HP_PANIC("space value rejected after validation: %s", hp_error_message());
 }
 
+void hp_space_grid_point(const hp_job *job, long index, hp_config *config)
+{
+    long size = hp_space_grid_size(job);
+    if (size <= 0)
+        HP_PANIC("a grid point of a space with a continuous parameter (the parser rejects this)");
+    index %= size;
+    for (int i = job->n_params - 1; i >= 0; i--) { /* last parameter varies fastest */
+        const hp_param *p = &job->params[i];
+        set_or_panic(config, p->key, p->values[index % p->n_values]);
+        index /= p->n_values;
+    }
+}
+
 void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config)
 {
     *config = job->fixed;
     if (job->strategy == HP_STRATEGY_GRID) { /* the only strategy that enumerates the whole space */
-        long size = hp_space_grid_size(job);
-        if (size <= 0)
-            HP_PANIC("grid strategy with a continuous parameter (the parser rejects this)");
-        long index = (long)trial_id % size;
-        for (int i = job->n_params - 1; i >= 0; i--) { /* last parameter varies fastest */
-            const hp_param *p = &job->params[i];
-            set_or_panic(config, p->key, p->values[index % p->n_values]);
-            index /= p->n_values;
-        }
+        hp_space_grid_point(job, trial_id, config);
     } else {
         long index = trial_id;
         for (int i = job->n_params - 1; i >= 0; i--) { /* grid parameters: enumerated */

@@ -41,6 +41,7 @@ typedef struct strategy_ops {
     hp_strategy_kind kind;
     const char *name;
     int rungs; /* ASHA's rungs and promotions; else one rung of each trial's own epochs */
+    int any_point; /* proposals may be any point of the space (a model), not a known sequence */
     void (*new_config)(const hp_strategy *s, int t, hp_config *out);
     /* optional: a model fed every rung result and failure in order (bohb) */
     void *(*model_new)(const hp_job *job, int n_levels);
@@ -53,11 +54,11 @@ static void config_from_tpe(const hp_strategy *s, int t, hp_config *out);
 static void config_from_bohb(const hp_strategy *s, int t, hp_config *out);
 
 static const strategy_ops strategies[] = {
-    {HP_STRATEGY_GRID, "grid", 0, config_from_space, NULL, NULL, NULL},
-    {HP_STRATEGY_RANDOM, "random", 0, config_from_space, NULL, NULL, NULL},
-    {HP_STRATEGY_ASHA, "asha", 1, config_from_space, NULL, NULL, NULL},
-    {HP_STRATEGY_TPE, "tpe", 0, config_from_tpe, NULL, NULL, NULL},
-    {HP_STRATEGY_BOHB, "bohb", 1, config_from_bohb, hp_bohb_model_new, hp_bohb_model_free, hp_bohb_model_result},
+    {HP_STRATEGY_GRID, "grid", 0, 0, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_RANDOM, "random", 0, 0, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_ASHA, "asha", 1, 0, config_from_space, NULL, NULL, NULL},
+    {HP_STRATEGY_TPE, "tpe", 0, 1, config_from_tpe, NULL, NULL, NULL},
+    {HP_STRATEGY_BOHB, "bohb", 1, 1, config_from_bohb, hp_bohb_model_new, hp_bohb_model_free, hp_bohb_model_result},
 };
 
 static const strategy_ops *ops_of(hp_strategy_kind kind)
@@ -609,6 +610,7 @@ int hp_strategy_num_trials(const hp_strategy *s) { return s->n_trials; }
 const hp_job *hp_strategy_job(const hp_strategy *s) { return s->p.job; }
 int hp_strategy_max_trials(const hp_strategy *s) { return s->p.max_trials; }
 int hp_strategy_has_rungs(const hp_strategy *s) { return s->ops->rungs; }
+int hp_strategy_proposes_any_point(const hp_strategy *s) { return s->ops->any_point; }
 int hp_strategy_num_brackets(const hp_strategy *s) { return s->n_brackets; }
 
 hp_trial_status hp_strategy_trial_status(const hp_strategy *s, int t)

@@ -26,6 +26,7 @@ void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quie
     c->n_workers = n_workers;
     c->quiet = quiet;
     c->out = out;
+    c->progress_every = 10.0;
     c->worker = hp_xcalloc((size_t)n_workers + 1, sizeof *c->worker);
     for (int r = 1; r <= n_workers; r++)
         c->worker[r] = HP_WORKER_STARTING;
@@ -39,8 +40,10 @@ void hp_coordinator_release(hp_coordinator *c)
     c->tb = NULL;
     free(c->worker);
     free(c->fatal);
+    free(c->last_state);
     c->worker = NULL;
     c->fatal = NULL;
+    c->last_state = NULL;
 }
 
 static double elapsed_total(const hp_coordinator *c) { return c->study->elapsed_before + (wall_seconds() - c->start); }
@@ -51,51 +54,120 @@ static void format_duration(double s, char *buf, size_t size)
     snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
+/* Seconds per epoch, measured: the mean wall time of the recorded epochs
+ * (worker-side, so several workers do not blur it), or for objectives that
+ * record none the coordinator's own clock over this run's reports. */
+static double seconds_per_epoch(const hp_coordinator *c, double run_seconds)
+{
+    const hp_study *s = c->study;
+    double sum = 0;
+    long n = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        for (int e = 0; e < s->trials[i].n_epochs; e++) {
+            double sec = s->trials[i].epochs[e].values[HP_COL_SECONDS];
+            if (isfinite(sec) && sec > 0) {
+                sum += sec;
+                n++;
+            }
+        }
+    if (n)
+        return sum / (double)n;
+    int workers = c->n_workers ? c->n_workers : 1;
+    return c->epochs_reported ? run_seconds * workers / (double)c->epochs_reported : NAN;
+}
+
+/* The time left, as an estimate: the strategy's worst case of epochs still
+ * to train, at the measured seconds per epoch, spread over the workers.  It
+ * may rise (a slower configuration, a promotion) but only a quarter of the
+ * way per line, so consecutive lines do not jump; it falls freely. */
+static void estimate_left(hp_coordinator *c, double now, char *buf, size_t size)
+{
+    hp_study *s = c->study;
+    hp_strategy_params p;
+    hp_strategy_params_from_job(&p, &s->job);
+    long worst = hp_strategy_worst_case_epochs(&p), done = 0;
+    for (int i = 0; i < s->n_trials; i++)
+        done += s->trials[i].n_epochs;
+    long left_epochs = worst > done ? worst - done : 0;
+    double per_epoch = seconds_per_epoch(c, now - c->start);
+    int workers = c->n_workers ? c->n_workers : 1;
+    if (!isfinite(per_epoch)) {
+        snprintf(buf, size, "time left: no epoch measured yet");
+        return;
+    }
+    double raw = (double)left_epochs * per_epoch / workers;
+    double est = raw;
+    if (c->eta_time > 0) {
+        double expected = c->eta - (now - c->eta_time);
+        if (expected < 0)
+            expected = 0;
+        if (raw > expected)
+            est = expected + 0.25 * (raw - expected);
+    }
+    c->eta = est;
+    c->eta_time = now;
+    char left[32];
+    format_duration(est, left, sizeof left);
+    snprintf(buf, size, "about %s left (estimate: at most %ld epochs to go, %.3g s each, %d worker%s)", left,
+             left_epochs, per_epoch, workers, workers == 1 ? "" : "s");
+}
+
 static void print_progress(hp_coordinator *c, int force)
 {
     double now = wall_seconds();
-    if (c->quiet || (!force && now - c->last_progress < 10.0))
+    if (c->quiet || (!force && now - c->last_progress < c->progress_every))
         return;
-    c->last_progress = now;
     hp_study *s = c->study;
     int counts[HP_TRIAL_STATUS_COUNT];
     hp_study_count_status(s, counts);
     double value;
     int epoch;
     int best = hp_study_best_trial(s, &value, &epoch);
-    char elapsed[32], left[32] = "?";
-    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
-    hp_strategy_params p;
-    hp_strategy_params_from_job(&p, &s->job);
-    long worst = hp_strategy_worst_case_epochs(&p);
-    long done = 0;
-    for (int i = 0; i < s->n_trials; i++)
-        done += s->trials[i].n_epochs;
-    double run_seconds = now - c->start;
-    if (c->epochs_reported > 0 && worst > done)
-        format_duration(run_seconds / (double)c->epochs_reported * (double)(worst - done), left, sizeof left);
-    else if (worst <= done)
-        snprintf(left, sizeof left, "0:00:00");
-    fprintf(c->out, "[%s] trials %d/%d: %d running, %d paused, %d completed, %d stopped, %d failed | ", elapsed,
-            s->n_trials, hp_strategy_max_trials(s->strategy), counts[HP_TRIAL_RUNNING], counts[HP_TRIAL_PAUSED],
-            counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
+    char state[1536];
+    int used = snprintf(state, sizeof state, "trials %d/%d: %d running, %d paused, %d completed, %d stopped, %d failed | ",
+                        s->n_trials, hp_strategy_max_trials(s->strategy), counts[HP_TRIAL_RUNNING],
+                        counts[HP_TRIAL_PAUSED], counts[HP_TRIAL_COMPLETED], counts[HP_TRIAL_STOPPED],
+                        counts[HP_TRIAL_FAILED]);
     if (best >= 0) {
         char config[1024];
         hp_study_format_space(s, &s->trials[best].config, config, sizeof config);
-        fprintf(c->out, "best %s %.4f (trial %d, epoch %d: %s)", hp_metric_name(s->job.metric), value, best,
-                epoch, config);
+        snprintf(state + used, sizeof state - (size_t)used, "best %s %.4f (trial %d, epoch %d: %s)",
+                 hp_metric_name(s->job.metric), value, best, epoch, config);
     } else {
-        fprintf(c->out, "no results yet");
+        snprintf(state + used, sizeof state - (size_t)used, "no results yet");
     }
-    fprintf(c->out, " | at most %s left\n", left);
+    /* a line only when something changed: trials, their states, the best */
+    long epochs_now = c->epochs_reported;
+    if (!force && c->last_state && !strcmp(c->last_state, state) && epochs_now == c->last_state_epochs)
+        return;
+    free(c->last_state);
+    c->last_state = hp_xstrdup(state);
+    c->last_state_epochs = epochs_now;
+    c->last_progress = now;
+    char elapsed[32], left[256];
+    format_duration(elapsed_total(c), elapsed, sizeof elapsed);
+    estimate_left(c, now, left, sizeof left);
+    fprintf(c->out, "[%s] %s | %s\n", elapsed, state, left);
     fflush(c->out);
 }
 
-/* Record an event in the study, then show it in the live views. */
+/* Journal an event and apply it, then show it in the live views.  A journal
+ * that cannot be appended to (a full disk) stops the study like a fatal
+ * error: nothing more is recorded, what was recorded stays, and
+ * hp_coordinator_finish says how to continue. */
 static int record(hp_coordinator *c, const hp_event *e)
 {
-    if (hp_study_record(c->study, e) != 0)
-        return -1;
+    if (c->journal_failed)
+        return 0; /* stopping; reports that still arrive are redone on resume */
+    long before = c->study->n_events;
+    if (hp_study_record(c->study, e) != 0) {
+        if (c->study->n_events != before)
+            return -1; /* recorded, but it does not fit the state */
+        c->journal_failed = 1;
+        if (!c->fatal)
+            c->fatal = hp_xstrdup(hp_error_message());
+        return 0;
+    }
     if (c->tb && hp_tb_live_event(c->tb, c->study, e) != 0) {
         /* a view, not the record: say so once and go on without it */
         fprintf(stderr, "hptune: warning: %s; TensorBoard files are no longer updated (the study goes on; "
@@ -140,13 +212,12 @@ static void housekeeping(hp_coordinator *c)
 
 int hp_coordinator_begin(hp_coordinator *c, int resume)
 {
-    if (resume) {
-        hp_event e = hp_event_make(HP_EV_RESUMED, -1, 0);
-        e.seconds = (double)time(NULL);
-        e.flag = c->n_workers ? c->n_workers : 1;
-        if (hp_study_record(c->study, &e) != 0)
-            return -1;
-    }
+    (void)resume; /* every run is recorded; the study tells a resume by its earlier runs */
+    hp_event e = hp_event_make(HP_EV_RUN, -1, 0);
+    e.seconds = (double)time(NULL);
+    e.flag = c->n_workers ? c->n_workers : 1;
+    if (hp_study_record(c->study, &e) != 0)
+        return -1;
     if (c->study->job.tensorboard) {
         /* rebuilt from the journal: a resumed study never writes a step twice */
         char *logdir = hp_xasprintf("%s/tensorboard", c->study->dir);
@@ -192,6 +263,10 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         if (!c->quiet)
             fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
         return record(c, e);
+    case HP_EV_RESTARTED:
+        if (!c->quiet)
+            fprintf(c->out, "trial %d: %s\n", e->trial, e->text ? e->text : "");
+        return record(c, e);
     case HP_EV_FATAL:
         if (!c->fatal)
             c->fatal = c->n_workers ? hp_xasprintf("worker rank %d: %s", from, e->text ? e->text : "")
@@ -221,7 +296,9 @@ static int next_assignment(hp_coordinator *c, hp_event *assign)
         c->strategy_done = 1;
     if (n != HP_NEXT_START)
         return 0;
-    return record(c, assign) == 0 ? 1 : -1;
+    if (record(c, assign) != 0)
+        return -1;
+    return c->journal_failed ? 0 : 1;
 }
 
 static int send_event(const hp_transport *t, int to, const hp_event *e)
@@ -404,7 +481,37 @@ static void print_final(hp_coordinator *c, double elapsed_seconds)
     }
 }
 
-/* Evaluate the best trial's best (or last) checkpoint on the test set. */
+/* The checkpoint of trial `best` to evaluate on the test set: its best
+ * epoch's (by the study's metric) among the files kept -- epoch_NNNN.h5
+ * (keep: all), best.h5 (keep: last_and_best) -- else last.h5.  Caller frees. */
+static char *checkpoint_to_test(const hp_study *s, int best)
+{
+    char *dir = hp_study_trial_dir(s, best), *chosen = NULL;
+    double chosen_value = NAN;
+    for (int e = 1; e <= s->trials[best].n_epochs; e++) {
+        char *path = hp_xasprintf("%s/epoch_%04d.h5", dir, e);
+        double v = hp_study_value(s, best, e);
+        if (access(path, F_OK) == 0 && (!chosen || hp_study_better(s, v, chosen_value))) {
+            free(chosen);
+            chosen = path;
+            chosen_value = v;
+        } else {
+            free(path);
+        }
+    }
+    free(dir);
+    if (!chosen)
+        chosen = hp_study_checkpoint_path(s, best, "best");
+    if (access(chosen, F_OK) != 0) {
+        free(chosen);
+        chosen = hp_study_checkpoint_path(s, best, "last");
+    }
+    return chosen;
+}
+
+/* Evaluate the best trial's best checkpoint on the test set and record the
+ * result (a TEST event: study.h5, status, exports and best.yaml show it), or
+ * record why it was not evaluated. */
 static void evaluate_best_on_test(hp_coordinator *c)
 {
     hp_study *s = c->study;
@@ -413,19 +520,22 @@ static void evaluate_best_on_test(hp_coordinator *c)
     int best = hp_study_best_trial(s, NULL, NULL);
     if (best < 0)
         return;
-    char *path = hp_study_checkpoint_path(s, best, "best");
-    if (access(path, F_OK) != 0) {
-        free(path);
-        path = hp_study_checkpoint_path(s, best, "last");
-    }
+    char *path = checkpoint_to_test(s, best);
     hp_config config;
-    int epoch;
+    int epoch = 0;
     hp_dataset test = {0};
     hp_trainer t;
     int ready = 0;
+    hp_event e = hp_event_make(HP_EV_TEST, best, 0);
+    for (int k = 0; k < HP_METRIC_COLS; k++)
+        e.metrics[k] = NAN;
     if (hp_checkpoint_read_config(path, &config, &epoch, NULL) != 0 ||
         hp_dataset_load_test(&test, s->job.data_path) != 0)
         goto fail;
+    if (test.n == 0) {
+        hp_errorf("the test set of %s is empty (0 images): nothing to evaluate", s->job.data_path);
+        goto fail;
+    }
     if (hp_trainer_init(&t, &config, &test, &test) != 0)
         goto fail;
     ready = 1;
@@ -433,17 +543,40 @@ static void evaluate_best_on_test(hp_coordinator *c)
         goto fail;
     hp_eval ev;
     hp_trainer_evaluate(&t, &test, &ev);
-    fprintf(c->out, "test set (best trial %d, checkpoint at epoch %d; reported apart from the validation metric "
-                    "that selected it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
-            best, epoch, ev.accuracy, ev.loss, ev.f1, test.n);
+    e.epoch = epoch;
+    e.batch = test.n;
+    e.metrics[HP_COL_VAL_LOSS] = ev.loss;
+    e.metrics[HP_COL_VAL_ACCURACY] = ev.accuracy;
+    e.metrics[HP_COL_VAL_PRECISION] = ev.precision;
+    e.metrics[HP_COL_VAL_RECALL] = ev.recall;
+    e.metrics[HP_COL_VAL_F1] = ev.f1;
+    char *absolute = realpath(path, NULL); /* study records name files absolutely */
+    if (absolute) {
+        free(path);
+        path = absolute;
+    }
+    e.text = path;
     goto out;
 fail:
     fprintf(stderr, "hptune: warning: test-set evaluation skipped: %s\n", hp_error_message());
+    e.text = (char *)hp_error_message();
 out:
+    if (hp_study_record(s, &e) != 0)
+        hp_error_print();
     if (ready)
         hp_trainer_release(&t);
     hp_dataset_release(&test);
     free(path);
+}
+
+static void print_test(hp_coordinator *c)
+{
+    const hp_study_test *t = &c->study->test;
+    if (!t->recorded || t->images == 0)
+        return;
+    fprintf(c->out, "test set (best trial %d, checkpoint at epoch %d; reported apart from the validation metric "
+                    "that selected it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
+            t->trial, t->epoch, t->accuracy, t->loss, t->f1, t->images);
 }
 
 int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun)
@@ -456,13 +589,29 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     hp_event end = hp_event_make(HP_EV_ENDED, -1, 0);
     end.seconds = elapsed;
     end.flag = !interrupted && c->strategy_done;
+    if (c->journal_failed) {
+        /* nothing more can be recorded; the journal ends with its last
+           complete record, which is all a resume needs */
+        hp_errorf("%s; the study stopped and keeps everything recorded before: free space on that file "
+                  "system, then continue with 'hptune resume %s'", c->fatal, s->dir);
+        hp_error_print();
+        fflush(c->out);
+        return 1;
+    }
     if (hp_study_record(s, &end) != 0 || hp_study_sync(s) != 0) {
         hp_error_print();
         rc = -1;
+    } else if (end.flag) {
+        evaluate_best_on_test(c); /* before the outputs, which show it */
     }
+    char *outputs_error = NULL; /* study.h5/best.yaml: after a fatal error, part of its message */
     if (hp_study_write_snapshot(s, elapsed) != 0 || hp_study_write_best_yaml(s) != 0) {
-        hp_error_print();
-        rc = -1;
+        if (c->fatal) {
+            outputs_error = hp_xstrdup(hp_error_message());
+        } else {
+            hp_error_print();
+            rc = -1;
+        }
     }
     if (c->tb) {
         if (hp_tb_live_end(c->tb, s) != 0)
@@ -472,8 +621,11 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     if (s->job.report_every > 0)
         write_report(c, s->finished ? "finished" : "interrupted");
     if (c->fatal) {
-        hp_errorf("%s; the study was saved: fix the problem and continue with 'hptune resume %s' "
-                  "(add --allow-job-change if you edit the job file)", c->fatal, s->dir);
+        hp_errorf("%s; the study was saved%s%s%s: fix the problem and continue with 'hptune resume %s' "
+                  "(add --allow-job-change if you edit the job file)", c->fatal,
+                  outputs_error ? " in its journal (" : "", outputs_error ? outputs_error : "",
+                  outputs_error ? ")" : "", s->dir);
+        free(outputs_error);
         hp_error_print();
         rc = -1;
     } else if (interrupted && rc == 0) {
@@ -486,7 +638,7 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
                 why, resumable_with_mpirun ? "mpirun -np N " : "", s->dir);
     } else if (rc == 0) {
         print_final(c, elapsed);
-        evaluate_best_on_test(c);
+        print_test(c);
     }
     fflush(c->out);
     return rc == 0 ? 0 : 1;

@@ -8,8 +8,8 @@
 #include "error.h"
 
 static const char *const type_names[HP_EV_TYPE_COUNT] = {
-    "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "resumed", "ended", "ready",
-    "fatal", "stop"};
+    "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "run", "ended", "ready",
+    "fatal", "stop", "restarted", "test"};
 
 const char *hp_event_type_name(hp_event_type type)
 {
@@ -142,7 +142,7 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         put_i32(&b, e->epoch);
         put_i32(&b, e->batch);
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         put_f64(&b, e->seconds);
         put_i32(&b, e->flag);
@@ -154,6 +154,20 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         put_i32(&b, e->flag);
         break;
     case HP_EV_READY:
+        break;
+    case HP_EV_RESTARTED:
+        put_i32(&b, e->trial);
+        put_i32(&b, e->epoch);
+        put_text(&b, e->text);
+        break;
+    case HP_EV_TEST:
+        put_i32(&b, e->trial);
+        put_i32(&b, e->epoch);
+        put_i32(&b, e->batch);
+        put_u32(&b, HP_METRIC_COLS);
+        for (int c = 0; c < HP_METRIC_COLS; c++)
+            put_f64(&b, e->metrics[c]);
+        put_text(&b, e->text);
         break;
     case HP_EV_JOB:
         HP_PANIC("encode JOB records with hp_event_encode_job");
@@ -339,7 +353,7 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         out->epoch = get_i32(&r);
         out->batch = get_i32(&r);
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         out->seconds = get_f64(&r);
         out->flag = get_i32(&r);
@@ -352,13 +366,33 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         break;
     case HP_EV_READY:
         break;
+    case HP_EV_RESTARTED:
+        out->trial = get_i32(&r);
+        out->epoch = get_i32(&r);
+        out->text = get_text(&r);
+        break;
+    case HP_EV_TEST: {
+        out->trial = get_i32(&r);
+        out->epoch = get_i32(&r);
+        out->batch = get_i32(&r);
+        uint32_t n = get_u32(&r);
+        if (!r.short_read && n != HP_METRIC_COLS) {
+            hp_errorf("a test record holds %u metrics, the metric row has %d", n, HP_METRIC_COLS);
+            return -1;
+        }
+        for (int c = 0; c < HP_METRIC_COLS; c++)
+            out->metrics[c] = get_f64(&r);
+        out->text = get_text(&r);
+        break;
+    }
     }
     if (r.short_read || r.pos != r.n) {
         hp_event_type type = out->type;
         hp_event_release(out);
         return HP_ERR("a %s record of %zu bytes does not have the layout of one", hp_event_type_name(type), size);
     }
-    if ((out->type == HP_EV_FAILED || out->type == HP_EV_FATAL) && !out->text)
+    if ((out->type == HP_EV_FAILED || out->type == HP_EV_FATAL || out->type == HP_EV_RESTARTED ||
+         out->type == HP_EV_TEST) && !out->text)
         out->text = hp_xstrdup("");
     return 0;
 }

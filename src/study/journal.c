@@ -13,15 +13,22 @@
 #include "error.h"
 #include "event.h"
 
-/* Write all of buf (one write() call; a short write is an error: disk full). */
+/* Write all of buf: one write() call for a record in practice; after a short
+ * write (a filling disk) the rest is tried too, so the error says why. */
 static int write_all(int fd, const uint8_t *buf, size_t size, const char *path, const char *what)
 {
-    ssize_t w = write(fd, buf, size);
-    if (w == (ssize_t)size)
-        return 0;
-    if (w < 0)
-        return HP_ERR("%s: cannot %s: %s", path, what, strerror(errno));
-    return HP_ERR("%s: cannot %s: short write of %zd of %zu bytes (disk full?)", path, what, w, size);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t w = write(fd, buf + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return HP_ERR("%s: cannot %s: %s", path, what, strerror(errno));
+        if (w == 0)
+            return HP_ERR("%s: cannot %s: wrote %zu of %zu bytes", path, what, done, size);
+        done += (size_t)w;
+    }
+    return 0;
 }
 
 static void fsync_parent(const char *path)
@@ -103,7 +110,21 @@ int hp_journal_append(hp_journal *j, const uint8_t *record, size_t size)
 {
     if (j->fd < 0)
         HP_PANIC("append to a journal that is not open");
-    return write_all(j->fd, record, size, j->path, "append");
+    off_t end = lseek(j->fd, 0, SEEK_END);
+    if (end < 0)
+        return HP_ERR("%s: cannot append: %s", j->path, strerror(errno));
+    if (write_all(j->fd, record, size, j->path, "append") == 0)
+        return 0;
+    /* A full disk may take part of the record: cut it off again, so that
+       the next run does not find damage followed by intact records. */
+    if (ftruncate(j->fd, end) != 0) {
+        int e = errno;
+        char *msg = hp_xstrdup(hp_error_message());
+        hp_errorf("%s (cutting off the partial record failed too: %s; the next resume drops it as a torn tail)",
+                  msg, strerror(e));
+        free(msg);
+    }
+    return -1;
 }
 
 int hp_journal_sync(hp_journal *j)

@@ -23,25 +23,13 @@ static const char *const cifar10_classes[HP_REPORT_CLASSES] = {
 
 _Static_assert(HP_REPORT_METRIC_COLS == HP_METRIC_COLS, "the report's metric row is the study's");
 
-/* What the page shows of a trial's status: a running trial whose run ended
- * (or was killed) is "interrupted", one without an epoch yet "pending". */
-static const char *trial_status_text(const hp_study *s, int t, const char *state)
-{
-    hp_trial_status st = hp_strategy_trial_status(s->strategy, t);
-    if (st == HP_TRIAL_RUNNING && strcmp(state, "running") != 0)
-        return "interrupted";
-    if ((st == HP_TRIAL_RUNNING || st == HP_TRIAL_PENDING) && s->trials[t].n_epochs == 0)
-        return st == HP_TRIAL_RUNNING && !strcmp(state, "running") ? "running" : "pending";
-    return hp_trial_status_name(st);
-}
-
 int hp_study_write_report(const hp_study *s, const char *path, const char *heatmap, const char *state,
                           double elapsed)
 {
     const hp_job *job = &s->job;
     int n = s->n_trials, d = job->n_params;
     if (!state)
-        state = s->finished ? "finished" : s->run_open ? "running" : "interrupted";
+        state = s->finished ? "finished" : s->live && s->run_open ? "running" : "interrupted";
 
     /* parameters as axes */
     hp_space_dim *dims = hp_xcalloc((size_t)d + 1, sizeof *dims);
@@ -78,7 +66,7 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
         const hp_trial_record *r = &s->trials[t];
         hp_report_trial *rt = &trials[t];
         rt->id = t;
-        rt->status = trial_status_text(s, t, state);
+        rt->status = hp_study_state_name(hp_study_trial_state(s, t)); /* as status and export say */
         rt->bracket = rungs ? hp_strategy_trial_bracket(s->strategy, t) : -1;
         rt->rung = rungs ? hp_strategy_trial_rung(s->strategy, t) : -1;
         rt->n_epochs = r->n_epochs;
@@ -148,6 +136,11 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
         .best = best,
         .n_rungs = n_rungs,
         .rung_epochs = rung_epochs,
+        .has_test = s->test.recorded && s->test.images > 0,
+        .test_accuracy = s->test.accuracy,
+        .test_loss = s->test.loss,
+        .test_f1 = s->test.f1,
+        .test_images = s->test.images,
         .best_confusion = have_confusion ? confusion : NULL,
         .class_names = cifar10_classes,
         .heatmap_a = heat_a,

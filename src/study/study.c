@@ -201,14 +201,37 @@ int hp_study_apply(hp_study *s, const hp_event *e)
         hp_strategy_failed(s->strategy, e->trial);
         return 0;
     }
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
+        /* a run begins; after the first, trials left running are re-issued */
         hp_strategy_requeue_running(s->strategy);
-        s->n_resumes++;
+        if (s->n_runs++ > 0)
+            s->n_resumes++;
         s->run_open = 1;
         s->n_workers = e->flag;
         return 0;
     case HP_EV_ENDED:
         return apply_end(s, e);
+    case HP_EV_RESTARTED: {
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_trial_record *r = &s->trials[e->trial];
+        r->restarts++;
+        free(r->restart_note);
+        r->restart_note = hp_xstrdup(e->text ? e->text : "");
+        return 0;
+    }
+    case HP_EV_TEST: {
+        if (known_trial(s, e) != 0)
+            return -1;
+        hp_study_test *t = &s->test;
+        free(t->note);
+        *t = (hp_study_test){.recorded = 1, .trial = e->trial, .epoch = e->epoch, .images = e->batch,
+                             .loss = e->metrics[HP_COL_VAL_LOSS], .accuracy = e->metrics[HP_COL_VAL_ACCURACY],
+                             .precision = e->metrics[HP_COL_VAL_PRECISION],
+                             .recall = e->metrics[HP_COL_VAL_RECALL], .f1 = e->metrics[HP_COL_VAL_F1],
+                             .note = hp_xstrdup(e->text ? e->text : "")};
+        return 0;
+    }
     default:
         return HP_ERR("a %s event is not part of a study's record", hp_event_type_name(e->type));
     }
@@ -272,6 +295,7 @@ static void study_init(hp_study *s, const char *dir)
 {
     memset(s, 0, sizeof *s);
     s->journal.fd = -1;
+    s->lock.fd = -1;
     s->dir = hp_xstrdup(dir);
 }
 
@@ -304,22 +328,35 @@ int hp_study_create(hp_study *s, hp_job *job, const char *dir)
     char *trials = path_join(dir, "trials");
     uint8_t *record = NULL;
     int rc = -1;
+    if (dir[0] == '\0') {
+        HP_ERR("the output directory is empty; give a directory with --out DIR (or output.dir)");
+        goto out;
+    }
+    /* the lock first: of two runs started at once on one directory, one
+       creates the study and the other is refused with who holds it */
+    if (mkdir_p(trials) != 0 || hp_study_lock_acquire(&s->lock, dir) != 0)
+        goto out;
     if (access(journal, F_OK) == 0) {
         HP_ERR("%s already holds a study; continue it with 'hptune resume %s', or choose another "
                "directory with --out", dir, dir);
         goto out;
     }
-    if (mkdir_p(trials) != 0)
-        goto out;
     s->job = *job;
     memset(job, 0, sizeof *job);
     if (make_strategy(s) != 0 || write_text_file(job_copy, s->job.text) != 0)
         goto out;
+    /* the job file's absolute path: a resume from another folder still
+       finds it (to notice edits) and resolves data.path the same way */
+    char *abs_job = realpath(s->job.path, NULL);
+    if (abs_job) {
+        free(s->job.path);
+        s->job.path = abs_job;
+    }
     size_t size = hp_event_encode_job(s->job.path, s->job.text, &record);
     if (hp_journal_create(&s->journal, journal, record, size) != 0)
         goto out;
     s->n_events = 1;
-    s->run_open = 1;
+    s->live = 1;
     rc = 0;
 out:
     if (rc != 0)
@@ -426,11 +463,13 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
                dir, dir);
         goto out;
     }
+    /* one writer: the lock before reading, so nobody appends meanwhile */
+    if (!read_only && hp_study_lock_acquire(&s->lock, dir) != 0)
+        goto out;
     if (hp_journal_read(&c, journal) != 0 ||
         open_job_record(s, &c, journal, allow_job_change, &job_event, &job_changed) != 0)
         goto out;
     hp_event_keymap_init(&keymap, &job_event);
-    s->run_open = 1; /* the first run began when the study was created */
     /* Decisions recorded under another job text are facts, not to be re-made. */
     s->verify = !read_only && !job_changed;
     for (long i = 1; i < c.n_records; i++) {
@@ -450,6 +489,8 @@ int hp_study_open(hp_study *s, const char *dir, int allow_job_change, int read_o
     }
     s->verify = 0;
     s->n_events = c.n_records;
+    /* a reader asks the lock whether a coordinator runs the study now */
+    s->live = read_only ? hp_study_lock_probe(dir, NULL, 0) == 1 : 1;
     if (check_snapshot(dir) != 0)
         goto out;
     if (!read_only && hp_journal_open_append(&s->journal, journal, c.good_end) != 0)
@@ -468,10 +509,14 @@ out:
 int hp_study_truncate_journal(const char *dir, size_t offset)
 {
     char *journal = path_join(dir, "study.journal");
-    FILE *f = fopen(journal, "rb");
+    hp_study_lock lock = {.fd = -1};
+    FILE *f = NULL;
     struct stat st;
     uint8_t *data = NULL;
     int rc = -1;
+    if (hp_study_lock_acquire(&lock, dir) != 0)
+        goto out;
+    f = fopen(journal, "rb");
     if (!f || fstat(fileno(f), &st) != 0) {
         HP_ERR("%s: cannot read: %s", journal, strerror(errno));
         goto out;
@@ -493,6 +538,7 @@ int hp_study_truncate_journal(const char *dir, size_t offset)
     }
     rc = hp_journal_truncate_at(journal, offset);
 out:
+    hp_study_lock_release(&lock);
     if (f)
         fclose(f);
     free(data);
@@ -503,11 +549,14 @@ out:
 void hp_study_close(hp_study *s)
 {
     hp_journal_close(&s->journal);
+    hp_study_lock_release(&s->lock);
     for (int i = 0; i < s->n_trials; i++) {
         free(s->trials[i].epochs);
         free(s->trials[i].epoch_times);
         free(s->trials[i].failure);
+        free(s->trials[i].restart_note);
     }
+    free(s->test.note);
     free(s->trials);
     free(s->assignments);
     if (s->strategy)
@@ -516,6 +565,7 @@ void hp_study_close(hp_study *s)
     free(s->dir);
     memset(s, 0, sizeof *s);
     s->journal.fd = -1;
+    s->lock.fd = -1;
 }
 
 /* ------------------------------------------------------------- queries --- */
@@ -557,6 +607,19 @@ int hp_study_best_trial(const hp_study *s, double *value, int *epoch)
     if (epoch)
         *epoch = best >= 0 ? s->trials[best].n_epochs : 0;
     return best;
+}
+
+int hp_study_trial_state(const hp_study *s, int trial)
+{
+    hp_trial_status st = hp_strategy_trial_status(s->strategy, trial);
+    if (st == HP_TRIAL_RUNNING && (!s->live || !s->run_open))
+        return HP_STUDY_TRIAL_INTERRUPTED;
+    return (int)st;
+}
+
+const char *hp_study_state_name(int state)
+{
+    return state == HP_STUDY_TRIAL_INTERRUPTED ? "interrupted" : hp_trial_status_name((hp_trial_status)state);
 }
 
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT])

@@ -35,9 +35,7 @@ int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
         return hp_curves_load(&w->curves, job->curves_path, job->params, job->n_params, job->metric, job->path);
     if (job->objective == HP_OBJECTIVE_FUNCTION)
         return 0; /* nothing to load */
-    int n_shards;
-    if (hp_dataset_info(job->data_path, &n_shards, NULL, NULL) != 0 ||
-        hp_job_check_shards(job, n_shards) != 0 ||
+    if (hp_job_check_data(job) != 0 ||
         hp_dataset_load_shards(&w->train, job->data_path, job->train_shards, job->n_train_shards) != 0 ||
         hp_dataset_load_shards(&w->val, job->data_path, job->val_shards, job->n_val_shards) != 0) {
         hp_worker_release(w);
@@ -89,6 +87,15 @@ static double metric_of(const hp_job *job, const double *values)
     return values[hp_metric_column(job->metric)];
 }
 
+/* curves and function objectives: objective.sleep_ms per epoch */
+static void simulate_training_time(const hp_worker *w)
+{
+    if (w->job->sleep_ms > 0) {
+        struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_config *config)
 {
     for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
@@ -107,20 +114,97 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
                     return send_failed(w, a->trial, epoch, hp_error_message());
             }
         }
-        if (w->job->sleep_ms > 0) {
-            struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        simulate_training_time(w);
         w->report(w->report_ctx, &m);
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;
 }
 
+/* The trial's folder, and trials/ above it (a deleted trials/ is recreated). */
 static int ensure_dir(const char *path)
 {
+    char *parent = hp_xstrdup(path);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        *slash = '\0';
+        if (mkdir(parent, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            free(parent);
+            return HP_ERR("%s: cannot create the directory: %s", path, strerror(e));
+        }
+    }
+    free(parent);
     if (mkdir(path, 0777) != 0 && errno != EEXIST)
         return HP_ERR("%s: cannot create the directory: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Load checkpoint path into t if it fits the assignment (at most to_epoch
+ * epochs).  -1 with a message otherwise; t is then untouched (checkpoint.h). */
+static int load_if_fits(hp_trainer *t, const char *path, const hp_assignment *a)
+{
+    hp_config config;
+    int epoch;
+    if (hp_checkpoint_read_config(path, &config, &epoch, NULL) != 0)
+        return -1;
+    if (epoch > a->to_epoch)
+        return HP_ERR("it is at epoch %d, beyond the assignment's epoch %d", epoch, a->to_epoch);
+    return hp_checkpoint_load(t, path);
+}
+
+/* Where a trial continues from (t is a fresh trainer of its configuration).
+ * last.h5 normally.  If the assignment continues an earlier epoch and last.h5
+ * is missing, or last.h5 cannot be used (damaged, another configuration,
+ * beyond the assignment), the trial falls back to its newest older checkpoint
+ * at or before the assignment's end -- epoch_NNNN.h5 (keep: all), then best.h5
+ * -- and else is retrained from scratch: training is deterministic, so the
+ * epochs in between come out as recorded.  An unusable last.h5 is renamed
+ * last.h5.unusable (kept for inspection, never read again).  *restarted:
+ * -1 if the trial continues as assigned, else the epoch it continues from,
+ * with why in *note (caller frees). */
+static int restore_trial(hp_trainer *t, const hp_assignment *a, const char *trial_dir, const char *last,
+                         int *restarted, char **note)
+{
+    *restarted = -1;
+    *note = NULL;
+    char *why = NULL;
+    if (access(last, F_OK) == 0) {
+        if (load_if_fits(t, last, a) == 0)
+            return 0;
+        char *aside = hp_xasprintf("%s.unusable", last);
+        why = rename(last, aside) == 0
+                  ? hp_xasprintf("%s cannot be used (%s; kept as %s)", last, hp_error_message(), aside)
+                  : hp_xasprintf("%s cannot be used (%s)", last, hp_error_message());
+        free(aside);
+    } else if (a->from_epoch > 0) {
+        why = hp_xasprintf("%s is missing (the trial continues from epoch %d)", last, a->from_epoch);
+    } else {
+        return 0; /* a new trial */
+    }
+    char *used = NULL;
+    for (int k = a->to_epoch; k >= 1 && !used; k--) {
+        char *path = hp_xasprintf("%s/epoch_%04d.h5", trial_dir, k);
+        if (access(path, F_OK) == 0 && load_if_fits(t, path, a) == 0)
+            used = path;
+        else
+            free(path);
+    }
+    if (!used) {
+        char *path = hp_xasprintf("%s/best.h5", trial_dir);
+        if (access(path, F_OK) == 0 && load_if_fits(t, path, a) == 0)
+            used = path;
+        else
+            free(path);
+    }
+    *restarted = t->epoch; /* 0 when nothing was loaded */
+    if (used)
+        *note = hp_xasprintf("%s; continued from %s (epoch %d), retraining the epochs after it", why, used,
+                             t->epoch);
+    else
+        *note = hp_xasprintf("%s; no older checkpoint of the trial: retrained from scratch", why);
+    free(used);
+    free(why);
     return 0;
 }
 
@@ -160,10 +244,7 @@ static hp_work_result run_function(hp_worker *w, const hp_assignment *a, const h
         for (int k = 0; k < HP_METRIC_COLS; k++)
             m.metrics[k] = NAN;
         m.metrics[HP_COL_TRAIN_LOSS] = m.metrics[HP_COL_VAL_LOSS] = value;
-        if (w->job->sleep_ms > 0) {
-            struct timespec ts = {w->job->sleep_ms / 1000, (long)(w->job->sleep_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        simulate_training_time(w);
         w->report(w->report_ctx, &m);
     }
     send_done(w, a->trial, a->to_epoch);
@@ -196,16 +277,17 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
         result = send_fatal(w);
         goto out;
     }
-    if (access(last, F_OK) == 0) {
-        if (hp_checkpoint_load(&t, last) != 0) {
-            result = send_fatal(w);
-            goto out;
-        }
-    } else if (a->from_epoch > 0) {
-        hp_errorf("%s: trial %d should continue from its checkpoint at epoch %d, but the file is "
-                  "missing", last, a->trial, a->from_epoch);
+    int restarted;
+    char *note;
+    if (restore_trial(&t, a, trial_dir, last, &restarted, &note) != 0) {
         result = send_fatal(w);
         goto out;
+    }
+    if (restarted >= 0) {
+        hp_event r = hp_event_make(HP_EV_RESTARTED, a->trial, restarted);
+        r.text = note;
+        w->report(w->report_ctx, &r);
+        free(note);
     }
     /* The checkpoint may be ahead of what rank 0 recorded (a worker killed
      * between writing it and reporting the epoch): report those epochs again
@@ -215,11 +297,6 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
         msg.checkpointed = 1;
         hp_epoch_metrics_to_row(&t.history[e], msg.metrics);
         w->report(w->report_ctx, &msg);
-    }
-    if (t.epoch > a->to_epoch) {
-        hp_errorf("%s: the checkpoint is at epoch %d, beyond the assignment's epoch %d", last, t.epoch, a->to_epoch);
-        result = send_fatal(w);
-        goto out;
     }
     if (w->verbose)
         fprintf(stderr, "worker: trial %d epochs %d..%d%s\n", a->trial, t.epoch + 1, a->to_epoch,
@@ -242,7 +319,9 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
         }
         hp_event msg = hp_event_make(HP_EV_EPOCH, a->trial, m.epoch);
         hp_epoch_metrics_to_row(&m, msg.metrics);
-        int checkpoint = (t.epoch % job->checkpoint_every == 0) || t.epoch == a->to_epoch;
+        /* epochs retrained after a lost checkpoint are recorded already */
+        int report = m.epoch > a->from_epoch;
+        int checkpoint = (t.epoch % job->checkpoint_every == 0) || t.epoch == a->to_epoch || t.epoch == a->from_epoch;
         if (checkpoint) {
             if (hp_checkpoint_save(&t, a->trial, last) != 0) {
                 result = send_fatal(w);
@@ -273,7 +352,8 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
                 }
             }
         }
-        w->report(w->report_ctx, &msg);
+        if (report)
+            w->report(w->report_ctx, &msg);
     }
     send_done(w, a->trial, t.epoch);
 out:
@@ -319,6 +399,83 @@ static int serve_should_stop(void *ctx)
         sc->stop_received = 1;
     }
     return sc->stop_received;
+}
+
+/* ------------------------------------------ the file-system contract --- */
+
+/* The reason every node must see the same files, for the messages below. */
+#define SHARED_FS_RULE                                                                                        \
+    "the run directory, the data file and the hptune binary must be on a file system that every node mounts " \
+    "at the same path (README: Several nodes)"
+
+/* " (relative to /the/cwd)" for a relative path, "" for an absolute one. */
+static char *relative_note(const char *path)
+{
+    char cwd[4096];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return hp_xstrdup("");
+    return hp_xasprintf(" (relative to %s)", cwd);
+}
+
+/* Can this process open `path` for reading?  A file just written on another
+ * node may take a moment to appear on a network file system: a few tries
+ * over about a second.  0, or -1 with errno's text in why. */
+static int readable(const char *path, int tries, char *why, size_t why_size)
+{
+    for (int i = 0; i < tries; i++) {
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        snprintf(why, why_size, "%s", strerror(errno));
+        if (errno != ENOENT && errno != ESTALE)
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* The file-system contract (worker.h): the probe rank 0 wrote into the run
+ * directory is here with rank 0's content (the same file system at the same
+ * path), and the objective's file is readable. */
+int hp_worker_check_files(const hp_job *job, const char *study_dir, const char *probe_name)
+{
+    char host[256] = "?", why[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    int rc = 0;
+    char *probe = hp_xasprintf("%s/%s", study_dir, probe_name);
+    char *note = relative_note(study_dir);
+    if (readable(probe, 6, why, sizeof why) != 0) {
+        rc = HP_ERR("host %s: cannot see the run directory %s%s: rank 0 wrote %s there, and here it is "
+                    "not readable (%s); %s", host, study_dir, note, probe_name, why, SHARED_FS_RULE);
+    } else {
+        /* the name is unique to this run; the content says who wrote it */
+        FILE *f = fopen(probe, "rb");
+        char line[512] = "";
+        if (!f || !fgets(line, sizeof line, f) || strncmp(line, probe_name, strlen(probe_name)) != 0)
+            rc = HP_ERR("host %s: %s%s does not hold what rank 0 wrote into the run directory: another file "
+                        "system is mounted at that path here; %s", host, probe, note, SHARED_FS_RULE);
+        if (f)
+            fclose(f);
+    }
+    free(note);
+    /* the file the objective reads, if any (the function objective reads none) */
+    const char *what = job->objective == HP_OBJECTIVE_CURVES ? "curves file" : "data file";
+    const char *path = job->objective == HP_OBJECTIVE_CURVES ? job->curves_path
+                       : job->objective == HP_OBJECTIVE_TRAIN ? job->data_path
+                                                              : NULL;
+    if (rc == 0 && path) {
+        note = relative_note(path);
+        if (readable(path, 1, why, sizeof why) != 0)
+            rc = HP_ERR("host %s: cannot read the %s %s%s: %s; %s", host, what, path, note, why, SHARED_FS_RULE);
+        free(note);
+    }
+    free(probe);
+    return rc;
 }
 
 int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport *t,

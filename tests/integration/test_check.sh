@@ -15,7 +15,7 @@ fi
 expect_ok() {
     local name=$1 job=$2; shift 2
     local out rc
-    out=$("$HPTUNE" check "$job" 2>&1); rc=$?
+    out=$("$HPTUNE" check "$job" ${CHECK_ARGS:-} 2>&1); rc=$?
     if [ $rc -ne 0 ]; then fail "$name" "exit status $rc: $out"; return; fi
     local p
     for p in "$@"; do
@@ -168,4 +168,104 @@ if [ -f "$data" ]; then
         -- "$HPTUNE" check bad_shard.yaml)
 else
     skip check_data_shards "no $data (make data) - shard numbers not checked against a file"
+fi
+
+# ------------------------------------------- huge job files answer at once
+# Files just under the 1 MiB cap built to hit the slow paths (80,000 keys in
+# one mapping took 40 s to refuse, 100,000 '[' 60 s): each answered in well
+# under a second, with a file:line:column message (or accepted, at the limits).
+mkdir -p "$TMP/huge"
+/usr/bin/python3 - "$TMP/huge" <<'PY'
+import sys
+d = sys.argv[1]
+head = "study: {name: s}\ndata: {path: d.h5, train_shards: [0], val_shards: [1]}\nstrategy: {name: random, max_trials: 2}\n"
+def w(name, text):
+    assert len(text) < 1 << 20, (name, len(text))
+    open("%s/%s.yaml" % (d, name), "w").write(text)
+w("space_80k_keys", head + "space:\n" + "".join("  k%d: 1\n" % i for i in range(80000)))
+w("fixed_80k_keys", head + "fixed:\n" + "".join("  k%d: 1\n" % i for i in range(80000)))
+w("brackets_100k", head + "space: " + "[" * 100000)
+w("braces_100k", head + "space: " + "{" * 100000)
+w("choice_70k", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-9) for i in range(70000)) + "]}\n")
+w("fixed_10k_dup_last", head + "fixed:\n" + "".join("  k%d: 1\n" % i for i in range(9999)) + "  k5: 2\n")
+w("choice_10k_dup_last", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-9) for i in range(9999)) + ", 1e-5]}\n")
+w("choice_10k_ok", head + "space:\n  learning_rate: {choice: [" + ", ".join("%.9g" % (1e-5 + i * 1e-8) for i in range(10000)) + "]}\n")
+w("huge_scalar", head.replace("name: s", "name: " + "a" * 1000000))
+PY
+huge() { # name expected-exit pattern
+    local f="$TMP/huge/$1.yaml" t0 t1 out rc ms
+    t0=$(date +%s%N); out=$("$HPTUNE" check "$f" 2>&1); rc=$?; t1=$(date +%s%N)
+    ms=$(( (t1 - t0) / 1000000 ))
+    if [ $rc != "$2" ]; then fail "huge_$1" "exit $rc: $(head -c 300 <<<"$out")"
+    elif ! grep -qE -- "$3" <<<"$out"; then fail "huge_$1" "message: $(head -c 300 <<<"$out")"
+    elif [ $ms -ge 1000 ]; then fail "huge_$1" "took $ms ms"
+    else pass "huge_$1"; fi
+}
+huge space_80k_keys 1 'space_80k_keys\.yaml:10005:3: more than 10000 entries in one list or mapping'
+huge fixed_80k_keys 1 'fixed_80k_keys\.yaml:10005:3: more than 10000 entries'
+huge brackets_100k 1 'brackets_100k\.yaml:4:39: nested more than 32 levels deep'
+huge braces_100k 1 'braces_100k\.yaml:4:39: nested more than 32 levels deep'
+huge choice_70k 1 'choice_70k\.yaml:5:[0-9]+: more than 10000 entries'
+huge fixed_10k_dup_last 1 "fixed_10k_dup_last\.yaml:10004:3: fixed: duplicate key 'k5' \(first given at line 10\)"
+huge choice_10k_dup_last 1 'choice_10k_dup_last\.yaml:5:[0-9]+: space\.learning_rate: value 1e-5 appears twice'
+huge choice_10k_ok 0 'valid'
+huge huge_scalar 1 'study\.name: the name is 1000000 characters long'
+
+# ------------------------------------------- every configuration as shapes
+# warn.yaml's grid: num_blocks 2 builds, 8 cannot (six pooling blocks on 32x32)
+expect_ok check_shapes_every_grid_point "$TMP/warn.yaml" \
+    'built 2 grid points \(all\) as shapes only: 1 cannot be built' \
+    'grid point 1 \(num_blocks=8\): the network cannot be built: pooling of block 6'
+# a hand-counted network: conv 3->4 k3 (112) + dense 1024->8 (8200) + dense 8->10 (90)
+# = 8402 parameters; 2 x (32*32*4*27 + 1024*8 + 8*10) = 237728 FLOP per image
+cat >"$TMP/small.yaml" <<EOF2
+study: {name: small}
+$data_line
+strategy: {name: random, max_trials: 3}
+space:
+  learning_rate: {loguniform: [1e-4, 1e-2]}
+fixed: {num_blocks: 1, filters: 4, head_units: 8, batch_size: 16}
+EOF2
+expect_ok check_shapes_counts "$TMP/small.yaml" \
+    'built the configurations of trials 0-2 \(all 3 trials\) as shapes only: every one can be built' \
+    'networks   8402 to 8402 parameters; 0\.238 to 0\.238 MFLOP per image' \
+    'epoch time unknown'
+# no configuration can be built: an error, not a plan that fails every trial
+cat >"$TMP/none.yaml" <<EOF2
+study: {name: none}
+$data_line
+strategy: {name: grid}
+space:
+  num_blocks: {grid: [7, 8]}
+EOF2
+expect_fail check_shapes_none_buildable 'none\.yaml: no configuration of the study can be built' -- "$HPTUNE" check "$TMP/none.yaml"
+expect_fail check_bad_option "unknown option '--sampel'; did you mean '--sample'\?" -- "$HPTUNE" check "$TMP/small.yaml" --sampel 3
+
+# with a data file: memory with the shards, an epoch time from a given rate,
+# and an empty shard refused (it would fail every trial)
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+    (cd "$TMP" && /usr/bin/python3 "$HPTUNE_ROOT/tests/integration/gen_cifar.py" gen --per-batch 40 --test 20 >/dev/null \
+        && "$HPTUNE" prepare --from gen/cifar-10-batches-bin --out "$TMP/d3.h5" --shards 4 >/dev/null)
+    sed "s|nowhere/cifar10.h5|$TMP/d3.h5|; s|\[0, 1, 2, 3, 4, 5, 6, 7, 8\]|[0, 1, 2]|; s|val_shards: \[9\]|val_shards: [3]|" \
+        "$TMP/small.yaml" >"$TMP/small_data.yaml"
+    # 150 training + 50 validation images: (3*150 + 50) * 237728 FLOP at 1 GFLOP/s = 0.1 s
+    CHECK_ARGS="--gflops 1" expect_ok check_epoch_time_from_rate "$TMP/small_data.yaml" \
+        'memory     a worker needs up to [0-9]+ MB: .*\(150 \+ 50 images' \
+        'epoch time 0\.1 s to 0\.1 s per epoch and worker \(an estimate: 1\.0 GFLOP/s, given with --gflops\)'
+    cp "$TMP/d3.h5" "$TMP/empty_shard.h5"
+    /usr/bin/python3 - "$TMP/empty_shard.h5" <<'PY'
+import sys, zlib, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+off = f["train/shard_offsets"][...]            # make shard 1 empty: shard 0 takes its images
+off[1] = off[2]
+f["train/shard_offsets"][...] = off
+imgs, labels = f["train/images"], f["train/labels"]
+f["train/images_crc32"][...] = [zlib.crc32(imgs[off[s]:off[s + 1]].tobytes()) for s in range(len(off) - 1)]
+f["train/labels_crc32"][...] = [zlib.crc32(labels[off[s]:off[s + 1]].tobytes()) for s in range(len(off) - 1)]
+PY
+    sed "s|$TMP/d3.h5|$TMP/empty_shard.h5|" "$TMP/small_data.yaml" >"$TMP/empty_shard.yaml"
+    expect_fail check_empty_training_shard 'empty_shard\.yaml:2:1: data\.train_shards: shard 1 of .*empty_shard\.h5 holds no images' \
+        -- "$HPTUNE" check "$TMP/empty_shard.yaml"
+else
+    skip check_epoch_time_from_rate "h5py not importable by /usr/bin/python3 (apt-get install python3-h5py)"
 fi

@@ -83,3 +83,73 @@ done
 if [ -z "$differs" ] && [ "$(metrics straight.log)" = "$(metrics resumed.log)" ] && [ "$(metrics resumed.log | wc -l)" = 4 ]; then
     pass resume_after_freeing_space_bit_identical
 else fail resume_after_freeing_space_bit_identical "differs:$differs; $(diff <(metrics straight.log) <(metrics resumed.log))"; fi
+
+# --- a study whose run directory fills up -------------------------------------
+# results without wall times, sorted (every recorded epoch of every trial)
+results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
+import csv, sys
+for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
+    r.pop("seconds")
+    if len(sys.argv) > 1:   # the values only (status and rung change as trials go on)
+        for k in ("status", "bracket", "rung"): r.pop(k)
+    print(",".join(r.values()))' ${2:-}; }
+epochs_recorded() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | grep -c ',completed,\|,running,\|,interrupted,'; }
+fill_disk() { dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null; sync; }
+# one error line, naming the file and the device, and saying how to continue
+check_study_stop() { # name file-pattern
+    local name=$1 pattern=$2
+    if [ $rc = 0 ] || [ $rc -ge 128 ]; then fail "$name" "exit $rc: $err"
+    elif [ "$(grep -c 'hptune: error' <<<"$err")" != 1 ]; then fail "$name" "expected one error, got: $err"
+    elif ! grep -qE "$pattern.*No space left on device.*hptune resume" <<<"$err"; then fail "$name" "message: $err"
+    else pass "$name"; fi
+}
+
+# (1) the journal: the function objective writes nothing else, so the full
+# disk first shows when an append needs a new page of the journal
+cat >fn.yaml <<'YAML'
+study: {name: fn, seed: 2}
+strategy: {name: random, max_trials: 60}
+objective: {type: function, name: branin, sleep_ms: 15}
+space:
+  x1: {uniform: [-5, 10]}
+  x2: {uniform: [0, 15]}
+fixed: {epochs: 3}
+YAML
+"$HPTUNE" run fn.yaml --out fn_straight --quiet >/dev/null 2>&1 || fail fn_straight "straight run failed"
+"$HPTUNE" run fn.yaml --out "$MNT/fn" --quiet >out.txt 2>err.txt & pid=$!
+for _ in $(seq 200); do [ "$(epochs_recorded "$MNT/fn")" -ge 5 ] && break; sleep 0.05; done
+fill_disk
+wait $pid; rc=$?; err=$(cat err.txt)
+check_study_stop journal_full_disk_stops_the_study "study\.journal: cannot append"
+before=$(results "$MNT/fn" nostatus)
+rm -f "$MNT/filler"
+if "$HPTUNE" resume "$MNT/fn" --quiet >resume.log 2>&1 && [ "$(results "$MNT/fn")" = "$(results fn_straight)" ] \
+   && [ -n "$before" ] && [ -z "$(comm -23 <(sort <<<"$before") <(results fn_straight nostatus | sort))" ]; then
+    pass journal_full_disk_resume_completes_identically
+else
+    fail journal_full_disk_resume_completes_identically "$(tail -3 resume.log) before=$(wc -l <<<"$before") $(diff <(results "$MNT/fn") <(results fn_straight) | head -5)"
+fi
+rm -rf "$MNT/fn"
+
+# (2) a trial checkpoint inside a study (serial, two trials of three epochs)
+cat >cnn.yaml <<'YAML'
+study: {name: cnn, seed: 5}
+data: {path: tiny.h5, train_shards: [0, 1, 2], val_shards: [3], test_eval: false}
+strategy: {name: grid}
+space:
+  filters: {grid: [4, 8]}
+fixed: {epochs: 3, num_blocks: 2, head_units: 16, batch_size: 32}
+YAML
+"$HPTUNE" run cnn.yaml --out cnn_straight --quiet >/dev/null 2>&1 || fail cnn_straight "straight run failed"
+"$HPTUNE" run cnn.yaml --out "$MNT/cnn" --quiet >out.txt 2>err.txt & pid=$!
+for _ in $(seq 400); do [ "$(epochs_recorded "$MNT/cnn")" -ge 1 ] && break; sleep 0.05; done
+fill_disk
+wait $pid; rc=$?; err=$(cat err.txt)
+check_study_stop checkpoint_full_disk_stops_the_study "last\.h5"
+[ -z "$(temporaries)" ] && pass checkpoint_full_disk_no_temporary || fail checkpoint_full_disk_no_temporary "left: $(temporaries)"
+rm -f "$MNT/filler"
+if "$HPTUNE" resume "$MNT/cnn" --quiet >resume.log 2>&1 && [ "$(results "$MNT/cnn")" = "$(results cnn_straight)" ]; then
+    pass checkpoint_full_disk_resume_completes_identically
+else
+    fail checkpoint_full_disk_resume_completes_identically "$(tail -3 resume.log) $(diff <(results "$MNT/cnn") <(results cnn_straight) | head -5)"
+fi

@@ -8,6 +8,6 @@ for job in jobs/*.yaml; do
     out=$("$HPTUNE" check "$job" 2>&1) && grep -q "valid" <<<"$out" && pass "$name" || fail "$name" "$out"
 done
 out=$("$HPTUNE" check jobs/grid_lr_activation.yaml)
-order=$(grep -oE "learning_rate=[0-9.e-]+ activation=[a-z]+" <<<"$out" | tr '\n' ' ')
+order=$(grep -E "^    trial [0-9]+:" <<<"$out" | grep -oE "learning_rate=[0-9.e-]+ activation=[a-z]+" | tr '\n' ' ')
 want="learning_rate=0.001 activation=relu learning_rate=0.001 activation=tanh learning_rate=0.01 activation=relu learning_rate=0.01 activation=tanh learning_rate=0.1 activation=relu "
 [ "$order" = "$want" ] && pass seed001_grid_order || fail seed001_grid_order "$order"

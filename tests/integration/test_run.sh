@@ -106,7 +106,7 @@ if timeout 300 $MPIRUN 3 "$HPTUNE" run tiny.yaml --out cnn >cnn.log 2>&1; then
         if /usr/bin/python3 - cnn/study.h5 cnn.csv <<'PY'
 import csv, sys, h5py
 f = h5py.File(sys.argv[1], "r")
-cols = f["metrics"].attrs["columns"].split(",")
+cols = list(f["metrics"].attrs["columns"])
 h5 = {(int(r[0]), int(r[1])): r for r in f["metrics"][...]}
 rows = list(csv.DictReader(open(sys.argv[2])))
 assert len(rows) == len(h5) == 8, (len(rows), len(h5))

@@ -93,6 +93,24 @@ else
     fail tpe_three_workers_every_proposal_rederived "$(tail -5 three.log)"
 fi
 
+# status and export show the configurations the trials were assigned, even
+# after the job file was edited (nothing is re-derived from the job text)
+before=$("$HPTUNE" export tpe-straight --format json | python3 -c '
+import json, sys
+print(" ".join("%g,%g" % (t["config"]["x1"], t["config"]["x2"]) for t in json.load(sys.stdin)["trials"]))')
+cp tpe.yaml tpe.orig
+sed -i 's/x1: {uniform: \[-5, 10\]}/x1: {uniform: [0, 1]}/' tpe.yaml
+after=$("$HPTUNE" export tpe-straight --format json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join("%g,%g" % (t["config"]["x1"], t["config"]["x2"]) for t in json.load(sys.stdin)["trials"]))')
+status_after=$("$HPTUNE" status tpe-straight 2>&1)
+if [ -n "$before" ] && [ "$before" = "$after" ] && grep -q "x1=" <<<"$status_after"; then
+    pass edited_job_file_does_not_change_recorded_configurations
+else
+    fail edited_job_file_does_not_change_recorded_configurations "before: $before; after: $after"
+fi
+mv tpe.orig tpe.yaml
+
 # tpe beats random on the same budget and seed (a robust margin on branin)
 sed 's/name: tpe, max_trials: 30, n_startup_trials: 8/name: random, max_trials: 30/; s/sleep_ms: 40/sleep_ms: 0/' tpe.yaml >random.yaml
 sed 's/sleep_ms: 40/sleep_ms: 0/; s/max_trials: 30/max_trials: 30/' tpe.yaml >tpe_fast.yaml

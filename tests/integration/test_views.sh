@@ -102,7 +102,7 @@ else
 import json, sys, struct, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 tb = json.load(open(sys.argv[2]))["runs"]
-cols = f["metrics"].attrs["columns"].split(",")
+cols = [c.decode() if isinstance(c, bytes) else str(c) for c in f["metrics"].attrs["columns"]]
 status = [s.decode() if isinstance(s, bytes) else s for s in f["trials/status"][...]]
 n = len(status)
 runs = {k: v for k, v in tb.items() if k.startswith("trial_")}

@@ -41,12 +41,19 @@ static hp_event sample_event(hp_event_type type)
         break;
     case HP_EV_FAILED:
     case HP_EV_FATAL:
+    case HP_EV_RESTARTED:
         e.text = "loss is NaN at epoch 3 \"quoted\"";
+        break;
+    case HP_EV_TEST:
+        e.batch = 10000;
+        for (int c = 0; c < HP_METRIC_COLS; c++)
+            e.metrics[c] = c == HP_COL_VAL_ACCURACY ? 0.6857 : NAN;
+        e.text = "runs/x/trials/trial_00007/best.h5";
         break;
     case HP_EV_INTERRUPTED:
         e.batch = 17;
         break;
-    case HP_EV_RESUMED:
+    case HP_EV_RUN:
     case HP_EV_ENDED:
         e.seconds = 1234.5;
         e.flag = 1;
@@ -64,8 +71,9 @@ static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || a 
 
 TEST(every_event_round_trips)
 {
-    hp_event_type types[] = {HP_EV_ASSIGN, HP_EV_EPOCH,  HP_EV_FINISHED, HP_EV_FAILED, HP_EV_INTERRUPTED,
-                             HP_EV_RESUMED, HP_EV_ENDED, HP_EV_READY,    HP_EV_FATAL,  HP_EV_STOP};
+    hp_event_type types[] = {HP_EV_ASSIGN, HP_EV_EPOCH, HP_EV_FINISHED, HP_EV_FAILED, HP_EV_INTERRUPTED,
+                             HP_EV_RUN, HP_EV_ENDED, HP_EV_READY,   HP_EV_FATAL,  HP_EV_STOP,
+                             HP_EV_RESTARTED, HP_EV_TEST};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         hp_event e = sample_event(types[i]), d;
         uint8_t *bytes;
@@ -86,7 +94,15 @@ TEST(every_event_round_trips)
             EXPECT(d.text && strcmp(d.text, e.text) == 0, "text '%s'", d.text ? d.text : "(null)");
         if (types[i] == HP_EV_INTERRUPTED)
             EXPECT(d.trial == 7 && d.epoch == 3 && d.batch == 17, "interrupted");
-        if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RESUMED)
+        if (types[i] == HP_EV_RESTARTED)
+            EXPECT(d.trial == 7 && d.epoch == 3, "restarted");
+        if (types[i] == HP_EV_TEST) {
+            int same = d.trial == 7 && d.epoch == 3 && d.batch == 10000;
+            for (int c = 0; c < HP_METRIC_COLS; c++)
+                same &= same_double(d.metrics[c], e.metrics[c]);
+            EXPECT(same, "test record");
+        }
+        if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RUN)
             EXPECT(d.seconds == 1234.5 && d.flag == 1, "ended");
         hp_event_release(&d);
 

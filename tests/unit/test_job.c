@@ -5,6 +5,8 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -98,7 +100,7 @@ TEST(full_job_parses_every_section)
     EXPECT(job.seed == UINT64_MAX, "seed %llu", (unsigned long long)job.seed);
     EXPECT(job.metric == HP_METRIC_VAL_LOSS, "metric %d", job.metric);
     EXPECT(job.maximize == 0, "val_loss is minimised by default");
-    EXPECT(strcmp(job.data_path, "data/c.h5") == 0, "data path %s (kept as written)", job.data_path);
+    EXPECT(strcmp(job.data_path, "jobs/data/c.h5") == 0, "data path %s (beside the job file)", job.data_path);
     EXPECT(job.n_train_shards == 4 && job.train_shards[0] == 0 && job.train_shards[3] == 5, "train shards");
     EXPECT(job.n_val_shards == 2 && job.val_shards[0] == 9 && job.val_shards[1] == 7, "val shards in order");
     EXPECT(job.shards_line == 6 && job.shards_column == 1, "shards position %d:%d", job.shards_line,
@@ -208,11 +210,11 @@ TEST(metric_modes)
 
 TEST(curves_path_resolution)
 {
-    static const struct { const char *job_path, *file, *expected; } cases[] = {
-        {"jobs/x.yaml", "c.csv", "jobs/c.csv"},
-        {"/a/b/x.yaml", "sub/c.csv", "/a/b/sub/c.csv"},
-        {"x.yaml", "c.csv", "c.csv"},
-        {"jobs/x.yaml", "/abs/c.csv", "/abs/c.csv"},
+    static const struct { const char *job_path, *file, *expected, *data; } cases[] = {
+        {"jobs/x.yaml", "c.csv", "jobs/c.csv", "jobs/d.h5"},
+        {"/a/b/x.yaml", "sub/c.csv", "/a/b/sub/c.csv", "/a/b/d.h5"},
+        {"x.yaml", "c.csv", "c.csv", "d.h5"},
+        {"jobs/x.yaml", "/abs/c.csv", "/abs/c.csv", "jobs/d.h5"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512];
@@ -224,9 +226,37 @@ TEST(curves_path_resolution)
         }
         EXPECT(strcmp(job.curves_path, cases[i].expected) == 0, "%s + %s -> %s, expected %s", cases[i].job_path,
                cases[i].file, job.curves_path, cases[i].expected);
-        EXPECT(strcmp(job.data_path, "d.h5") == 0, "data path kept as written");
+        EXPECT(strcmp(job.data_path, cases[i].data) == 0, "data path %s, expected %s (beside the job file)",
+               job.data_path, cases[i].data);
         hp_job_release(&job);
     }
+    /* a job written for hptune 0.1: its data.path exists from the current
+       directory but not beside the job file, and is taken from there */
+    char dir[] = "/tmp/hptune-jobpath.XXXXXX";
+    if (!mkdtemp(dir)) {
+        EXPECT(0, "mkdtemp");
+        return;
+    }
+    char *data = hp_xasprintf("%s/d.h5", dir), *sub = hp_xasprintf("%s/jobs", dir);
+    FILE *f = fopen(data, "w");
+    fclose(f);
+    char cwd[4096];
+    EXPECT(getcwd(cwd, sizeof cwd) && mkdir(sub, 0777) == 0 && chdir(dir) == 0, "setup");
+    hp_job job;
+    EXPECT(hp_job_parse(&job, HEAD RANDOM, "jobs/x.yaml") == 0 && strcmp(job.data_path, "d.h5") == 0,
+           "legacy data path: %s", job.data_path);
+    hp_job_release(&job);
+    f = fopen("jobs/d.h5", "w"); /* once a file is beside the job, it wins */
+    fclose(f);
+    EXPECT(hp_job_parse(&job, HEAD RANDOM, "jobs/x.yaml") == 0 && strcmp(job.data_path, "jobs/d.h5") == 0,
+           "beside the job: %s", job.data_path);
+    hp_job_release(&job);
+    EXPECT(chdir(cwd) == 0, "chdir back");
+    char *cmd = hp_xasprintf("rm -rf %s", dir);
+    EXPECT(system(cmd) == 0, "cleanup");
+    free(cmd);
+    free(data);
+    free(sub);
 }
 
 TEST(unknown_keys_suggest_the_closest)
@@ -367,6 +397,37 @@ TEST(missing_required_keys)
     EXPECT_ERROR(HEAD "strategy: {name: asha, max_epochs: 9}\n", "job.yaml:3:1: ", "asha needs max_trials");
     EXPECT_ERROR(HEAD "strategy: {name: asha, max_trials: 9}\n", "job.yaml:3:1: ", "asha needs max_epochs");
     EXPECT_ERROR(HEAD RANDOM "objective:\n  type: curves\n", "job.yaml:4:1: ", "type curves needs file");
+}
+
+/* Empty texts, and files far beyond what a job holds: refused before libyaml
+ * loads them (nesting, entries), duplicates found in file order. */
+TEST(empty_values_and_limits)
+{
+    EXPECT_ERROR("study: {name: \"\"}\n", "job.yaml:1:15: ", "study.name: the value is empty text");
+    EXPECT_ERROR("study: {name: s}\ndata: {path: '', train_shards: [0], val_shards: [1]}\n" GRID, "job.yaml:2:14: ",
+                 "data.path: the value is empty text");
+    EXPECT_ERROR(HEAD RANDOM "output: {dir: \"\"}\n", "job.yaml:4:15: ", "output.dir: the value is empty text");
+    char *deep = calloc(4096, 1);
+    strcpy(deep, HEAD RANDOM "space: ");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "[");
+    EXPECT_ERROR(deep, "job.yaml:4:39: ", "nested more than 32 levels deep");
+    free(deep);
+    size_t cap = 400000;
+    char *many = calloc(cap, 1);
+    strcpy(many, HEAD RANDOM "fixed:\n");
+    for (int i = 0; i < 10001; i++)
+        snprintf(many + strlen(many), cap - strlen(many), "  k%d: 1\n", i);
+    EXPECT_ERROR(many, "job.yaml:10005:3: ", "more than 10000 entries in one list or mapping");
+    /* within the limit: the first duplicate in file order, naming the first occurrence */
+    strcpy(many, HEAD RANDOM "fixed:\n");
+    for (int i = 0; i < 5000; i++)
+        snprintf(many + strlen(many), cap - strlen(many), "  k%d: 1\n", i);
+    strcat(many, "  k7: 2\n  k3: 2\n");
+    EXPECT_ERROR(many, "job.yaml:5005:3: ", "fixed: duplicate key 'k7' (first given at line 12)");
+    free(many);
+    EXPECT_ERROR(HEAD RANDOM "fixed: {epochs: 3, batch_size: 8, epochs: 4}\n", "job.yaml:4:35: ",
+                 "duplicate key 'epochs' (first given at line 4)");
 }
 
 TEST(shard_errors)
@@ -731,6 +792,7 @@ int main(void)
     RUN(space_errors);
     RUN(values_outside_their_range);
     RUN(missing_required_keys);
+    RUN(empty_values_and_limits);
     RUN(shard_errors);
     RUN(strategy_errors);
     RUN(yaml_syntax_errors);

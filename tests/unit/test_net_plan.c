@@ -1,0 +1,99 @@
+/* test_net_plan.c - `hptune check`'s shapes-only networks (hp_net_plan_shapes).
+ *
+ * Oracles: the real builder (hp_net_init) for the parameter count, batch-norm
+ * state and multiply-adds; the C library's own count of allocated bytes
+ * (mallinfo2) for the memory; a hand count for one small network; the
+ * configuration rules for one that cannot be built.
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "net.h"
+#include "rng.h"
+#include "testlib.h"
+
+static void config_with(hp_config *c, int blocks, int filters, int kernel, int bn, int heads, int units, int batch)
+{
+    hp_config_defaults(c);
+    c->num_blocks = blocks;
+    c->filters = filters;
+    c->kernel_size = kernel;
+    c->batch_norm = bn;
+    c->head_layers = heads;
+    c->head_units = units;
+    c->batch_size = batch;
+}
+
+TEST(plan_matches_the_built_network)
+{
+    hp_config configs[5];
+    config_with(&configs[0], 1, 4, 3, 0, 1, 8, 16);
+    config_with(&configs[1], 3, 32, 3, 1, 1, 128, 64);
+    config_with(&configs[2], 2, 8, 5, 0, 2, 16, 32);
+    config_with(&configs[3], 4, 16, 3, 1, 0, 1, 8);
+    config_with(&configs[4], 2, 12, 2, 1, 1, 20, 24);
+    configs[4].filter_growth = 1;
+    configs[4].padding = HP_PAD_VALID;
+    configs[4].conv_dropout = 0;
+    for (int i = 0; i < 5; i++) {
+        hp_net_plan plan;
+        EXPECT(hp_net_plan_shapes(&plan, &configs[i], configs[i].batch_size) == 0, "plan %d: %s", i,
+               hp_error_message());
+        struct mallinfo2 before = mallinfo2();
+        hp_net net;
+        hp_rng rng;
+        hp_rng_seed_for(&rng, 1, 1, HP_STREAM_TEST);
+        EXPECT(hp_net_init(&net, &configs[i], configs[i].batch_size, &rng) == 0, "init %d", i);
+        struct mallinfo2 after = mallinfo2();
+        /* allocated bytes (small blocks and mmapped ones), the layer table excepted */
+        double allocated = (double)(after.uordblks - before.uordblks) + (double)(after.hblkhd - before.hblkhd);
+        double table = (double)net.n_layers * sizeof(hp_layer) * 2;
+        EXPECT(plan.n_params == net.n_params && plan.n_bn_state == net.n_bn_state,
+               "config %d: params %zu vs %zu, bn %zu vs %zu", i, plan.n_params, net.n_params, plan.n_bn_state,
+               net.n_bn_state);
+        EXPECT(plan.forward_flops == 2.0 * net.forward_macs, "config %d flops", i);
+#ifndef __SANITIZE_ADDRESS__ /* AddressSanitizer's allocator does not feed mallinfo2 */
+        EXPECT(allocated >= (double)plan.bytes && allocated <= (double)plan.bytes * 1.02 + table + 65536,
+               "config %d: planned %zu bytes, malloc counts %.0f", i, plan.bytes, allocated);
+#else
+        (void)allocated, (void)table;
+#endif
+        hp_net_release(&net);
+    }
+}
+
+TEST(hand_counted_network)
+{
+    /* conv 3->4 k3 same on 32x32, ReLU, max-pool 2 -> 16x16x4 = 1024 features,
+     * dense 1024->8, dense 8->10 (dropout and activations have no parameters) */
+    hp_config c;
+    config_with(&c, 1, 4, 3, 0, 1, 8, 16);
+    hp_net_plan plan;
+    EXPECT(hp_net_plan_shapes(&plan, &c, 16) == 0, "plan");
+    long params = (3 * 4 * 9 + 4) + (1024 * 8 + 8) + (8 * 10 + 10);
+    double macs = 32.0 * 32 * 4 * 27 + 1024.0 * 8 + 8.0 * 10;
+    EXPECT(plan.n_params == (size_t)params && plan.forward_flops == 2 * macs && plan.features == 8,
+           "params %zu (want %ld), flops %.0f (want %.0f), features %d", plan.n_params, params,
+           plan.forward_flops, 2 * macs, plan.features);
+}
+
+TEST(unbuildable_configuration_says_why)
+{
+    hp_config c;
+    config_with(&c, 8, 4, 3, 0, 1, 8, 16);
+    hp_net_plan plan;
+    EXPECT(hp_net_plan_shapes(&plan, &c, 16) == -1 && strstr(hp_error_message(), "cannot be built") &&
+               strstr(hp_error_message(), "pooling of block 6"),
+           "message: %s", hp_error_message());
+}
+
+int main(void)
+{
+    RUN(plan_matches_the_built_network);
+    RUN(hand_counted_network);
+    RUN(unbuildable_configuration_says_why);
+    return testlib_finish();
+}
