@@ -52,6 +52,11 @@ size_t conv2d_workspace_floats(const conv2d_dims *d);
  * "winograd"). */
 hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d);
 const char *conv2d_algorithm_name(const conv2d_dims *d);
+/* The HPTUNE_CONV setting: text "auto", "im2col" or "winograd" (NULL or
+ * empty: auto) into *out; -1 (HP_ERR) for anything else.  "winograd" means
+ * Winograd on every 3x3 stride-1 layer (also those with few input channels);
+ * other layers stay im2col. */
+int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out);
 /* out (N,OC,OH,OW) = conv(in (N,C,H,W), w (OC,C*KH*KW)) + b (OC) */
 void conv2d_forward(float *out, float *ws, const float *in, const float *w, const float *b,
                     const conv2d_dims *d);

@@ -131,6 +131,19 @@ const char *conv2d_algorithm_name(const conv2d_dims *d)
     return conv2d_algorithm(d) == HP_CONV_WINOGRAD ? "winograd" : "im2col";
 }
 
+int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out)
+{
+    if (!text || !*text || !strcmp(text, "auto"))
+        *out = HP_CONV_AUTO;
+    else if (!strcmp(text, "im2col"))
+        *out = HP_CONV_IM2COL;
+    else if (!strcmp(text, "winograd"))
+        *out = HP_CONV_WINOGRAD;
+    else
+        return HP_ERR("HPTUNE_CONV='%s' is not a convolution algorithm; use auto, im2col or winograd", text);
+    return 0;
+}
+
 size_t conv2d_workspace_floats(const conv2d_dims *d)
 {
     if (conv2d_algorithm(d) == HP_CONV_WINOGRAD)

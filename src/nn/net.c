@@ -24,6 +24,7 @@ typedef struct net_builder {
     int C, H, W;       /* current activation shape per sample */
     size_t params;     /* running parameter count */
     size_t bn_state;
+    hp_conv_algorithm conv_algorithm; /* from HPTUNE_CONV (AUTO unless set) */
 } net_builder;
 
 static hp_layer *add_layer(net_builder *b, hp_layer_kind kind)
@@ -55,6 +56,11 @@ static int add_conv(net_builder *b, int filters, const hp_config *c)
     if (conv2d_dims_init(&L->conv, b->net->max_batch, b->C, b->H, b->W, filters, c->kernel_size,
                          c->kernel_size, c->stride, (hp_padding)c->padding) != 0)
         return -1;
+    const int winograd_shape = c->kernel_size == 3 && c->stride == 1;
+    if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm == HP_CONV_WINOGRAD && !winograd_shape))
+        L->conv.algorithm = HP_CONV_IM2COL;
+    else if (b->conv_algorithm == HP_CONV_WINOGRAD)
+        L->conv.algorithm = HP_CONV_WINOGRAD;
     claim_params(b, L, (size_t)filters * b->C * c->kernel_size * c->kernel_size, (size_t)filters);
     L->decay = 1;
     b->C = filters;
@@ -169,6 +175,10 @@ static int build_layers(hp_net *net, const hp_config *config, int max_batch, net
     net->config = *config;
     net->max_batch = max_batch;
     *b = (net_builder){.net = net, .C = HP_IMAGE_C, .H = HP_IMAGE_H, .W = HP_IMAGE_W};
+    /* The one switch read from the environment: how convolutions are computed
+       (README: Performance); it changes speed and rounding, not the model. */
+    if (conv2d_algorithm_parse(getenv("HPTUNE_CONV"), &b->conv_algorithm) != 0)
+        return -1;
     for (int block = 0; block < config->num_blocks; block++) {
         if (add_conv(b, hp_config_block_filters(config, block), config) != 0)
             return -1;

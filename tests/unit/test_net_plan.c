@@ -6,7 +6,9 @@
  * configuration rules for one that cannot be built.
  */
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -90,10 +92,57 @@ TEST(unbuildable_configuration_says_why)
            "message: %s", hp_error_message());
 }
 
+/* HPTUNE_CONV: im2col everywhere, Winograd on every 3x3 stride-1 layer, or
+ * the default; the same weights give the same logits (up to rounding) either
+ * way, the plan follows the switch, and an unknown value is refused. */
+TEST(conv_switch_from_environment)
+{
+    hp_config c;
+    config_with(&c, 3, 16, 3, 0, 1, 32, 8); /* conv 3->16, 16->16, 16->16 */
+    static const char *const settings[3] = {"im2col", "winograd", ""};
+    /* expected algorithm of conv layers 0, 1, 2 under each setting */
+    static const hp_conv_algorithm expected[3][3] = {
+        {HP_CONV_IM2COL, HP_CONV_IM2COL, HP_CONV_IM2COL},
+        {HP_CONV_WINOGRAD, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD},
+        {HP_CONV_IM2COL, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD}};
+    float x[8 * 3 * 32 * 32], logits[3][8 * 10];
+    hp_rng data_rng;
+    hp_rng_seed_for(&data_rng, 2, 2, HP_STREAM_TEST);
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)hp_rng_normal(&data_rng);
+    for (int s = 0; s < 3; s++) {
+        setenv("HPTUNE_CONV", settings[s], 1);
+        hp_net_plan plan;
+        hp_net net;
+        hp_rng rng;
+        hp_rng_seed_for(&rng, 1, 1, HP_STREAM_TEST);
+        EXPECT(hp_net_plan_shapes(&plan, &c, 8) == 0 && hp_net_init(&net, &c, 8, &rng) == 0, "%s: %s",
+               settings[s], hp_error_message());
+        for (int i = 0, conv = 0; i < net.n_layers; i++) {
+            if (net.layers[i].kind != HP_LAYER_CONV)
+                continue;
+            EXPECT(conv2d_algorithm(&net.layers[i].conv) == expected[s][conv], "HPTUNE_CONV='%s' conv %d: %s",
+                   settings[s], conv, conv2d_algorithm_name(&net.layers[i].conv));
+            conv++;
+        }
+        memcpy(logits[s], hp_net_forward(&net, x, 8, 0, NULL), sizeof logits[s]);
+        hp_net_release(&net);
+    }
+    for (int s = 1; s < 3; s++)
+        for (int i = 0; i < 8 * 10; i++)
+            EXPECT_NEAR(logits[s][i], logits[0][i], 1e-3 * (1 + fabsf(logits[0][i])), "logit vs im2col");
+    setenv("HPTUNE_CONV", "fft", 1);
+    hp_net_plan plan;
+    EXPECT(hp_net_plan_shapes(&plan, &c, 8) == -1 && strstr(hp_error_message(), "HPTUNE_CONV='fft'"),
+           "unknown value: %s", hp_error_message());
+    unsetenv("HPTUNE_CONV");
+}
+
 int main(void)
 {
     RUN(plan_matches_the_built_network);
     RUN(hand_counted_network);
     RUN(unbuildable_configuration_says_why);
+    RUN(conv_switch_from_environment);
     return testlib_finish();
 }
