@@ -11,7 +11,7 @@
 #   SANITIZE=1    build with AddressSanitizer + UndefinedBehaviorSanitizer
 #                 (objects go to build-san/, binary to build-san/hptune)
 #
-# Targets: all check bench bench-scale install clean deps data demo
+# Targets: all check bench bench-study bench-scale install clean deps deps-bench data demo
 
 CC       ?= mpicc
 CORE_CC  ?= cc
@@ -80,7 +80,7 @@ TOOL_SRCS = $(wildcard tests/tools/*.c)
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 PROGRAM   = $(if $(filter 1,$(SANITIZE)),$(BUILD)/hptune,hptune)
 
-.PHONY: all check unit bench bench-search bench-scale install clean deps data demo check-purity FORCE
+.PHONY: all check unit bench bench-study bench-search bench-scale install clean deps deps-bench data demo check-purity FORCE
 all: $(PROGRAM) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/core/%.o: src/%.c $(wildcard include/*.h src/*/*.h)
@@ -133,6 +133,14 @@ check: all check-purity
 bench: $(PROGRAM)
 	./$(PROGRAM) bench --peers
 
+# A whole study against Optuna 3.1 + PyTorch 1.13: the same random search
+# (TRIALS configurations of seed 000's family, EPOCHS epochs, 2 workers), wall
+# time and best validation accuracy of each (tests/bench/bench_study.py).
+TRIALS ?= 8
+EPOCHS ?= 3
+bench-study: $(PROGRAM)
+	TRIALS=$(TRIALS) EPOCHS=$(EPOCHS) HPTUNE=$(abspath $(PROGRAM)) /usr/bin/python3 tests/bench/bench_study.py
+
 # How well the strategies search: test functions, 20 seeds, Optuna's TPE as
 # the peer (tests/bench/bench_search.py; a few minutes).
 SEEDS ?= 20
@@ -160,6 +168,16 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
+
+# The peer for bench --peers and bench-study: PyTorch is large (about 200 MB
+# with libtorch), so `make deps` leaves it out and the benchmarks say how to
+# install it; this target does.
+BENCH_PKGS = python3-torch
+deps-bench: deps
+	@if dpkg-query -W -f='$${Status}\n' $(BENCH_PKGS) 2>/dev/null | grep -q 'install ok installed'; then \
+	  echo "deps-bench: $(BENCH_PKGS) present"; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BENCH_PKGS); fi
 
 # Obtain the official CIFAR-10 binary tarball and convert it to HDF5 (once).
 data: datasets/cifar10.h5

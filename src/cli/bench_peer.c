@@ -19,8 +19,8 @@
 
 #define SCRIPT_PATH "tests/bench/torch_peer.py"
 #define INSTALL_HINT                                                                               \
-    "install Debian's PyTorch 1.13 with `apt-get install python3-torch` (about 600 MB with its "  \
-    "dependencies)"
+    "install Debian's PyTorch 1.13 with `apt-get install python3-torch` or `make deps-bench` "    \
+    "(about 600 MB with its dependencies)"
 
 static double now_seconds(void)
 {
