@@ -109,6 +109,13 @@ void hp_net_zero_grad(hp_net *net);
 void hp_net_step(hp_net *net, long t, float lr);
 /* A short human-readable summary ("conv 3->32 k3 s1 same 32x32 | ..."). */
 void hp_net_describe(const hp_net *net, char *buf, size_t size);
+/* A short name of layer i for profiles: "conv 3->32 3x3 32x32 im2col",
+ * "maxpool 32x32->16x16", "dropout 0.25", "dense 512->128". */
+void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size);
+/* Multiply-adds of layer i's forward pass per image (conv and dense; 0 for
+ * the others).  Its backward costs 2x that (weight and input gradients),
+ * 1x for the first layer (no input gradient). */
+double hp_net_layer_macs(const hp_net *net, int i);
 const char *hp_layer_kind_name(hp_layer_kind kind);
 
 #endif

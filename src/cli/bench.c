@@ -426,31 +426,6 @@ static double measure_rate(void (*fn)(net_bench *), net_bench *b, double min_sec
     return waited;
 }
 
-/* A short name of layer i ("conv 3->32 32x32 im2col", "maxpool 32x32->16x16"). */
-static void layer_name(const hp_net *net, int i, char *buf, size_t size)
-{
-    const hp_layer *L = &net->layers[i];
-    switch (L->kind) {
-    case HP_LAYER_CONV:
-        snprintf(buf, size, "conv %d->%d %dx%d %dx%d %s", L->conv.C, L->conv.OC, L->conv.KH, L->conv.KW,
-                 L->conv.OH, L->conv.OW, conv2d_algorithm_name(&L->conv));
-        break;
-    case HP_LAYER_POOL:
-        snprintf(buf, size, "%spool %dx%d->%dx%d", L->pool_kind == HP_POOL_MAX ? "max" : "avg", L->pool.H,
-                 L->pool.W, L->pool.OH, L->pool.OW);
-        break;
-    case HP_LAYER_DROPOUT:
-        snprintf(buf, size, "dropout %.2g", (double)L->dropout_rate);
-        break;
-    case HP_LAYER_DENSE:
-        snprintf(buf, size, "dense %d->%d", L->dense_in, L->dense_out);
-        break;
-    default:
-        snprintf(buf, size, "%s", hp_layer_kind_name(L->kind));
-        break;
-    }
-}
-
 /* Training time split by layer kind and by layer (net->timing), plus the
  * optimizer step timed here; "other" is the loss, zero-grad and the timers
  * themselves.  GFLOPS of a conv or dense layer: forward 2 MAC, backward
@@ -496,14 +471,10 @@ static void measure_split(net_bench *b, net_result *res, double seconds)
             (L->kind == HP_LAYER_ACTIVATION && L->forward_seconds + L->backward_seconds < 1e-6 * batches))
             continue;
         layer_profile *lp = &res->profile[res->n_profile++];
-        layer_name(net, i, lp->name, sizeof lp->name);
+        hp_net_layer_name(net, i, lp->name, sizeof lp->name);
         lp->forward_ms = 1e3 * L->forward_seconds / (double)batches;
         lp->backward_ms = 1e3 * L->backward_seconds / (double)batches;
-        double macs = 0.0; /* per batch */
-        if (L->kind == HP_LAYER_CONV)
-            macs = conv2d_forward_macs(&L->conv) / L->conv.N * BATCH;
-        else if (L->kind == HP_LAYER_DENSE)
-            macs = (double)L->dense_in * L->dense_out * BATCH;
+        const double macs = hp_net_layer_macs(net, i) * BATCH; /* per batch */
         lp->forward_gflops = lp->forward_ms > 0 ? 2.0 * macs / (1e-3 * lp->forward_ms) / 1e9 : 0.0;
         lp->backward_gflops =
             lp->backward_ms > 0 ? (i == 0 ? 2.0 : 4.0) * macs / (1e-3 * lp->backward_ms) / 1e9 : 0.0;

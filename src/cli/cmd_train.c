@@ -29,7 +29,7 @@ static const char train_help[] =
     "  --no-test           skip the final test-set evaluation\n"
     "  --train-all         train on the training and validation shards together, without\n"
     "                      validation (retrain a final model), then report the test set\n"
-    "  --time-layers       print the time spent per layer type\n"
+    "  --time-layers       print the time spent per layer type and per layer (with GFLOPS)\n"
     "  -q, --quiet         print only the final summary\n"
     "  --help-keys         list every hyperparameter with its default and range\n"
     "  -h, --help          this help\n";
@@ -76,6 +76,45 @@ static void print_confusion(const int64_t *cm, const hp_dataset *ds)
         printf("%12.12s", ds->class_names[r]);
         for (int k = 0; k < HP_NUM_CLASSES; k++)
             printf(" %6lld", (long long)cm[r * HP_NUM_CLASSES + k]);
+        printf("\n");
+    }
+}
+
+/* --time-layers: the share of each layer kind, then every layer's forward
+ * and backward seconds (training and validation), their share of all layers'
+ * time and, for conv and dense layers, GFLOPS: forward 2 x its multiply-adds
+ * x forward_images, backward 4 x (2 x for the first layer, which computes no
+ * input gradient) x backward_images.  The GFLOPS need whole epochs (not a
+ * run resumed mid-epoch); a Winograd layer's count is the direct
+ * convolution's, so it shows the speed it achieves, not its arithmetic. */
+static void print_layer_times(const hp_net *net, double forward_images, double backward_images,
+                              int whole_epochs)
+{
+    double total = 0;
+    for (int k = 0; k < HP_LAYER_KIND_COUNT; k++)
+        total += net->layer_seconds[k];
+    if (total <= 0)
+        return;
+    printf("time by layer type (training + validation):");
+    for (int k = 0; k < HP_LAYER_KIND_COUNT; k++)
+        if (net->layer_seconds[k] > 0)
+            printf("  %s %.1f%%", hp_layer_kind_name((hp_layer_kind)k), 100.0 * net->layer_seconds[k] / total);
+    printf("\nby layer (seconds, share of all layers' time%s):\n", whole_epochs ? ", GFLOPS of conv and dense" : "");
+    for (int i = 0; i < net->n_layers; i++) {
+        const hp_layer *L = &net->layers[i];
+        if (L->kind == HP_LAYER_FLATTEN)
+            continue;
+        char name[96];
+        hp_net_layer_name(net, i, name, sizeof name);
+        const double macs = whole_epochs ? hp_net_layer_macs(net, i) : 0.0;
+        printf("  %-32s forward %8.2f s %5.1f%%", name, L->forward_seconds, 100.0 * L->forward_seconds / total);
+        if (macs > 0 && L->forward_seconds > 0)
+            printf(" %6.1f GFLOPS", 2.0 * macs * forward_images / L->forward_seconds / 1e9);
+        else
+            printf("              ");
+        printf("   backward %8.2f s %5.1f%%", L->backward_seconds, 100.0 * L->backward_seconds / total);
+        if (macs > 0 && L->backward_seconds > 0)
+            printf(" %6.1f GFLOPS", (i == 0 ? 2.0 : 4.0) * macs * backward_images / L->backward_seconds / 1e9);
         printf("\n");
     }
 }
@@ -250,6 +289,9 @@ int cmd_train(int argc, char **argv)
             print_epoch(&t.history[e], config.epochs, train.n);
     }
     int last_epoch = stop_at && stop_at < config.epochs ? stop_at : config.epochs;
+    /* for --time-layers' GFLOPS: images through forward and backward here */
+    const int whole_epochs = t.batch_in_epoch == 0;
+    const int first_epoch = t.epoch;
     while (t.epoch < last_epoch) {
         hp_epoch_metrics m;
         int rc = hp_trainer_run_epoch(&t, &m);
@@ -271,16 +313,10 @@ int cmd_train(int argc, char **argv)
         if (checkpoint_path && hp_checkpoint_save(&t, 0, checkpoint_path) != 0)
             goto fail;
     }
-    if (time_layers) {
-        double total = 0;
-        for (int k = 0; k < HP_LAYER_KIND_COUNT; k++)
-            total += t.net.layer_seconds[k];
-        printf("time by layer type (training + validation):");
-        for (int k = 0; k < HP_LAYER_KIND_COUNT; k++)
-            if (t.net.layer_seconds[k] > 0)
-                printf("  %s %.1f%%", hp_layer_kind_name((hp_layer_kind)k), 100.0 * t.net.layer_seconds[k] / total);
-        printf("\n");
-    }
+    const double epochs_run = t.epoch - first_epoch;
+    if (time_layers)
+        print_layer_times(&t.net, epochs_run * ((double)train.n + val.n), epochs_run * (double)train.n,
+                          whole_epochs);
     if (t.epoch >= config.epochs && job.test_eval && !no_test) {
         if (hp_dataset_load_test(&test, job.data_path) != 0)
             goto fail;

@@ -502,6 +502,40 @@ void hp_net_step(hp_net *net, long t, float lr)
     }
 }
 
+void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size)
+{
+    const hp_layer *L = &net->layers[i];
+    switch (L->kind) {
+    case HP_LAYER_CONV:
+        snprintf(buf, size, "conv %d->%d %dx%d %dx%d %s", L->conv.C, L->conv.OC, L->conv.KH, L->conv.KW,
+                 L->conv.OH, L->conv.OW, conv2d_algorithm_name(&L->conv));
+        break;
+    case HP_LAYER_POOL:
+        snprintf(buf, size, "%spool %dx%d->%dx%d", L->pool_kind == HP_POOL_MAX ? "max" : "avg", L->pool.H,
+                 L->pool.W, L->pool.OH, L->pool.OW);
+        break;
+    case HP_LAYER_DROPOUT:
+        snprintf(buf, size, "dropout %.2g", (double)L->dropout_rate);
+        break;
+    case HP_LAYER_DENSE:
+        snprintf(buf, size, "dense %d->%d", L->dense_in, L->dense_out);
+        break;
+    default:
+        snprintf(buf, size, "%s", hp_layer_kind_name(L->kind));
+        break;
+    }
+}
+
+double hp_net_layer_macs(const hp_net *net, int i)
+{
+    const hp_layer *L = &net->layers[i];
+    if (L->kind == HP_LAYER_CONV)
+        return conv2d_forward_macs(&L->conv) / L->conv.N;
+    if (L->kind == HP_LAYER_DENSE)
+        return (double)L->dense_in * L->dense_out;
+    return 0.0;
+}
+
 void hp_net_describe(const hp_net *net, char *buf, size_t size)
 {
     size_t used = 0;

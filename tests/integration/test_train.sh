@@ -132,3 +132,43 @@ out=$("$HPTUNE" train job.yaml --train-all --set epochs=1 2>&1)
 if grep -q "1000 training images (shards 0 1 2 3), 0 validation images (--train-all)" <<<"$out" && grep -q "^epoch   1/1" <<<"$out"; then
     pass train_all_uses_every_shard
 else fail train_all_uses_every_shard "$out"; fi
+
+# --time-layers: one line per layer (flatten aside) with forward/backward
+# seconds and shares, GFLOPS on conv and dense lines; the layers' shares add
+# up to 100% and to their kinds' shares.  HPTUNE_CONV chooses the algorithm
+# the profile names (conv 8->8 3x3: Winograd by default, im2col when forced).
+check_profile() { # log, expected algorithm of conv 8->8
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+kind_line = re.search(r"^time by layer type.*$", text, re.M)
+kinds = dict((k, float(v)) for k, v in re.findall(r"  ([a-z]+) ([0-9.]+)%", kind_line.group(0) if kind_line else ""))
+rows = re.findall(r"^  (\S+) (.*?) +forward +([0-9.]+) s +([0-9.]+)%( +[0-9.]+ GFLOPS)? +backward +([0-9.]+) s +([0-9.]+)%( +[0-9.]+ GFLOPS)?$",
+                  text, re.M)
+problems = [] if kinds else ["no line 'time by layer type'"]
+names = [r[0] + " " + r[1] for r in rows]
+# job.yaml: conv, bn, act, pool, dropout twice; dense, act, dropout; dense 10
+if len(rows) != 14:
+    problems.append("%d layer rows: %s" % (len(rows), names))
+total = sum(float(r[3]) + float(r[6]) for r in rows)
+if abs(total - 100) > 1.0:
+    problems.append("shares add up to %.1f%%" % total)
+for kind, share in kinds.items():
+    key = "maxpool" if kind == "pool" else kind
+    mine = sum(float(r[3]) + float(r[6]) for r in rows if r[0] == key)
+    if abs(mine - share) > 0.5:
+        problems.append("%s: kind %.1f%% vs layers %.1f%%" % (kind, share, mine))
+for r in rows:
+    if r[0] in ("conv", "dense") and not (r[4] and r[7]):
+        problems.append("no GFLOPS on " + r[0] + " " + r[1])
+if not any(n.startswith("conv 8->8 3x3 16x16 " + sys.argv[2]) for n in names):
+    problems.append("conv 8->8 is not %s: %s" % (sys.argv[2], names))
+print("; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+}
+"$HPTUNE" train job.yaml --set epochs=1 --time-layers >prof.log 2>&1
+why=$(check_profile prof.log winograd) && pass time_layers_profile || fail time_layers_profile "$why $(tail -20 prof.log)"
+HPTUNE_CONV=im2col "$HPTUNE" train job.yaml --set epochs=1 --time-layers >prof2.log 2>&1
+why=$(check_profile prof2.log im2col) && pass hptune_conv_im2col || fail hptune_conv_im2col "$why $(tail -20 prof2.log)"
+expect_fail hptune_conv_unknown "HPTUNE_CONV='fft' is not a convolution algorithm" -- env HPTUNE_CONV=fft "$HPTUNE" train job.yaml
