@@ -117,6 +117,8 @@ void hp_space_grid_point(const hp_job *job, long index, hp_config *config)
     /* The conditional tree in the same row-major order: walk the parameters
      * in file order, skip the inactive ones (they keep their default), and at
      * each active one take the value whose subtree holds the index. */
+    for (int i = 0; i < job->n_params; i++)
+        set_inactive(job, i, config); /* start from the defaults: c may hold another point */
     for (int i = 0; i < job->n_params; i++) {
         const hp_param *p = &job->params[i];
         if (!hp_job_param_active(job, i, config)) {
