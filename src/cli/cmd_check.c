@@ -154,7 +154,10 @@ static void print_trial(const hp_job *job, int trial, const hp_config *c)
         printf(" (no space parameters; the fixed configuration with seed %d)", c->seed);
     for (int i = 0; i < job->n_params; i++) {
         const hp_key *k = job->params[i].key;
-        format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        if (hp_job_param_active(job, i, c))
+            format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "-"); /* inactive: when: does not hold */
         printf(" %s=%s", k->name, buf);
     }
     printf("\n");

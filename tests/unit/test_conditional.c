@@ -182,6 +182,25 @@ TEST(grid_enumerates_the_conditional_tree)
     hp_space_grid_point(&job, 0, &b);
     EXPECT(a.optimizer == b.optimizer && a.momentum == b.momentum && a.batch_size == b.batch_size, "point 14 != 0");
     hp_job_release(&job);
+
+    /* README's example: two keys (both must hold), a list condition, fixed: as the inactive value.
+     * sgd: 0.5 | 0.9 x {false, true}; rmsprop: 0.5 | 0.9 (nesterov needs sgd); adam: 1 -> 6 */
+    if (parse(&job, HEAD "strategy: {name: grid}\nspace:\n  optimizer: {choice: [sgd, rmsprop, adam]}\n"
+                         "  momentum: {choice: [0.5, 0.9], when: {optimizer: [sgd, rmsprop]}}\n"
+                         "  nesterov: {choice: [false, true], when: {optimizer: sgd, momentum: 0.9}}\n"
+                         "fixed: {momentum: 0.0}\n") != 0) {
+        EXPECT(0, "parse");
+        return;
+    }
+    grid_points(&job, got, sizeof got);
+    EXPECT(strcmp(got, "optimizer=sgd momentum=0.5 nesterov=false(off)\n"
+                       "optimizer=sgd momentum=0.9 nesterov=false\n"
+                       "optimizer=sgd momentum=0.9 nesterov=true\n"
+                       "optimizer=rmsprop momentum=0.5 nesterov=false(off)\n"
+                       "optimizer=rmsprop momentum=0.9 nesterov=false(off)\n"
+                       "optimizer=adam momentum=0(off) nesterov=false(off)\n") == 0,
+           "points:\n%s", got);
+    hp_job_release(&job);
 }
 
 TEST(random_draws_a_parameter_only_when_active)
