@@ -5,7 +5,7 @@
  *               test_eval: true}
  *   strategy:  {name: asha, max_trials: 81, min_epochs: 1, max_epochs: 27,
  *               reduction_factor: 3, brackets: 1}      # grid: {name: grid, repeats: 1}
- *                                                      # random: {name: random, max_trials: 30}
+ *                                                      # random: {name: random, max_trials: 30, repeats: 1}
  *                                                      # tpe: {name: tpe, max_trials: 50, n_startup_trials: 10, ...}
  *                                                      # bohb: asha's keys + top_n_percent, ...
  *   objective: {type: train}                           # or {type: curves, file: x.csv, sleep_ms: 0}

@@ -26,8 +26,23 @@
  * [0, kmax], kmax = floor((high-low)/step), so it stays on the lattice and
  * <= high.  Every value is finally clamped to [low, high] against rounding.
  *
+ * Conditional parameters (when:, job.h): a parameter is active when every
+ * condition holds (its parent, listed earlier, is active and holds one of
+ * the listed values).  An inactive parameter takes its default (the fixed:
+ * value, else config.h's) and draws nothing from the stream; grid enumerates
+ * the conditional tree in the same row-major order, skipping inactive
+ * parameters (hp_job_grid_completions counts a subtree); the vector form has
+ * NaN for an inactive parameter.  Activity is a function of the
+ * configuration's values, so nothing besides the configuration is recorded.
+ *
+ * Repeats (random): trial t samples configuration t / repeats (its stream is
+ * seeded with that index, and its grid: parameters take that point), so the
+ * runs of one configuration are consecutive trials; each keeps the seed of
+ * its own trial id.
+ *
  * config->seed = 31 bits of splitmix64 over (study seed, trial id) -- see
- * trial_seed().  Under asha and bohb config->epochs is max_epochs (the most a trial
+ * trial_seed() -- unless fixed.seed is given or seed is searched (a space
+ * parameter: the space's value).  Under asha and bohb config->epochs is max_epochs (the most a trial
  * can train, which keeps epoch-based learning-rate schedules the same at
  * every rung); under grid/random it is fixed.epochs or the space's `epochs`.
  */
