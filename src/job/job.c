@@ -591,43 +591,64 @@ int hp_job_has_conditions(const hp_job *job)
 
 static long saturating_add(long a, long b) { return a > LONG_MAX - b ? LONG_MAX : a + b; }
 
-long hp_job_grid_completions(const hp_job *job, int first, hp_config *c)
+/* Does any condition name parameter i as its parent? */
+static int is_parent(const hp_job *job, int i)
 {
-    int conditional = 0;
-    for (int i = first; i < job->n_params; i++)
-        conditional |= job->params[i].n_conditions > 0;
-    if (!conditional) { /* the product of the remaining list lengths */
-        long size = 1;
-        for (int i = first; i < job->n_params; i++) {
-            const hp_param *p = &job->params[i];
-            if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
-                return 0;
-            if (size > LONG_MAX / p->n_values)
-                return LONG_MAX; /* saturate: far beyond any usable grid */
-            size *= p->n_values;
-        }
-        return size;
-    }
+    for (int j = i + 1; j < job->n_params; j++)
+        for (int k = 0; k < job->params[j].n_conditions; k++)
+            if (job->params[j].conditions[k].parent == i)
+                return 1;
+    return 0;
+}
+
+static long saturating_mul(long a, long b) { return b != 0 && a > LONG_MAX / b ? LONG_MAX : a * b; }
+
+/* Completions of the parents and conditional parameters from `first` on
+ * (the free ones are counted by the caller). */
+static long structural_completions(const hp_job *job, int first, hp_config *c)
+{
+    while (first < job->n_params && !job->params[first].n_conditions && !is_parent(job, first))
+        first++;
+    if (first == job->n_params)
+        return 1;
     const hp_param *p = &job->params[first];
-    if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
-        return 0;
     if (!hp_job_param_active(job, first, c)) /* inactive: one branch, its default */
-        return hp_job_grid_completions(job, first + 1, c);
+        return structural_completions(job, first + 1, c);
     double saved = hp_config_get(c, p->key);
     long total = 0;
     for (int k = 0; k < p->n_values; k++) {
         if (hp_config_set(c, p->key, p->values[k]) != 0)
             HP_PANIC("a validated space value was rejected: %s", hp_error_message());
-        long n = hp_job_grid_completions(job, first + 1, c);
-        if (n == 0) {
-            total = 0;
-            break;
-        }
-        total = saturating_add(total, n);
+        total = saturating_add(total, structural_completions(job, first + 1, c));
     }
     if (hp_config_set(c, p->key, saved) != 0)
         HP_PANIC("a configuration value could not be restored: %s", hp_error_message());
     return total;
+}
+
+/* A parameter that is neither conditional nor a parent is always active and
+ * changes nothing else, so it multiplies the count wherever it stands; the
+ * recursion branches only over the others (parents and conditional ones). */
+long hp_job_grid_completions(const hp_job *job, int first, hp_config *c)
+{
+    long free_product = 1;
+    int structural = -1; /* the first parent or conditional parameter from `first` on */
+    for (int i = first; i < job->n_params; i++) {
+        const hp_param *p = &job->params[i];
+        if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
+            return 0;
+        if (p->n_conditions || is_parent(job, i)) {
+            if (structural < 0)
+                structural = i;
+        } else {
+            free_product = saturating_mul(free_product, p->n_values);
+        }
+    }
+    if (structural < 0)
+        return free_product;
+    /* count the structural parameters from `structural` on; the free ones in
+     * between were multiplied in above (and are skipped below) */
+    return saturating_mul(free_product, structural_completions(job, structural, c));
 }
 
 /* The grid's size: the product of the list lengths (saturating), or with

@@ -4,7 +4,8 @@
 # conditional tree (3 points, not 4) with status/export showing inactive
 # parameters, hand-worked mean and std per configuration (export --per config,
 # status), and random (repeats), tpe and bohb studies with conditional
-# parameters interrupted and resumed giving exactly the straight run's results.
+# parameters interrupted and resumed giving exactly the straight run's results
+# (asha too), with inactive parameters exactly where their conditions fail.
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
 MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
@@ -155,7 +156,9 @@ space:
   x6: {uniform: [0, 1]}
 fixed: {x2: 0.5, x3: 0.5}
 YAML
-for s in random tpe bohb; do
+sed 's/name: cond-bohb, seed: 5/name: cond-asha, seed: 8/; s/name: bohb, max_trials: 30, min_epochs: 1, max_epochs: 9, reduction_factor: 3, min_points_in_model: 4/name: asha, max_trials: 30, min_epochs: 1, max_epochs: 9, reduction_factor: 3/' \
+    bohb.yaml >asha.yaml
+for s in random tpe bohb asha; do
     if ! timeout 300 $MPIRUN 2 "$HPTUNE" run $s.yaml --out $s-straight --quiet >$s-straight.log 2>&1; then
         fail ${s}_conditional_straight_run "$(tail -5 $s-straight.log)"; continue
     fi
