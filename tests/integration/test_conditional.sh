@@ -184,7 +184,7 @@ for s in random tpe bohb asha; do
 import csv, sys
 kind = sys.argv[1]
 rows = list(csv.DictReader(sys.stdin))
-conds = {"x2": {"-3", "3"}} if kind != "bohb" else {"x2": {"0.1"}, "x3": {"0.1", "0.4"}}
+conds = {"x2": {"-3", "3"}} if kind not in ("bohb", "asha") else {"x2": {"0.1"}, "x3": {"0.1", "0.4"}}
 seen = {True: 0, False: 0}
 for r in rows:
     for p, allowed in conds.items():
