@@ -5,14 +5,15 @@
  *               test_eval: true}
  *   strategy:  {name: asha, max_trials: 81, min_epochs: 1, max_epochs: 27,
  *               reduction_factor: 3, brackets: 1}      # grid: {name: grid, repeats: 1}
- *                                                      # random: {name: random, max_trials: 30}
+ *                                                      # random: {name: random, max_trials: 30, repeats: 1}
  *                                                      # tpe: {name: tpe, max_trials: 50, n_startup_trials: 10, ...}
  *                                                      # bohb: asha's keys + top_n_percent, ...
  *   objective: {type: train}                           # or {type: curves, file: x.csv, sleep_ms: 0}
  *                                                      # or {type: function, name: branin}
  *   space:     {key: {choice: [..]} | {grid: [..]} | {uniform: [lo, hi]} |
  *               {loguniform: [lo, hi]} | {randint: [lo, hi]}   (inclusive),
- *               optional step: q (quantized: lo + k*q)}
+ *               optional step: q (quantized: lo + k*q),
+ *               optional when: {parent: value | [values], ...} (conditional)}
  *   fixed:     {key: value, ...}                       # any hyperparameter of config.h
  *   output:    {dir: runs/<name>, keep: last_and_best, checkpoint_every: 1,
  *               report_every: 0, tensorboard: false}
@@ -83,8 +84,8 @@ typedef struct hp_job {
     int test_eval;        /* evaluate the best trial on the test set at the end (default true) */
     /* strategy */
     hp_strategy_kind strategy;
-    int max_trials;       /* random/asha; grid: grid size x repeats */
-    int repeats;          /* grid */
+    int max_trials;       /* trials: asha/tpe/bohb as given; random: max_trials x repeats; grid: size x repeats */
+    int repeats;          /* grid, random: runs of each configuration (different seeds) */
     int min_epochs, max_epochs, reduction_factor, brackets; /* asha, bohb */
     hp_job_tpe tpe;
     hp_job_bohb bohb;
@@ -130,9 +131,19 @@ int hp_job_check_data(const hp_job *job);
  * max_epochs as their budget and the space may not hold epochs. */
 int hp_job_uses_rungs(const hp_job *job);
 
-/* Size of the grid (product of choice/grid lengths); 0 if the space has a
- * continuous parameter (then grid is not possible). */
+/* Size of the grid (product of choice/grid lengths; with conditional
+ * parameters the number of points of the conditional tree: an inactive
+ * parameter is not enumerated); 0 if the space has a continuous parameter
+ * (then grid is not possible). */
 long hp_space_grid_size(const hp_job *job);
+/* The number of ways to complete params[first..] given c's values of the
+ * parameters before `first` (c is restored before returning). */
+long hp_job_grid_completions(const hp_job *job, int first, hp_config *c);
+/* Is space parameter `index` active in configuration c: every condition of
+ * its when: holds (the parent is active and holds one of the listed values)?
+ * An inactive parameter holds its default (fixed: value, else config.h's). */
+int hp_job_param_active(const hp_job *job, int index, const hp_config *c);
+int hp_job_has_conditions(const hp_job *job);
 /* Configuration of a trial: fixed values, then the space's values for this
  * trial -- grid: point (trial_id % grid_size) in row-major order of the
  * space's parameters in file order (last parameter varies fastest);
@@ -140,6 +151,10 @@ long hp_space_grid_size(const hp_job *job);
  * HP_STREAM_SAMPLE), parameters in file order.  config->seed is derived from
  * (study seed, trial id), unless fixed.seed is given.  Deterministic: same job and id, same config. */
 void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config);
+/* The configuration index of a trial: random with repeats R runs
+ * configuration c as trials c*R .. c*R+R-1 (each with its own seed); else the
+ * trial id.  (Grid repeats run the whole grid again: trial t is point t % size.) */
+int hp_job_trial_configuration(const hp_job *job, int trial_id);
 
 /* `hptune check JOB.yaml`: validate and print the plan; returns exit status. */
 int cmd_check(int argc, char **argv);

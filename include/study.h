@@ -144,5 +144,9 @@ int hp_study_export(const hp_study *s, FILE *f, int json);
 /* Per trial (the leaderboard): final and best metric, epochs, status,
  * restarts, failure, test set (the winner's), configuration. */
 int hp_study_export_trials(const hp_study *s, FILE *f, int json);
+/* One row (object) per configuration: trials that differ only in their seed
+ * (repeats, a searched seed) grouped, with the mean and sample std of the
+ * metric's final value over the completed runs (outputs.c). */
+int hp_study_export_configs(const hp_study *s, FILE *f, int json);
 
 #endif

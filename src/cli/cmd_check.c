@@ -101,7 +101,30 @@ static void format_value(const hp_key *k, double value, char *buf, size_t size)
     }
 }
 
-static void print_param(const hp_param *p)
+/* " when optimizer in [sgd, rmsprop] and ... (else <default>)" of a conditional parameter. */
+static void print_conditions(const hp_job *job, const hp_param *p)
+{
+    char buf[64];
+    for (int c = 0; c < p->n_conditions; c++) {
+        const hp_condition *cond = &p->conditions[c];
+        const hp_param *parent = &job->params[cond->parent];
+        printf("%s %s %s ", c ? " and" : " when", parent->key->name, cond->n_values == 1 ? "=" : "in");
+        if (cond->n_values > 1)
+            printf("[");
+        for (int i = 0; i < cond->n_values; i++) {
+            format_value(parent->key, cond->values[i], buf, sizeof buf);
+            printf("%s%s", i ? ", " : "", buf);
+        }
+        if (cond->n_values > 1)
+            printf("]");
+    }
+    if (p->n_conditions) {
+        format_value(p->key, hp_config_get(&job->fixed, p->key), buf, sizeof buf);
+        printf(" (else %s)", buf);
+    }
+}
+
+static void print_param(const hp_job *job, const hp_param *p)
 {
     static const char *const dist[] = {"choice", "grid", "uniform", "loguniform", "randint"};
     char buf[64];
@@ -112,12 +135,13 @@ static void print_param(const hp_param *p)
             format_value(p->key, p->values[i], buf, sizeof buf);
             printf("%s%s", i ? ", " : "", buf);
         }
-        printf("]\n");
-        return;
+        printf("]");
+    } else {
+        printf("[%.9g, %.9g]", p->low, p->high);
+        if (p->step > 0)
+            printf(" step %.9g", p->step);
     }
-    printf("[%.9g, %.9g]", p->low, p->high);
-    if (p->step > 0)
-        printf(" step %.9g", p->step);
+    print_conditions(job, p);
     printf("\n");
 }
 
@@ -130,7 +154,10 @@ static void print_trial(const hp_job *job, int trial, const hp_config *c)
         printf(" (no space parameters; the fixed configuration with seed %d)", c->seed);
     for (int i = 0; i < job->n_params; i++) {
         const hp_key *k = job->params[i].key;
-        format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        if (hp_job_param_active(job, i, c))
+            format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "-"); /* inactive: when: does not hold */
         printf(" %s=%s", k->name, buf);
     }
     printf("\n");
@@ -262,7 +289,7 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
     hp_strategy_describe(s, stdout);
     printf("  space      %d parameter%s\n", job->n_params, job->n_params == 1 ? "" : "s");
     for (int i = 0; i < job->n_params; i++)
-        print_param(&job->params[i]);
+        print_param(job, &job->params[i]);
     if (job->out_dir)
         printf("  output     %s", job->out_dir);
     else

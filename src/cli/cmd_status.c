@@ -167,7 +167,7 @@ int cmd_status(int argc, char **argv)
 }
 
 static const char export_help[] =
-    "usage: hptune export DIR [--format csv|json] [--per epoch|trial] [--output FILE]\n"
+    "usage: hptune export DIR [--format csv|json] [--per epoch|trial|config] [--output FILE]\n"
     "       hptune export DIR --format tensorboard [--out LOGDIR]\n"
     "\n"
     "A study's results for pandas and scripts (numbers in the shortest form that reads\n"
@@ -180,6 +180,12 @@ static const char export_help[] =
     "                         final_<metric> (at the last epoch; ranks the trials),\n"
     "                         best_<metric> and best_epoch, restarts, the winner's test\n"
     "                         accuracy/loss/F1, failure, configuration\n"
+    "  --per config           one row (object) per configuration (trials differing only in\n"
+    "                         the seed: repeats, a searched seed): config (its first trial),\n"
+    "                         runs, completed, mean_<metric> and std_<metric> (sample std)\n"
+    "                         over the completed runs' final values, trials, configuration\n"
+    "An inactive conditional parameter (its when: does not hold) is an empty CSV cell\n"
+    "and null in JSON.\n"
     "  -f, --format csv|json|tensorboard  (default csv); tensorboard writes event files\n"
     "                         for 'tensorboard --logdir LOGDIR' (default DIR/tensorboard):\n"
     "                         one run per trial with its scalars per epoch, and the\n"
@@ -238,8 +244,8 @@ int cmd_export(int argc, char **argv)
     }
     if (strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "tensorboard"))
         return hp_usage_error("export", export_help, "--format '%s': use csv, json or tensorboard", format);
-    if (strcmp(per, "epoch") && strcmp(per, "trial"))
-        return hp_usage_error("export", export_help, "--per '%s': use epoch or trial", per);
+    if (strcmp(per, "epoch") && strcmp(per, "trial") && strcmp(per, "config"))
+        return hp_usage_error("export", export_help, "--per '%s': use epoch, trial or config", per);
     if (optind >= argc)
         return hp_usage_error("export", export_help, "give the study's directory");
     if (optind + 1 < argc)
@@ -256,7 +262,9 @@ int cmd_export(int argc, char **argv)
     if (!f) {
         rc = HP_ERR("%s: cannot write", out);
     } else {
-        rc = !strcmp(per, "trial") ? hp_study_export_trials(&s, f, json) : hp_study_export(&s, f, json);
+        rc = !strcmp(per, "trial")    ? hp_study_export_trials(&s, f, json)
+             : !strcmp(per, "config") ? hp_study_export_configs(&s, f, json)
+                                      : hp_study_export(&s, f, json);
         if (out && fclose(f) != 0)
             rc = HP_ERR("%s: cannot write", out);
     }

@@ -50,7 +50,7 @@ static const char *const strategy_keys[] = {
 static const char *const objective_keys[] = {"type", "file", "name", "sleep_ms", NULL};
 static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", "report_every", "tensorboard", NULL};
 static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
-                                         "randint", "step", NULL};
+                                         "randint", "step", "when", NULL};
 /* Indexed by hp_dist. */
 static const char *const dist_names[] = {"choice", "grid", "uniform", "loguniform", "randint", NULL};
 static const char *const strategy_names[] = {"grid", "random", "asha", "tpe", "bohb", NULL};
@@ -71,6 +71,7 @@ typedef struct parse_ctx {
     const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
     const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
     int one_configuration;            /* hp_job_load_one: study, strategy and shards may be left out */
+    int space_map_index;              /* the space: mapping's node index (parse_when) */
 } parse_ctx;
 
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
@@ -563,19 +564,99 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
     return 0;
 }
 
-/* The grid's size: the product of the list lengths (saturating). */
-long hp_space_grid_size(const hp_job *job)
+int hp_job_param_active(const hp_job *job, int index, const hp_config *c)
 {
-    long size = 1;
-    for (int i = 0; i < job->n_params; i++) {
+    const hp_param *param = &job->params[index];
+    for (int i = 0; i < param->n_conditions; i++) {
+        const hp_condition *cond = &param->conditions[i];
+        if (!hp_job_param_active(job, cond->parent, c)) /* parents come first: this ends */
+            return 0;
+        double v = hp_config_get(c, job->params[cond->parent].key);
+        int holds = 0;
+        for (int k = 0; k < cond->n_values && !holds; k++)
+            holds = cond->values[k] == v;
+        if (!holds)
+            return 0;
+    }
+    return 1;
+}
+
+int hp_job_has_conditions(const hp_job *job)
+{
+    for (int i = 0; i < job->n_params; i++)
+        if (job->params[i].n_conditions)
+            return 1;
+    return 0;
+}
+
+static long saturating_add(long a, long b) { return a > LONG_MAX - b ? LONG_MAX : a + b; }
+
+/* Does any condition name parameter i as its parent? */
+static int is_parent(const hp_job *job, int i)
+{
+    for (int j = i + 1; j < job->n_params; j++)
+        for (int k = 0; k < job->params[j].n_conditions; k++)
+            if (job->params[j].conditions[k].parent == i)
+                return 1;
+    return 0;
+}
+
+static long saturating_mul(long a, long b) { return b != 0 && a > LONG_MAX / b ? LONG_MAX : a * b; }
+
+/* Completions of the parents and conditional parameters from `first` on
+ * (the free ones are counted by the caller). */
+static long structural_completions(const hp_job *job, int first, hp_config *c)
+{
+    while (first < job->n_params && !job->params[first].n_conditions && !is_parent(job, first))
+        first++;
+    if (first == job->n_params)
+        return 1;
+    const hp_param *p = &job->params[first];
+    if (!hp_job_param_active(job, first, c)) /* inactive: one branch, its default */
+        return structural_completions(job, first + 1, c);
+    double saved = hp_config_get(c, p->key);
+    long total = 0;
+    for (int k = 0; k < p->n_values; k++) {
+        if (hp_config_set(c, p->key, p->values[k]) != 0)
+            HP_PANIC("a validated space value was rejected: %s", hp_error_message());
+        total = saturating_add(total, structural_completions(job, first + 1, c));
+    }
+    if (hp_config_set(c, p->key, saved) != 0)
+        HP_PANIC("a configuration value could not be restored: %s", hp_error_message());
+    return total;
+}
+
+/* A parameter that is neither conditional nor a parent is always active and
+ * changes nothing else, so it multiplies the count wherever it stands; the
+ * recursion branches only over the others (parents and conditional ones). */
+long hp_job_grid_completions(const hp_job *job, int first, hp_config *c)
+{
+    long free_product = 1;
+    int structural = -1; /* the first parent or conditional parameter from `first` on */
+    for (int i = first; i < job->n_params; i++) {
         const hp_param *p = &job->params[i];
         if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
             return 0;
-        if (size > LONG_MAX / p->n_values)
-            return LONG_MAX; /* saturate: far beyond any usable grid */
-        size *= p->n_values;
+        if (p->n_conditions || is_parent(job, i)) {
+            if (structural < 0)
+                structural = i;
+        } else {
+            free_product = saturating_mul(free_product, p->n_values);
+        }
     }
-    return size;
+    if (structural < 0)
+        return free_product;
+    /* count the structural parameters from `structural` on; the free ones in
+     * between were multiplied in above (and are skipped below) */
+    return saturating_mul(free_product, structural_completions(job, structural, c));
+}
+
+/* The grid's size: the product of the list lengths (saturating), or with
+ * conditional parameters the number of leaves of the conditional tree. */
+long hp_space_grid_size(const hp_job *job)
+{
+    hp_config c = job->fixed;
+    return hp_job_grid_completions(job, 0, &c);
 }
 
 int hp_job_uses_rungs(const hp_job *job)
@@ -593,7 +674,7 @@ static const struct {
     unsigned owners;
     const char *use;
 } strategy_key_owners[] = {
-    {"repeats", OWNER(HP_STRATEGY_GRID), "grid"},
+    {"repeats", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random"},
     {"min_epochs", RUNGS, "asha and bohb"},
     {"max_epochs", RUNGS, "asha and bohb"},
     {"reduction_factor", RUNGS, "asha and bohb"},
@@ -721,6 +802,15 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
                        strategy_names[kind]);
     if (get_int(p, v, "strategy.max_trials", 1, MAX_TRIALS, &job->max_trials) != 0)
         return -1;
+    if (job->strategy == HP_STRATEGY_RANDOM) { /* max_trials configurations, each run `repeats` times */
+        yaml_node_t *repeats_key = NULL;
+        if (get_optional_int(p, map, "repeats", 1, MAX_TRIALS, &job->repeats) != 0)
+            return -1;
+        if (lookup(p, map, "repeats", &repeats_key) && job->max_trials > MAX_TRIALS / job->repeats)
+            return fail_at(p, repeats_key, "strategy.repeats: %d configurations x %d repeats is more than %d "
+                                           "trials; use fewer", job->max_trials, job->repeats, MAX_TRIALS);
+        job->max_trials *= job->repeats;
+    }
     if (hp_job_uses_rungs(job) && parse_rungs(p, section_key, map) != 0)
         return -1;
     hp_job_tpe *tpe = &job->tpe;
@@ -830,10 +920,6 @@ static int find_config_key(const parse_ctx *p, const yaml_node_t *key_node, cons
     if (!k)
         return fail_at(p, key_node, "%s: unknown hyperparameter '%s'%s (hptune train --help-keys lists them)",
                        section, name, suggestion(name, config_key_names(names, MAX_CONFIG_KEYS + 1), near, sizeof near));
-    if (strcmp(k->name, "seed") == 0 && strcmp(section, "space") == 0)
-        return fail_at(p, key_node, "space.seed: the seed is not a hyperparameter to search; each trial's "
-                                    "seed is derived from study.seed and the trial id (fixed.seed sets one "
-                                    "seed for every trial)");
     *out = k;
     return 0;
 }
@@ -926,8 +1012,11 @@ static int parse_values(const parse_ctx *p, const yaml_node_t *list, const char 
     return 0;
 }
 
-static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const yaml_node_t *spec, hp_param *param)
+static int parse_when(const parse_ctx *p, const yaml_node_t *when, const char *what, int self);
+
+static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const yaml_node_t *spec, int index)
 {
+    hp_param *param = &p->job->params[index];
     const hp_key *k;
     if (find_config_key(p, key_node, "space", &k) != 0)
         return -1;
@@ -948,7 +1037,7 @@ static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const ya
         const yaml_node_t *key = node_at(p, pair->key);
         int d = name_index(scalar_text(key), dist_names);
         if (d < 0)
-            continue; /* step */
+            continue; /* step, when */
         if (dist_key)
             return fail_at(p, key, "%s: both %s and %s given; use one distribution per parameter", what,
                            scalar_text(dist_key), scalar_text(key));
@@ -1003,6 +1092,98 @@ static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const ya
             return fail_at(p, step_node, "%s: %s takes whole numbers, so low and step must be whole numbers",
                            what, k->name);
     }
+    if (strcmp(k->name, "seed") == 0 && !is_list)
+        return fail_at(p, dist_key, "space.seed: the training seed is searched as a list of seeds; use "
+                                    "choice: [1, 2, 3] (or leave seed out: each trial then gets its own seed)");
+    yaml_node_t *when = lookup(p, spec, "when", NULL);
+    if (when && parse_when(p, when, what, index) != 0)
+        return -1;
+    return 0;
+}
+
+/* A stored value: what a configuration holds after hp_config_set (floats are kept as float). */
+static double stored_value(const hp_key *k, double v)
+{
+    hp_config c;
+    hp_config_defaults(&c);
+    if (hp_config_set(&c, k, v) != 0)
+        HP_PANIC("a validated value was rejected: %s", hp_error_message());
+    return hp_config_get(&c, k);
+}
+
+/* when: {parent: value | [values], ...} of space parameter `self`; the
+ * parents are the parameters parsed so far (listed above it). */
+static int parse_when(const parse_ctx *p, const yaml_node_t *when, const char *what, int self)
+{
+    hp_job *job = p->job;
+    hp_param *param = &job->params[self];
+    char where[128], buf[64];
+    snprintf(where, sizeof where, "%s.when", what);
+    if (when->type != YAML_MAPPING_NODE || when->data.mapping.pairs.top == when->data.mapping.pairs.start)
+        return fail_at(p, when, "%s: expected a mapping of conditions like {optimizer: sgd} or {optimizer: [sgd, "
+                                "rmsprop]}, got %s", where, when->type == YAML_MAPPING_NODE
+                                                             ? "an empty mapping" : describe(when, buf, sizeof buf));
+    if (check_keys(p, when, where, NULL, NULL) != 0)
+        return -1;
+    int n = (int)(when->data.mapping.pairs.top - when->data.mapping.pairs.start);
+    param->conditions = hp_xcalloc((size_t)n, sizeof *param->conditions);
+    for (int c = 0; c < n; c++) {
+        const yaml_node_pair_t *pair = &when->data.mapping.pairs.start[c];
+        const yaml_node_t *key = node_at(p, pair->key), *value = node_at(p, pair->value);
+        const char *name = scalar_text(key);
+        int parent = -1;
+        for (int i = 0; i < self; i++)
+            if (strcmp(job->params[i].key->name, name) == 0)
+                parent = i;
+        if (parent < 0) {
+            const hp_key *k = hp_config_find_key(name);
+            if (k == param->key)
+                return fail_at(p, key, "%s: %s cannot depend on itself; name a choice parameter above it",
+                               where, name);
+            if (k && lookup(p, node_at(p, p->space_map_index), name, NULL))
+                return fail_at(p, key, "%s: %s is listed after %s in space:; a condition's parameter must come "
+                                       "first, move %s above %s", where, name, param->key->name, name,
+                               param->key->name);
+            return fail_at(p, key, "%s: '%s' is not a parameter of space:; a condition names a choice parameter "
+                                   "listed above %s", where, name, param->key->name);
+        }
+        const hp_param *pp = &job->params[parent];
+        if (pp->dist != HP_DIST_CHOICE && pp->dist != HP_DIST_GRID)
+            return fail_at(p, key, "%s: %s is a %s range, not a choice; a condition needs a choice (or grid) "
+                                   "parameter", where, name, dist_names[pp->dist]);
+        hp_condition *cond = &param->conditions[c];
+        param->n_conditions = c + 1;
+        cond->parent = parent;
+        cond->line = line_of(key);
+        cond->column = column_of(key);
+        int n_items = value->type == YAML_SEQUENCE_NODE
+                          ? (int)(value->data.sequence.items.top - value->data.sequence.items.start) : 1;
+        if (n_items == 0)
+            return fail_at(p, value, "%s.%s: the list of values is empty; give at least one of %s's values",
+                           where, name, name);
+        cond->values = hp_xcalloc((size_t)n_items, sizeof *cond->values);
+        for (int i = 0; i < n_items; i++) {
+            const yaml_node_t *item = value->type == YAML_SEQUENCE_NODE
+                                          ? node_at(p, value->data.sequence.items.start[i]) : value;
+            char item_what[160];
+            snprintf(item_what, sizeof item_what, "%s.%s", where, name);
+            double v;
+            if (get_config_value(p, item, item_what, pp->key, &v) != 0)
+                return -1;
+            int found = 0;
+            for (int k = 0; k < pp->n_values; k++)
+                found |= pp->values[k] == v;
+            if (!found)
+                return fail_at(p, item, "%s: %s is not one of %s's values in space:; use one of its %s list",
+                               item_what, scalar_text(item), name, dist_names[pp->dist]);
+            cond->values[i] = stored_value(pp->key, v);
+            for (int j = 0; j < i; j++)
+                if (cond->values[j] == cond->values[i])
+                    return fail_at(p, item, "%s: value %s appears twice; list each value once", item_what,
+                                   scalar_text(item));
+            cond->n_values = i + 1;
+        }
+    }
     return 0;
 }
 
@@ -1014,10 +1195,11 @@ static int parse_space(parse_ctx *p, const yaml_node_t *section_key, const yaml_
         return -1;
     int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     job->params = hp_xcalloc((size_t)(n ? n : 1), sizeof *job->params);
+    p->space_map_index = (int)(map - p->doc->nodes.start) + 1; /* for "listed after" messages */
     for (int i = 0; i < n; i++) {
         yaml_node_pair_t *pair = &map->data.mapping.pairs.start[i];
         job->n_params = i + 1; /* so release frees a partly parsed parameter */
-        if (parse_param(p, node_at(p, pair->key), node_at(p, pair->value), &job->params[i]) != 0)
+        if (parse_param(p, node_at(p, pair->key), node_at(p, pair->value), i) != 0)
             return -1;
     }
     return 0;
@@ -1078,10 +1260,18 @@ static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
         const hp_param *param = &job->params[i];
         const yaml_node_t *key = param_key_node(p, space_map, param);
         int index = hp_config_key_index(param->key);
-        if (p->fixed_line[index])
+        if (p->fixed_line[index] && !param->n_conditions) /* a conditional one's fixed: is its inactive value */
             return fail_at(p, key, "space.%s: also set in fixed: (line %d); a parameter is either searched "
-                                   "or fixed, remove one of them",
+                                   "or fixed, remove one of them (or make it conditional with when:, then "
+                                   "fixed: is its value where inactive)",
                            param->key->name, p->fixed_line[index]);
+        if (param->n_conditions && param->dist == HP_DIST_GRID && job->strategy != HP_STRATEGY_GRID)
+            return fail_at(p, key, "space.%s: %s enumerates grid: values apart from the sampled ones, and that "
+                                   "enumeration cannot be conditional; use choice: [..] with when:",
+                           param->key->name, strategy);
+        if (strcmp(param->key->name, "seed") == 0 && job->repeats > 1)
+            return fail_at(p, key, "space.seed: repeats gives each run of a configuration its own seed, so the "
+                                   "seed cannot also be searched; remove repeats or seed from space");
         if (job->strategy == HP_STRATEGY_GRID && param->dist != HP_DIST_CHOICE && param->dist != HP_DIST_GRID)
             return fail_at(p, key, "space.%s: grid search needs a list of values, but %s is a continuous "
                                    "range; use choice: [..] or grid: [..] values, or strategy random",
@@ -1096,6 +1286,11 @@ static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
             return fail_at(p, key, "space.%s: tpe does not take a step on a loguniform range (as Optuna "
                                    "does not); remove step, or use uniform with a step", param->key->name);
     }
+    if (job->strategy == HP_STRATEGY_RANDOM && job->repeats > 1 && job->fixed_seed)
+        return HP_ERR("%s:%d:%d: fixed.seed: repeats runs each configuration with different seeds, but fixed.seed "
+                      "gives every trial the same one; remove fixed.seed or repeats", p->path,
+                      p->fixed_line[hp_config_key_index(hp_config_find_key("seed"))],
+                      p->fixed_column[hp_config_key_index(hp_config_find_key("seed"))]);
     const hp_key *epochs_key = hp_config_find_key("epochs");
     int epochs_index = hp_config_key_index(epochs_key);
     if (hp_job_uses_rungs(job) && p->fixed_line[epochs_index])
@@ -1429,8 +1624,12 @@ void hp_job_release(hp_job *job)
     free(job->function);
     free(job->out_dir);
     if (job->params)
-        for (int i = 0; i < job->n_params; i++)
+        for (int i = 0; i < job->n_params; i++) {
             free(job->params[i].values);
+            for (int c = 0; c < job->params[i].n_conditions; c++)
+                free(job->params[i].conditions[c].values);
+            free(job->params[i].conditions);
+        }
     free(job->params);
     memset(job, 0, sizeof *job);
 }

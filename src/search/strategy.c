@@ -685,7 +685,11 @@ void hp_strategy_describe(const hp_strategy *s, FILE *f)
                 job ? job->repeats : 1, job && job->repeats != 1 ? "s" : "", p->max_trials);
         break;
     case HP_STRATEGY_RANDOM:
-        fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
+        if (job && job->repeats > 1)
+            fprintf(f, "  strategy   random: %d configurations x %d repeats (other seeds) = %d trials, ",
+                    p->max_trials / job->repeats, job->repeats, p->max_trials);
+        else
+            fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
         break;
     case HP_STRATEGY_TPE:
         fprintf(f, "  strategy   tpe: %d trials, the first %d at random, then Optuna 3.1's TPE (%d candidates, "

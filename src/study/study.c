@@ -637,7 +637,10 @@ void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, siz
     for (int p = 0; p < s->job.n_params && used < size; p++) {
         char value[64];
         const hp_key *k = s->job.params[p].key;
-        hp_config_format_value(k, hp_config_get(c, k), value, sizeof value);
+        if (hp_job_param_active(&s->job, p, c))
+            hp_config_format_value(k, hp_config_get(c, k), value, sizeof value);
+        else
+            snprintf(value, sizeof value, "-"); /* inactive (when: does not hold): its default is not searched */
         int n = snprintf(buf + used, size - used, "%s%s=%s", p ? " " : "", k->name, value);
         if (n < 0)
             break;

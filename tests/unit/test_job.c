@@ -349,8 +349,9 @@ TEST(space_errors)
     EXPECT_VALID(HEAD RANDOM "space:\n  filters: {loguniform: [8, 64], step: 8}\n");
     EXPECT_ERROR(HEAD RANDOM "space:\n  activation: {uniform: [0, 2]}\n", "job.yaml:5:16: ", "space.activation",
                  "named values", "choice: [relu, leaky_relu, elu, tanh, sigmoid]");
-    EXPECT_ERROR(HEAD RANDOM "space:\n  seed: {randint: [0, 9]}\n", "job.yaml:5:3: ", "space.seed",
-                 "study.seed");
+    EXPECT_ERROR(HEAD RANDOM "space:\n  seed: {randint: [0, 9]}\n", "job.yaml:5:10: ", "space.seed",
+                 "choice: [1, 2, 3]");
+    EXPECT_VALID(HEAD RANDOM "space:\n  seed: {choice: [1, 2, 3]}\n"); /* the training seed, searched */
     EXPECT_VALID(HEAD GRID "fixed:\n  seed: 3\n"); /* one seed for every trial (best.yaml) */
     EXPECT_ERROR(HEAD RANDOM "space:\n  filters: {choice: [8]}\n  filters: {choice: [16]}\n", "job.yaml:6:3: ",
                  "duplicate key 'filters'", "line 5");
@@ -470,8 +471,10 @@ TEST(strategy_errors)
     EXPECT_VALID(HEAD "strategy: {name: asha, max_trials: 9, max_epochs: 9, brackets: 3}\n");
     EXPECT_ERROR(HEAD "strategy: {name: grid, max_trials: 9}\n", "job.yaml:3:24: ", "strategy.max_trials",
                  "grid runs every point");
-    EXPECT_ERROR(HEAD "strategy: {name: random, max_trials: 9, repeats: 2}\n", "job.yaml:3:41: ",
-                 "strategy.repeats: only used by strategy grid");
+    EXPECT_ERROR(HEAD "strategy: {name: tpe, max_trials: 9, repeats: 2}\n", "job.yaml:3:38: ",
+                 "strategy.repeats: only used by strategy grid and random");
+    EXPECT_ERROR(HEAD "strategy: {name: asha, max_trials: 9, max_epochs: 9, repeats: 2}\n", "job.yaml:3:54: ",
+                 "strategy.repeats: only used by strategy grid and random");
     EXPECT_ERROR(HEAD "strategy: {name: grid, max_epochs: 9}\n", "job.yaml:3:24: ",
                  "strategy.max_epochs: only used by strategy asha");
     EXPECT_ERROR(HEAD "strategy: {name: random, max_trials: 0}\n", "job.yaml:3:38: ", "too small");
