@@ -105,6 +105,30 @@ for k, (mean, std, trials) in want.items():
     assert abs(float(r["std_val_accuracy"]) - std) < 1e-6, (k, r["std_val_accuracy"])
     assert "seed" not in r
 PY
+    # TensorBoard's HParams: an inactive parameter is left out of the trial's session
+    READER=${HPTUNE_TFEVENTS_READER:-$HPTUNE_ROOT/../shared/tensorboard/tfevents_dump.py}
+    if [ ! -f "$READER" ] || ! /usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || ! command -v protoc >/dev/null; then
+        skip tensorboard_inactive_left_out "no TensorBoard reader (set HPTUNE_TFEVENTS_READER) or protobuf missing (make deps)"
+    elif "$HPTUNE" export grid --format tensorboard --out grid_tb >/dev/null 2>&1 \
+         && TMPDIR=$TMP /usr/bin/python3 "$READER" grid_tb >grid_tb.json 2>grid_tb.err; then
+        got=$(/usr/bin/python3 - grid_tb.json <<'PY'
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+for k in sorted(r for r in runs if r.startswith("trial_")):
+    start = [h for h in runs[k]["hparams"] if h["tag"] == "_hparams_/session_start_info"][0]
+    print(k, " ".join(sorted(start["data"]["sessionStartInfo"]["hparams"])))
+PY
+)
+        want='trial_00000 momentum optimizer seed
+trial_00001 momentum optimizer seed
+trial_00002 momentum optimizer seed
+trial_00003 momentum optimizer seed
+trial_00004 optimizer seed
+trial_00005 optimizer seed'
+        [ "$got" = "$want" ] && pass tensorboard_inactive_left_out || fail tensorboard_inactive_left_out "$got"
+    else
+        fail tensorboard_inactive_left_out "export or reader failed: $(cat grid_tb.err 2>/dev/null)"
+    fi
 fi
 
 # --- straight vs interrupted and resumed: random (repeats), tpe, bohb -----------
