@@ -21,11 +21,22 @@ typedef enum { HP_SCHED_CONSTANT = 0, HP_SCHED_STEP, HP_SCHED_COSINE } hp_schedu
  * classifier), zero biases; glorot: Keras' default everywhere; he: He normal
  * everywhere but the classifier; torch: PyTorch's default (weights and biases). */
 typedef enum { HP_INIT_AUTO = 0, HP_INIT_GLOROT, HP_INIT_HE, HP_INIT_TORCH } hp_init;
+/* cnn: the conv blocks below; mlp: the flattened image straight into the head. */
+typedef enum { HP_MODEL_CNN = 0, HP_MODEL_MLP } hp_model;
+/* What feeds the head of a cnn: every feature (flatten) or one mean per channel. */
+typedef enum { HP_HEAD_FLATTEN = 0, HP_HEAD_GLOBAL_AVG } hp_head_pool;
 
 typedef struct hp_config {
-    /* architecture: num_blocks x [conv -> (bn) -> act -> pool -> dropout],
-       head_layers x [dense -> act -> dropout], dense 10 */
+    /* architecture (net.h): model cnn: num_blocks x [convs_per_block x
+       (conv -> (bn) -> act), residual: shortcut added before the last act
+       -> pool -> dropout], flatten or global_avg, head_layers x
+       [dense -> act -> dropout], dense 10;
+       model mlp: flatten, head_layers x [dense -> act -> (residual and equal
+       widths: + the layer's input) -> dropout], dense 10 */
+    int model;             /* hp_model */
     int num_blocks;
+    int convs_per_block;   /* convolutions per block (residual: >= 2) */
+    int residual;          /* 0/1 cnn: shortcut around each block; mlp: around equal-width head layers */
     int filters;           /* filters of the first block */
     int filter_growth;     /* 0: fixed width; 1: x2 per block (progressive) */
     int kernel_size;
@@ -34,10 +45,13 @@ typedef struct hp_config {
     int activation;        /* hp_activation */
     float leaky_slope;     /* for leaky_relu */
     int batch_norm;        /* 0/1 */
+    float bn_momentum;     /* running = momentum*running + (1-momentum)*batch */
+    float bn_epsilon;
     int pool;              /* hp_pool */
     int pool_size;
     int pool_stride;       /* 0: equal to pool_size */
     float conv_dropout;
+    int head_pool;         /* hp_head_pool */
     int head_layers;
     int head_units;
     float head_dropout;
@@ -56,6 +70,8 @@ typedef struct hp_config {
     float lr_gamma;        /* step decay factor */
     float lr_min;          /* cosine floor */
     int warmup_epochs;     /* linear warm-up (per step) over this many epochs */
+    float label_smoothing; /* training targets (1-e)*onehot + e/10 */
+    float grad_clip_norm;  /* 0: off; else scale the gradient to at most this global L2 norm */
     int batch_size;
     int epochs;
     int augment_crop;      /* 0: off; else pad by this many pixels and crop 32x32 */
