@@ -75,7 +75,8 @@ typedef struct hp_config {
     int batch_size;
     int epochs;
     int augment_crop;      /* 0: off; else pad by this many pixels and crop 32x32 */
-    int augment_flip;      /* 0/1 horizontal flip with p = 0.5 */
+    float augment_flip;    /* probability of a horizontal flip (true = 0.5, false = 0) */
+    float augment_rotate;  /* 0: off; else rotate by an angle uniform in [-this, this] degrees */
     int seed;              /* trial seed (the study derives it per trial) */
     /* coordinates of `objective: function` (functions.h); the network ignores them */
     float x1, x2, x3, x4, x5, x6;
@@ -91,6 +92,8 @@ typedef struct hp_key {
     double min, max;                /* inclusive valid range (not for enums) */
     const char *const *enum_names;  /* NULL-terminated, for HP_KEY_ENUM */
     const char *help;
+    double true_value;              /* HP_KEY_FLOAT keys that also read true/false: the value
+                                       of true (false is 0); 0 for the others */
 } hp_key;
 
 /* The table, in a stable order (also the order of config columns in exports). */
@@ -100,7 +103,8 @@ int hp_config_key_index(const hp_key *k);
 
 void hp_config_defaults(hp_config *c);
 /* Parse text for key k: numbers for int/float (ints must be whole), names for
- * enums, true/false/yes/no/1/0 for bools.  On error returns -1 with a message
+ * enums, true/false/yes/no/1/0 for bools (and true/false/yes/no for floats
+ * with a true_value, e.g. augment_flip: true = 0.5).  On error returns -1 with a message
  * that does not name a file (the caller prefixes the location). */
 int hp_config_parse_value(const hp_key *k, const char *text, double *out);
 /* Range-checked set (message on error, no location). */

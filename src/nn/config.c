@@ -20,7 +20,10 @@ static const char *const model_names[] = {"cnn", "mlp", NULL};
 static const char *const head_pool_names[] = {"flatten", "global_avg", NULL};
 
 #define KEY(field, type, def, lo, hi, names, help) \
-    {#field, type, offsetof(hp_config, field), def, lo, hi, names, help}
+    {#field, type, offsetof(hp_config, field), def, lo, hi, names, help, 0}
+/* a float that also reads true (= true_value) and false (= 0) */
+#define KEY_OR_BOOL(field, def, lo, hi, true_value, help) \
+    {#field, HP_KEY_FLOAT, offsetof(hp_config, field), def, lo, hi, NULL, help, true_value}
 
 static const hp_key config_keys[] = {
     KEY(model, HP_KEY_ENUM, HP_MODEL_CNN, 0, 0, model_names, "cnn: conv blocks then the head; mlp: the flattened image into the head"),
@@ -65,7 +68,8 @@ static const hp_key config_keys[] = {
     KEY(batch_size, HP_KEY_INT, 64, 1, 65536, NULL, "mini-batch size"),
     KEY(epochs, HP_KEY_INT, 10, 1, 100000, NULL, "training epochs"),
     KEY(augment_crop, HP_KEY_INT, 0, 0, 16, NULL, "random crop padding in pixels (0: off)"),
-    KEY(augment_flip, HP_KEY_BOOL, 0, 0, 1, NULL, "random horizontal flip"),
+    KEY_OR_BOOL(augment_flip, 0, 0, 1, 0.5, "probability of a random horizontal flip (true: 0.5)"),
+    KEY(augment_rotate, HP_KEY_FLOAT, 0, 0, 180, NULL, "random rotation by up to this many degrees (bilinear; 0: off)"),
     KEY(seed, HP_KEY_INT, 0, 0, 2147483647, NULL, "trial seed"),
     KEY(x1, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 1 of objective: function (benchmarks)"),
     KEY(x2, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 2 of objective: function"),
@@ -75,6 +79,7 @@ static const hp_key config_keys[] = {
     KEY(x6, HP_KEY_FLOAT, 0, -1e6, 1e6, NULL, "coordinate 6 of objective: function"),
 };
 #undef KEY
+#undef KEY_OR_BOOL
 
 #define N_KEYS (sizeof config_keys / sizeof config_keys[0])
 
@@ -144,6 +149,16 @@ int hp_config_parse_value(const hp_key *k, const char *text, double *out)
             return 0;
         }
         return HP_ERR("%s: '%s' is not a boolean (use true or false)", k->name, text);
+    }
+    if (k->type == HP_KEY_FLOAT && k->true_value != 0) {
+        if (!strcasecmp(text, "true") || !strcasecmp(text, "yes")) {
+            *out = k->true_value;
+            return 0;
+        }
+        if (!strcasecmp(text, "false") || !strcasecmp(text, "no")) {
+            *out = 0;
+            return 0;
+        }
     }
     char *end = NULL;
     errno = 0;

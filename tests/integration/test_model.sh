@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The model hyperparameters of issue 13 end to end: residual blocks,
 # convs_per_block, model mlp, head_pool global_avg, batch-norm momentum and
-# epsilon, label smoothing, gradient clipping.  check shows their shapes,
+# epsilon, label smoothing, gradient clipping, rotation and flip probability.
+# check shows their shapes,
 # train runs them and resumes bit-identically, a study with them in space:
 # resumes from its trial checkpoints with the straight run's results, and
 # impossible combinations are refused with the reason.
@@ -22,7 +23,7 @@ strategy: {name: random, max_trials: 1}
 fixed: {epochs: 3, num_blocks: 2, filters: 6, filter_growth: true, convs_per_block: 2, residual: true,
         stride: 2, head_pool: global_avg, head_units: 12, batch_size: 32, batch_norm: true,
         bn_momentum: 0.9, bn_epsilon: 0.0001, label_smoothing: 0.1, grad_clip_norm: 1.0,
-        augment_flip: true, augment_crop: 2}
+        augment_flip: 0.3, augment_rotate: 10, augment_crop: 2}
 YAML
 "$HPTUNE" train res.yaml --checkpoint a.h5 >a.log 2>&1 || fail residual_train_runs "$(tail -3 a.log)"
 if grep -q "add shortcut conv1x1 3->6 s2" a.log && grep -q "add shortcut conv1x1 6->12 s2" a.log &&
@@ -38,7 +39,7 @@ if why=$(same_state a.h5 c.h5) && [ "$(metrics a.log)" = "$(metrics c2.log)" ]; 
     pass residual_resume_bit_identical
 else fail residual_resume_bit_identical "$why; $(diff <(metrics a.log) <(metrics c2.log))"; fi
 # another value of a new key is another run (the key reaches the network)
-for kv in bn_momentum=0.5 bn_epsilon=0.01 label_smoothing=0 grad_clip_norm=0.01; do
+for kv in bn_momentum=0.5 bn_epsilon=0.01 label_smoothing=0 grad_clip_norm=0.01 augment_rotate=0 augment_flip=true; do
     "$HPTUNE" train res.yaml --set "$kv" --set epochs=1 --checkpoint k.h5 >k.log 2>&1
     "$HPTUNE" train res.yaml --set epochs=1 --checkpoint k0.h5 >k0.log 2>&1
     same_state k.h5 k0.h5 >/dev/null && fail "key_${kv%%=*}_changes_training" "same weights" || pass "key_${kv%%=*}_changes_training"

@@ -38,7 +38,7 @@ static void small_config(hp_config *c)
     c->epochs = 3;
     c->batch_norm = 1;
     c->augment_crop = 2;
-    c->augment_flip = 1;
+    c->augment_flip = 0.5f;
     c->lr_schedule = HP_SCHED_COSINE;
     c->seed = 7;
 }
@@ -148,6 +148,8 @@ TEST(model_options_resume_bit_identically)
     c.bn_epsilon = 1e-4f;
     c.label_smoothing = 0.1f;
     c.grad_clip_norm = 0.5f;
+    c.augment_rotate = 15.0f;
+    c.augment_flip = 0.3f;
     interrupt_anywhere(&c);
     small_config(&c);
     c.model = HP_MODEL_MLP;
