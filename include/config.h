@@ -15,6 +15,8 @@
 
 #include "layers.h"
 
+#define HP_MAX_BLOCKS 8 /* the range of num_blocks */
+
 typedef enum { HP_OPT_SGD = 0, HP_OPT_ADAM, HP_OPT_ADAMW, HP_OPT_RMSPROP } hp_optimizer;
 typedef enum { HP_SCHED_CONSTANT = 0, HP_SCHED_STEP, HP_SCHED_COSINE } hp_schedule;
 /* auto: He normal for the ReLU family, Glorot uniform otherwise (and for the
@@ -39,6 +41,9 @@ typedef struct hp_config {
     int residual;          /* 0/1 cnn: shortcut around each block; mlp: around equal-width head layers */
     int filters;           /* filters of the first block */
     int filter_growth;     /* 0: fixed width; 1: x2 per block (progressive) */
+    int block_filters[HP_MAX_BLOCKS]; /* keys block1_filters..: > 0 sets block b's filters
+                                         (fixed: filters: [a, b, ..] fills them); 0: from
+                                         filters and filter_growth */
     int kernel_size;
     int stride;
     int padding;           /* hp_padding */
@@ -118,7 +123,7 @@ int hp_config_validate(const hp_config *c);
 void hp_config_write_yaml(FILE *f, const hp_config *c, const char *indent);
 /* Apply "key=value" (from --set); message names the option on error. */
 int hp_config_apply_assignment(hp_config *c, const char *assignment);
-/* Filters of block b (0-based) after growth. */
+/* Filters of block b (0-based): block_filters[b] if set, else after growth. */
 int hp_config_block_filters(const hp_config *c, int block);
 
 #endif

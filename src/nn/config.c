@@ -21,6 +21,9 @@ static const char *const head_pool_names[] = {"flatten", "global_avg", NULL};
 
 #define KEY(field, type, def, lo, hi, names, help) \
     {#field, type, offsetof(hp_config, field), def, lo, hi, names, help, 0}
+/* a key whose name is not its field's (an array element) */
+#define KEY_AT(name, field, type, def, lo, hi, help) \
+    {name, type, offsetof(hp_config, field), def, lo, hi, NULL, help, 0}
 /* a float that also reads true (= true_value) and false (= 0) */
 #define KEY_OR_BOOL(field, def, lo, hi, true_value, help) \
     {#field, HP_KEY_FLOAT, offsetof(hp_config, field), def, lo, hi, NULL, help, true_value}
@@ -32,6 +35,14 @@ static const hp_key config_keys[] = {
     KEY(residual, HP_KEY_BOOL, 0, 0, 1, NULL, "shortcut around each conv block (cnn) or equal-width head layer (mlp)"),
     KEY(filters, HP_KEY_INT, 32, 1, 1024, NULL, "filters of the first conv block"),
     KEY(filter_growth, HP_KEY_BOOL, 0, 0, 1, NULL, "double the filters every block (progressive)"),
+    KEY_AT("block1_filters", block_filters[0], HP_KEY_INT, 0, 0, 1024, "filters of block 1 (0: from filters and filter_growth; fixed: filters: [..] sets them)"),
+    KEY_AT("block2_filters", block_filters[1], HP_KEY_INT, 0, 0, 1024, "filters of block 2 (0: from filters and filter_growth)"),
+    KEY_AT("block3_filters", block_filters[2], HP_KEY_INT, 0, 0, 1024, "filters of block 3 (0: from filters and filter_growth)"),
+    KEY_AT("block4_filters", block_filters[3], HP_KEY_INT, 0, 0, 1024, "filters of block 4 (0: from filters and filter_growth)"),
+    KEY_AT("block5_filters", block_filters[4], HP_KEY_INT, 0, 0, 1024, "filters of block 5 (0: from filters and filter_growth)"),
+    KEY_AT("block6_filters", block_filters[5], HP_KEY_INT, 0, 0, 1024, "filters of block 6 (0: from filters and filter_growth)"),
+    KEY_AT("block7_filters", block_filters[6], HP_KEY_INT, 0, 0, 1024, "filters of block 7 (0: from filters and filter_growth)"),
+    KEY_AT("block8_filters", block_filters[7], HP_KEY_INT, 0, 0, 1024, "filters of block 8 (0: from filters and filter_growth)"),
     KEY(kernel_size, HP_KEY_INT, 3, 1, 11, NULL, "square convolution kernel size"),
     KEY(stride, HP_KEY_INT, 1, 1, 4, NULL, "convolution stride"),
     KEY(padding, HP_KEY_ENUM, HP_PAD_SAME, 0, 0, padding_names, "convolution padding"),
@@ -80,6 +91,7 @@ static const hp_key config_keys[] = {
 };
 #undef KEY
 #undef KEY_OR_BOOL
+#undef KEY_AT
 
 #define N_KEYS (sizeof config_keys / sizeof config_keys[0])
 
@@ -236,6 +248,8 @@ void hp_config_format_value(const hp_key *k, double value, char *buf, size_t siz
 
 int hp_config_block_filters(const hp_config *c, int block)
 {
+    if (block >= 0 && block < HP_MAX_BLOCKS && c->block_filters[block] > 0)
+        return c->block_filters[block];
     long f = c->filters;
     for (int i = 0; i < block && c->filter_growth; i++)
         f *= 2;

@@ -51,6 +51,19 @@ if grep -q "network: flatten | dense 3072->24 | activation | dropout 0.5 | dense
    [ "$(metrics m.log | wc -l)" = 3 ]; then pass mlp_trains
 else fail mlp_trains "$(grep -E 'network|error' m.log)"; fi
 
+# --- per-block filters: a list in fixed:
+cat >list.yaml <<'YAML'
+study: {name: list, seed: 4}
+data: {path: d.h5, train_shards: [0, 1, 2], val_shards: [3], test_eval: false}
+strategy: {name: random, max_trials: 1}
+fixed: {epochs: 1, num_blocks: 3, filters: [5, 9, 3], head_units: 8, batch_size: 32}
+YAML
+out=$("$HPTUNE" train list.yaml 2>&1)
+grep -q "conv 3->5 k3 s1 ->32x32 .* conv 5->9 k3 s1 ->16x16 .* conv 9->3 k3 s1 ->8x8" <<<"$out" &&
+    pass filters_list_sets_each_block || fail filters_list_sets_each_block "$(grep -E 'network|error' <<<"$out")"
+sed 's/filters: \[5, 9, 3\]/filters: [5, 9]/' list.yaml >short.yaml
+expect_fail filters_list_length_located "short.yaml:4:44: fixed.filters: 2 values for num_blocks: 3" -- "$HPTUNE" check short.yaml
+
 # --- impossible combinations, with the reason
 expect_fail residual_needs_two_convs "residual: true needs convs_per_block >= 2" -- "$HPTUNE" train res.yaml --set convs_per_block=1
 expect_fail residual_needs_same_padding "residual: true needs padding: same" -- "$HPTUNE" train res.yaml --set padding=valid
