@@ -107,6 +107,8 @@ typedef struct hp_event {
 typedef struct hp_event_keymap {
     int n_columns;
     int *map; /* owned */
+    int bool_flip_column; /* the journal predates augment_flip as a probability (no
+                             augment_rotate key): this column's 1 (true) means 0.5; -1 */
 } hp_event_keymap;
 
 const char *hp_event_type_name(hp_event_type type);

@@ -70,6 +70,7 @@ typedef struct parse_ctx {
     const yaml_node_t *metric_node;   /* study.metric's value, NULL if not given */
     const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
     const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
+    const yaml_node_t *filters_list;  /* fixed: filters: [..] (per-block filters), NULL if not given */
     int one_configuration;            /* hp_job_load_one: study, strategy and shards may be left out */
     int space_map_index;              /* the space: mapping's node index (parse_when) */
 } parse_ctx;
@@ -924,6 +925,56 @@ static int find_config_key(const parse_ctx *p, const yaml_node_t *key_node, cons
     return 0;
 }
 
+/* fixed: filters: [a, b, ..]: one value per conv block, into block<b>_filters
+ * (and filters = a, so what shows filters shows block 1's).  The length is
+ * checked against num_blocks once every section is read (check_filters_list). */
+static int parse_filters_list(parse_ctx *p, const yaml_node_t *list)
+{
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n < 1 || n > HP_MAX_BLOCKS)
+        return fail_at(p, list, "fixed.filters: %d values; give one per conv block (num_blocks is 1 to %d)", n,
+                       HP_MAX_BLOCKS);
+    const hp_key *filters = hp_config_find_key("filters");
+    for (int b = 0; b < n; b++) {
+        yaml_node_t *item = node_at(p, list->data.sequence.items.start[b]);
+        char what[64], name[32];
+        snprintf(what, sizeof what, "fixed.filters[%d]", b);
+        double v;
+        if (get_config_value(p, item, what, filters, &v) != 0)
+            return -1;
+        snprintf(name, sizeof name, "block%d_filters", b + 1);
+        const hp_key *k = hp_config_find_key(name);
+        hp_config_set(&p->job->fixed, k, v); /* in filters' range, inside block<b>_filters' */
+        if (b == 0)
+            hp_config_set(&p->job->fixed, filters, v);
+        p->fixed_line[hp_config_key_index(k)] = line_of(item);
+        p->fixed_column[hp_config_key_index(k)] = column_of(item);
+    }
+    p->filters_list = list;
+    return 0;
+}
+
+/* The list must give exactly num_blocks values, with num_blocks fixed and no
+ * growth rule competing with it. */
+static int check_filters_list(const parse_ctx *p)
+{
+    const hp_job *job = p->job;
+    const yaml_node_t *list = p->filters_list;
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    for (int i = 0; i < job->n_params; i++) {
+        const char *name = job->params[i].key->name;
+        if (strcmp(name, "num_blocks") == 0 || strcmp(name, "filter_growth") == 0)
+            return fail_at(p, list, "fixed.filters: a list gives each block's filters, so %s cannot be searched "
+                                    "in space:; fix it, or give filters a single value", name);
+    }
+    if (job->fixed.filter_growth)
+        return fail_at(p, list, "fixed.filters: a list gives each block's filters; remove filter_growth: true");
+    if (n != job->fixed.num_blocks)
+        return fail_at(p, list, "fixed.filters: %d value%s for num_blocks: %d; give one value per block", n,
+                       n == 1 ? "" : "s", job->fixed.num_blocks);
+    return 0;
+}
+
 static int parse_fixed(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     if (expect_mapping(p, map, "fixed", "fixed: {batch_size: 64, epochs: 10}") != 0 ||
@@ -936,6 +987,13 @@ static int parse_fixed(parse_ctx *p, const yaml_node_t *section_key, const yaml_
             return -1;
         char what[96], buf[64];
         snprintf(what, sizeof what, "fixed.%s", k->name);
+        if (value->type == YAML_SEQUENCE_NODE && strcmp(k->name, "filters") == 0) {
+            if (parse_filters_list(p, value) != 0)
+                return -1;
+            p->fixed_line[hp_config_key_index(k)] = line_of(key);
+            p->fixed_column[hp_config_key_index(k)] = column_of(key);
+            continue;
+        }
         if (value->type != YAML_SCALAR_NODE || is_empty(value))
             return fail_at(p, value, "%s: expected a single value, got %s%s", what, describe(value, buf, sizeof buf),
                            value->type == YAML_MAPPING_NODE || value->type == YAML_SEQUENCE_NODE
@@ -1254,6 +1312,8 @@ static int check_function_space(parse_ctx *p, const yaml_node_t *space_map)
 static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
 {
     hp_job *job = p->job;
+    if (p->filters_list && check_filters_list(p) != 0)
+        return -1;
     const char *strategy = strategy_names[job->strategy];
     int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
     for (int i = 0; i < job->n_params; i++) {

@@ -273,6 +273,8 @@ static int get_config(reader *r, const hp_event_keymap *keymap, hp_config *confi
         int k = keymap ? keymap->map[c] : (int)c;
         if (r->short_read || k < 0)
             continue;
+        if (keymap && (int)c == keymap->bool_flip_column && v == 1.0)
+            v = 0.5; /* augment_flip: true, the flip of p = 0.5 */
         if (hp_config_set(config, &keys[k], v) != 0) {
             hp_error_prefix("an assignment's configuration");
             return -1;
@@ -413,10 +415,17 @@ void hp_event_keymap_init(hp_event_keymap *m, const hp_event *job)
 {
     m->n_columns = job->n_keys;
     m->map = hp_xcalloc((size_t)job->n_keys + 1, sizeof *m->map);
+    m->bool_flip_column = -1;
+    int has_rotate = 0;
     for (int c = 0; c < job->n_keys; c++) {
         const hp_key *k = job->keys[c] ? hp_config_find_key(job->keys[c]) : NULL;
         m->map[c] = k ? hp_config_key_index(k) : -1;
+        if (k && strcmp(k->name, "augment_flip") == 0)
+            m->bool_flip_column = c;
+        has_rotate |= k && strcmp(k->name, "augment_rotate") == 0;
     }
+    if (has_rotate) /* written since augment_flip is a probability (with augment_rotate) */
+        m->bool_flip_column = -1;
 }
 
 void hp_event_keymap_release(hp_event_keymap *m)

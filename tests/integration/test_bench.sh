@@ -48,6 +48,7 @@ def positive(name, path):
 positive("bench_sgemm_rate", "sgemm.gflops")
 positive("bench_small_train_rate", "networks.small.train_images_per_s")
 positive("bench_wide_train_rate", "networks.wide.train_images_per_s")
+positive("bench_rotate_augmentation_time", "data.rotate_batch_assembly_ms")
 status = get("coordinator.status")
 if status == "skipped":
     print(f"SKIP bench_coordinator_rate: {get('coordinator.reason')}")
