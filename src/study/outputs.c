@@ -499,7 +499,18 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
     if (counts[HP_STUDY_TRIAL_INTERRUPTED])
         fprintf(f, ", %d interrupted", counts[HP_STUDY_TRIAL_INTERRUPTED]);
-    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now" : " - not finished");
+    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now"
+                      : s->budget_reached ? " - budget reached" : " - not finished");
+    if (s->max_time > 0 || s->max_epochs_total > 0) {
+        fprintf(f, "budget: %ld epochs", s->epochs_total);
+        if (s->max_epochs_total > 0)
+            fprintf(f, " of max_epochs_total %ld", s->max_epochs_total);
+        fprintf(f, ", %.0f s", s->elapsed_before);
+        if (s->max_time > 0)
+            fprintf(f, " of max_time %.0f s", s->max_time);
+        fprintf(f, "%s\n", s->budget_reached ? "; reached: 'hptune resume DIR --max-epochs-total N --max-time T' "
+                                               "continues with a larger budget" : "");
+    }
     if (s->test.recorded && s->test.images > 0)
         fprintf(f, "test set (best trial %d, checkpoint at epoch %d; apart from the validation metric that selected "
                    "it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
@@ -529,8 +540,11 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             snprintf(value, sizeof value, "%.6g", hp_study_value(s, i, r->n_epochs));
         else /* no epoch yet: nothing to show, not a NaN */
             snprintf(value, sizeof value, "%s", r->failure ? "-" : "pending");
-        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
-                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "");
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
+        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s%s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
+                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "",
+                stop[0] ? "  (" : "", stop, stop[0] ? ")" : "");
         if (r->restart_note)
             fprintf(f, "%6s  note: %s\n", "", r->restart_note);
     }
@@ -674,6 +688,12 @@ static void json_trial_head(FILE *f, const hp_study *s, int i)
         json_string(f, r->failure);
     else
         fprintf(f, "null");
+    char stop[64];
+    fprintf(f, ", \"stop\": ");
+    if (hp_study_stop_note(s, i, stop, sizeof stop)[0])
+        json_string(f, stop);
+    else
+        fprintf(f, "null");
     fprintf(f, ", \"restarts\": %d, \"restart_note\": ", r->restarts);
     if (r->restart_note)
         json_string(f, r->restart_note);
@@ -697,13 +717,15 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
             fprintf(f, ",%s", hp_metric_name(c));
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
-        fprintf(f, ",failure\n");
+        fprintf(f, ",failure,stop\n");
     } else {
         json_header(f, s);
     }
     for (int i = 0; i < s->n_trials; i++) {
         const hp_trial_record *r = &s->trials[i];
         const char *status = hp_study_state_name(hp_study_trial_state(s, i));
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
         if (!json) {
             for (int e = 0; e < (r->n_epochs ? r->n_epochs : 1); e++) {
                 fprintf(f, "%d,%s,%d,%d,", i, status, hp_strategy_trial_bracket(s->strategy, i),
@@ -718,6 +740,8 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
                 csv_config(f, &r->config);
                 fputc(',', f);
                 csv_text(f, r->failure ? r->failure : "");
+                fputc(',', f);
+                csv_text(f, stop);
                 fputc('\n', f);
             }
             continue;
@@ -757,7 +781,7 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
     const hp_study_test *t = &s->test;
     if (!json) {
         fprintf(f, "trial,status,bracket,rung,epochs_done,final_%s,best_%s,best_epoch,restarts,test_accuracy,test_loss,"
-                   "test_f1,failure", metric, metric);
+                   "test_f1,failure,stop", metric, metric);
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
         fprintf(f, "\n");
@@ -796,6 +820,9 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
         }
         fputc(',', f);
         csv_text(f, r->failure ? r->failure : "");
+        char stop[64];
+        fputc(',', f);
+        csv_text(f, hp_study_stop_note(s, i, stop, sizeof stop));
         csv_config(f, &r->config);
         fputc('\n', f);
     }
