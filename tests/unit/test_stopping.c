@@ -4,6 +4,7 @@
  * Optuna's own pruner. */
 #include <math.h>
 
+#include "job.h"
 #include "stopping.h"
 #include "testlib.h"
 
@@ -67,10 +68,25 @@ TEST(median_rule_hand_worked)
     EXPECT(!hp_median_stop(&r, worse, 1, low, 0, 0, 0), "no completed trial at all: never (Optuna's n_trials == 0)");
 }
 
+TEST(durations)
+{
+    double v = 0;
+    EXPECT(hp_parse_duration("1h30m", "t", &v) == 0 && v == 5400, "1h30m: %g", v);
+    EXPECT(hp_parse_duration("5400", "t", &v) == 0 && v == 5400, "5400: %g", v);
+    EXPECT(hp_parse_duration("90.5", "t", &v) == 0 && v == 90.5, "90.5: %g", v);
+    EXPECT(hp_parse_duration("2h", "t", &v) == 0 && v == 7200, "2h: %g", v);
+    EXPECT(hp_parse_duration("1m30s", "t", &v) == 0 && v == 90, "1m30s: %g", v);
+    EXPECT(hp_parse_duration("1h2m3s", "t", &v) == 0 && v == 3723, "1h2m3s: %g", v);
+    const char *bad[] = {"", "h", "1x", "30m1h", "1h1h", "-5", "0", "0m", "1.5h", "1h 30m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT(hp_parse_duration(bad[i], "t", &v) == -1, "'%s' refused", bad[i]);
+}
+
 int main(void)
 {
     RUN(early_stopping_hand_worked);
     RUN(median_of_numpy);
     RUN(median_rule_hand_worked);
+    RUN(durations);
     return testlib_finish();
 }
