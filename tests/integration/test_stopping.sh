@@ -53,8 +53,8 @@ objective: {type: curves, file: ${CURVES:-curves.csv}, sleep_ms: ${4:-0}}
 space:
   learning_rate: {choice: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]}
   filters: {choice: [4, 8, 16, 32, 64]}
-fixed: {epochs: 20}
 YAML
+    [[ $2 == *asha* ]] || echo "fixed: {epochs: 20}"
 }
 results() { "$HPTUNE" export "$1" --format csv | python3 -c '
 import csv, sys
@@ -102,6 +102,23 @@ if "$HPTUNE" status early | grep -q "completed .*(early stop at epoch [0-9]*)" &
    "$HPTUNE" export early --format json --per trial | grep -q '"stop": "early stop at epoch' &&
    "$HPTUNE" status med | grep -q "stopped .*(median rule at epoch"; then pass status_and_export_show_the_stop
 else fail status_and_export_show_the_stop "$("$HPTUNE" status early | head -4)"; fi
+
+if "$HPTUNE" report early --out early.html >/dev/null 2>&1 && grep -q "completed <small>(early stop at epoch" early.html; then
+    pass report_shows_the_stop; else fail report_shows_the_stop "no stop note in early.html"; fi
+
+# --- other strategies under a budget: tpe with early stopping (its model sees
+# the early-stopped value), asha; stopped by max_epochs_total and resumed = straight
+job tpe "{name: tpe, max_trials: 20, n_startup_trials: 5, early_stopping: {patience: 2, min_delta: 0.01}}" >tpe.yaml
+job tpebud "{name: tpe, max_trials: 20, n_startup_trials: 5, early_stopping: {patience: 2, min_delta: 0.01}}" ", max_epochs_total: 37" >tpebud.yaml
+job asha "{name: asha, max_trials: 20, min_epochs: 2, max_epochs: 18, reduction_factor: 3}" >asha.yaml
+job ashabud "{name: asha, max_trials: 20, min_epochs: 2, max_epochs: 18, reduction_factor: 3}" ", max_epochs_total: 29" >ashabud.yaml
+for s in tpe asha; do
+    "$HPTUNE" run $s.yaml --out $s --quiet >$s.log 2>&1
+    "$HPTUNE" run ${s}bud.yaml --out ${s}bud --quiet >${s}bud.log 2>&1; rc=$?
+    "$HPTUNE" resume ${s}bud --max-epochs-total 0 --quiet >${s}bud2.log 2>&1; rc2=$?
+    if [ $rc = 3 ] && [ $rc2 = 0 ] && diff <(results $s) <(results ${s}bud) >d.txt; then pass ${s}_budget_resumed_bit_identical
+    else fail ${s}_budget_resumed_bit_identical "rc=$rc/$rc2 $(tail -n 2 ${s}bud2.log; head -3 d.txt)"; fi
+done
 
 # --- over MPI: the worker gets STOP_TRIAL; one worker gives the same journal order
 if [ $have_mpi = 1 ]; then
