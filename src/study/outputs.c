@@ -154,6 +154,8 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     const char **status_names = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **failures = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **notes = hp_xcalloc((size_t)n + 1, sizeof(char *));
+    char (*stop_texts)[64] = hp_xcalloc((size_t)n + 1, sizeof *stop_texts);
+    const char **stops = hp_xcalloc((size_t)n + 1, sizeof(char *));
     size_t rows = 0;
     for (int i = 0; i < n; i++)
         rows += (size_t)s->trials[i].n_epochs;
@@ -171,6 +173,7 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
         status_names[i] = hp_study_state_name(state);
         failures[i] = r->failure ? r->failure : "";
         notes[i] = r->restart_note ? r->restart_note : "";
+        stops[i] = hp_study_stop_note(s, i, stop_texts[i], sizeof stop_texts[i]);
         final_values[i] = hp_study_value(s, i, r->n_epochs);
         for (size_t k = 0; k < n_keys; k++)
             configs[(size_t)i * n_keys + k] = hp_config_get(&r->config, &keys[k]);
@@ -240,6 +243,11 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
               h5u_write_string_array(g, "status", status_names, (size_t)n) ||
               h5u_write_string_array(g, "failure", failures, (size_t)n) ||
               h5u_write_string_array(g, "note", notes, (size_t)n) ||
+              h5u_write_string_array(g, "stop", stops, (size_t)n) ||
+              h5u_write_attr_int64(f, "budget_reached", s->budget_reached) ||
+              h5u_write_attr_int64(f, "epochs_total", s->epochs_total) ||
+              h5u_write_attr_int64(f, "max_epochs_total", s->max_epochs_total) ||
+              h5u_write_attr_int64(f, "max_time", (int64_t)ceil(s->max_time)) ||
               h5u_write_array(g, "final_value", H5T_NATIVE_DOUBLE, final_values, (size_t)n) ||
               dataset_attr_string(g, "final_value", "description",
                                   "the study metric at each trial's last epoch (what ranks the trials)") ||
@@ -272,6 +280,8 @@ out:
     free(status_names);
     free(failures);
     free(notes);
+    free(stops);
+    free(stop_texts);
     free(metrics);
     free(abs_dir);
     free(abs_job);

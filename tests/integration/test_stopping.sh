@@ -120,6 +120,39 @@ for s in tpe asha; do
     else fail ${s}_budget_resumed_bit_identical "rc=$rc/$rc2 $(tail -n 2 ${s}bud2.log; head -3 d.txt)"; fi
 done
 
+# --- the CNN objective: early stopping, and a budget that stops a trial between
+# checkpoints (checkpoint_every 2: the worker checkpoints before it stops),
+# in one process and over MPI; resumed = straight
+"$PY" "$HPTUNE_ROOT/tests/integration/gen_cifar.py" data --per-batch 100 --test 20 >/dev/null &&
+    "$HPTUNE" prepare --from data/cifar-10-batches-bin --out d.h5 --shards 4 >/dev/null
+cnn() { # name [study extras]
+    cat <<YAML
+study: {name: $1, seed: 3${2:-}}
+data: {path: d.h5, train_shards: [0, 1, 2], val_shards: [3], test_eval: false}
+strategy: {name: grid, early_stopping: {patience: 1, min_delta: 0.05}}
+space:
+  learning_rate: {grid: [0.001, 0.01, 0.03]}
+fixed: {epochs: 5, num_blocks: 1, filters: 4, head_units: 8, batch_size: 32}
+output: {checkpoint_every: 2}
+YAML
+}
+cnn cnn >cnn.yaml; cnn cnnbud ", max_epochs_total: 4" >cnnbud.yaml
+"$HPTUNE" run cnn.yaml --out cnn --quiet >cnn.log 2>&1 || fail cnn_run "$(tail -n 3 cnn.log)"
+"$HPTUNE" run cnnbud.yaml --out cnnbud --quiet >cnnbud.log 2>&1; rc=$?
+"$HPTUNE" resume cnnbud --max-epochs-total 0 --quiet >cnnbud2.log 2>&1; rc2=$?
+if [ $rc = 3 ] && [ $rc2 = 0 ] && diff <(results cnn) <(results cnnbud) >d.txt && grep -q "early stop at epoch" <(results cnn); then
+    pass cnn_early_stopping_and_budget_resumed_bit_identical
+else fail cnn_early_stopping_and_budget_resumed_bit_identical "rc=$rc/$rc2 $(tail -n 2 cnnbud2.log; head -3 d.txt)"; fi
+if [ $have_mpi = 1 ]; then
+    timeout 300 $MPIRUN 2 "$HPTUNE" run cnn.yaml --out cnnmpi --quiet >cnnmpi.log 2>&1; rc0=$?
+    timeout 300 $MPIRUN 2 "$HPTUNE" run cnnbud.yaml --out cnnbudmpi --quiet >cnnbudmpi.log 2>&1; rc=$?
+    timeout 300 $MPIRUN 2 "$HPTUNE" resume cnnbudmpi --max-epochs-total 0 --quiet >cnnbudmpi2.log 2>&1; rc2=$?
+    if [ $rc0 = 0 ] && [ $rc = 3 ] && [ $rc2 = 0 ] && diff <(results cnn) <(results cnnmpi) >d.txt &&
+       diff <(results cnn) <(results cnnbudmpi) >d2.txt; then
+        pass cnn_over_mpi_stop_trial_and_budget_same_results
+    else fail cnn_over_mpi_stop_trial_and_budget_same_results "rc=$rc0/$rc/$rc2 $(tail -n 2 cnnbudmpi.log cnnbudmpi2.log 2>/dev/null; head -3 d.txt d2.txt 2>/dev/null)"; fi
+fi
+
 # --- over MPI: the worker gets STOP_TRIAL; one worker gives the same journal order
 if [ $have_mpi = 1 ]; then
     job medmpi "$MEDIAN" "" 5 >medmpi.yaml
@@ -170,6 +203,16 @@ if [ $rc = 3 ] && [ $src = 3 ] && grep -q "budget reached" bud.log &&
    python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["state"] == "budget_reached" and s["budget"]["reached"] and s["budget"]["epochs_total"] == 23 and not s["finished"], s' "$st" 2>/dev/null; then
     pass budget_epochs_exit_3_after_exactly_23_epochs
 else fail budget_epochs_exit_3_after_exactly_23_epochs "rc=$rc status=$src $(tail -n 2 bud.log) $st"; fi
+if "$PY" -c 'import h5py' 2>/dev/null; then
+    "$PY" - bud/study.h5 <<'PYEOF' && pass snapshot_records_budget_and_stops || fail snapshot_records_budget_and_stops "study.h5 attributes or /trials/stop"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+a = f.attrs
+stops = [x.decode() if isinstance(x, bytes) else x for x in f["trials/stop"][:]]
+assert a["budget_reached"] == 1 and a["epochs_total"] == 23 and a["max_epochs_total"] == 23, dict(a)
+assert any(s.startswith(("early stop at epoch", "median rule at epoch")) for s in stops), stops
+PYEOF
+fi
 "$HPTUNE" resume bud --quiet >bud2.log 2>&1; rc=$?
 [ $rc = 3 ] && [ "$(epochs_done bud)" = 23 ] && pass resume_without_more_budget_does_no_work || fail resume_without_more_budget_does_no_work "rc=$rc $(epochs_done bud) $(tail -n 2 bud2.log)"
 "$HPTUNE" resume bud --max-epochs-total 41 --quiet >bud3.log 2>&1; rc1=$?; e1=$(epochs_done bud)
