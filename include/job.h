@@ -62,6 +62,18 @@ typedef struct hp_job_bohb {
     int min_points_in_model;/* 0: number of space parameters + 1 */
 } hp_job_bohb;
 
+/* Ending trials before their last epoch (stopping.h; README: Stopping and budgets). */
+typedef struct hp_job_stopping {
+    int early;              /* strategy.early_stopping given (grid, random, tpe) */
+    int patience;           /* early_stopping.patience (required) */
+    double min_delta;       /* early_stopping.min_delta (0) */
+    int median;             /* strategy.stopping: median (grid, random) */
+    int n_startup_trials;   /* 5: completed trials before any decision */
+    int n_warmup_epochs;    /* 0: epochs of a trial with no decision */
+    int interval_epochs;    /* 1: epochs between decisions */
+    int n_min_trials;       /* 1: completed trials that reached the epoch */
+} hp_job_stopping;
+
 /* What hp_job_load_one filled in because the job left it out (hp_job.defaults). */
 #define HP_JOB_DEFAULT_NAME 1u     /* study.name from the file's name */
 #define HP_JOB_DEFAULT_STRATEGY 2u /* one trial */
@@ -89,6 +101,10 @@ typedef struct hp_job {
     int min_epochs, max_epochs, reduction_factor, brackets; /* asha, bohb */
     hp_job_tpe tpe;
     hp_job_bohb bohb;
+    hp_job_stopping stopping;
+    /* budgets (study.max_time, study.max_epochs_total; 0: none) */
+    double max_time;       /* seconds of the study's wall clock, over all its runs */
+    long max_epochs_total; /* epochs recorded over all trials */
     /* objective */
     hp_objective_kind objective;
     char *curves_path;    /* resolved relative to the job file's folder */
@@ -126,6 +142,10 @@ void hp_job_release(hp_job *job);
 int hp_job_check_shards(const hp_job *job, int n_shards);
 /* Open the job's data file and check its shards: they exist and hold images. */
 int hp_job_check_data(const hp_job *job);
+
+/* A duration: seconds ("5400", "90.5") or units ("1h30m", "45m", "2h", "30s").
+ * 0, or -1 with a message naming `what`. */
+int hp_parse_duration(const char *text, const char *what, double *seconds);
 
 /* Does the job's strategy train in ASHA's rungs (asha, bohb): trials get
  * max_epochs as their budget and the space may not hold epochs. */

@@ -287,6 +287,27 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
     }
     hp_strategy *s = hp_strategy_create(params); /* validated before */
     hp_strategy_describe(s, stdout);
+    const hp_job_stopping *st = &job->stopping;
+    if (st->early)
+        printf("  stopping   early stopping (Keras EarlyStopping): a trial is completed when %s has not improved "
+               "by more than %g for %d epoch%s\n", hp_metric_name(job->metric), st->min_delta, st->patience,
+               st->patience == 1 ? "" : "s");
+    if (st->median)
+        printf("  stopping   median rule (Optuna 3.1 MedianPruner): once %d trial%s completed, a trial is stopped "
+               "when its best %s is worse than the median of the completed trials at the same epoch; every %d "
+               "epoch%s after the first %d, with at least %d completed trial%s at that epoch\n",
+               st->n_startup_trials > 1 ? st->n_startup_trials : 1, st->n_startup_trials > 1 ? "s have" : " has",
+               hp_metric_name(job->metric), st->interval_epochs, st->interval_epochs == 1 ? "" : "s",
+               st->n_warmup_epochs, st->n_min_trials, st->n_min_trials == 1 ? "" : "s");
+    if (job->max_time > 0 || job->max_epochs_total > 0) {
+        printf("  budget    ");
+        if (job->max_epochs_total > 0)
+            printf(" %ld epochs in total", job->max_epochs_total);
+        if (job->max_time > 0)
+            printf("%s %.0f s of wall clock (over all runs; not deterministic)", job->max_epochs_total > 0 ? "," : "",
+                   job->max_time);
+        printf("; then the study ends as \"budget reached\" (resume with a larger budget)\n");
+    }
     printf("  space      %d parameter%s\n", job->n_params, job->n_params == 1 ? "" : "s");
     for (int i = 0; i < job->n_params; i++)
         print_param(job, &job->params[i]);

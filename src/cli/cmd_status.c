@@ -68,7 +68,8 @@ static void json_value(FILE *f, double v)
         fprintf(f, "null");
 }
 
-/* One object: {"dir", "state": "finished"|"not_finished", "finished", "name",
+/* One object: {"dir", "state": "finished"|"budget_reached"|"not_finished", "finished",
+ * "budget": {"reached", "epochs_total", "max_epochs_total", "max_time"} (0: none), "name",
  * "metric", "mode", "n_trials", "max_trials", "counts": {status: n},
  * "best": {"trial", "value", "epoch"} or null, "resumes", "journal_events",
  * "elapsed_seconds" (the coordinator's time over all runs that ended, without
@@ -81,8 +82,11 @@ static void print_status_json(const hp_study *s, FILE *f)
         counts[hp_study_trial_state(s, i)]++;
     fprintf(f, "{\"dir\": ");
     json_text(f, s->dir);
-    fprintf(f, ", \"state\": \"%s\", \"finished\": %s, \"name\": ", s->finished ? "finished" : "not_finished",
-            s->finished ? "true" : "false");
+    fprintf(f, ", \"state\": \"%s\", \"finished\": %s, \"budget\": {\"reached\": %s, \"epochs_total\": %ld, "
+               "\"max_epochs_total\": %ld, \"max_time\": ", s->finished ? "finished" : s->budget_reached ? "budget_reached" : "not_finished",
+            s->finished ? "true" : "false", s->budget_reached ? "true" : "false", s->epochs_total, s->max_epochs_total);
+    json_value(f, s->max_time);
+    fprintf(f, "}, \"name\": ");
     json_text(f, s->job.name);
     fprintf(f, ", \"metric\": \"%s\", \"mode\": \"%s\", \"n_trials\": %d, \"max_trials\": %d, \"counts\": {",
             hp_metric_name(s->job.metric), s->job.maximize ? "max" : "min", s->n_trials,

@@ -40,13 +40,16 @@
 
 static const char *const section_keys[] = {"study", "data", "strategy", "objective",
                                            "space", "fixed", "output", NULL};
-static const char *const study_keys[] = {"name", "seed", "metric", "mode", NULL};
+static const char *const study_keys[] = {"name", "seed", "metric", "mode", "max_time", "max_epochs_total", NULL};
 static const char *const data_keys[] = {"path", "train_shards", "val_shards", "test_eval", NULL};
 static const char *const strategy_keys[] = {
     "name", "max_trials", "repeats", "min_epochs", "max_epochs", "reduction_factor", "brackets",
     "n_startup_trials", "n_ei_candidates", "prior_weight", "consider_magic_clip", "consider_endpoints",
     "multivariate", "constant_liar", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
-    "min_bandwidth", "min_points_in_model", NULL};
+    "min_bandwidth", "min_points_in_model", "early_stopping", "stopping", "n_warmup_epochs", "interval_epochs",
+    "n_min_trials", NULL};
+static const char *const early_stopping_keys[] = {"patience", "min_delta", NULL};
+static const char *const stopping_names[] = {"median", NULL};
 static const char *const objective_keys[] = {"type", "file", "name", "sleep_ms", NULL};
 static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", "report_every", "tensorboard", NULL};
 static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
@@ -471,6 +474,49 @@ static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_
             return -1;
         job->maximize = mode; /* mode_names: min = 0, max = 1 */
     }
+    if ((v = lookup(p, map, "max_time", NULL))) {
+        if (expect_scalar(p, v, "study.max_time", "seconds or a duration like 1h30m") != 0)
+            return -1;
+        if (hp_parse_duration(scalar_text(v), "study.max_time", &job->max_time) != 0)
+            return fail_at(p, v, "%s", hp_error_message());
+    }
+    if ((v = lookup(p, map, "max_epochs_total", NULL)) &&
+        get_long(p, v, "study.max_epochs_total", 1, 1000000000000L, &job->max_epochs_total) != 0)
+        return -1;
+    return 0;
+}
+
+int hp_parse_duration(const char *text, const char *what, double *seconds)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end != text && *end == '\0' && errno == 0) {
+        if (!(v > 0) || !isfinite(v))
+            return HP_ERR("%s: '%s' is not a positive number of seconds", what, text);
+        *seconds = v;
+        return 0;
+    }
+    /* units: h, m, s in that order, each a whole number */
+    double total = 0;
+    const char *s = text, *units = "hms";
+    int any = 0;
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            break;
+        long n = strtol(s, &end, 10);
+        const char *u = *end ? strchr(units, *end) : NULL;
+        if (!u || n < 0 || n > 100000000L)
+            break;
+        total += (double)n * (*u == 'h' ? 3600 : *u == 'm' ? 60 : 1);
+        units = u + 1; /* each unit once, larger first */
+        s = end + 1;
+        any = 1;
+    }
+    if (!any || *s || !(total > 0))
+        return HP_ERR("%s: '%s' is not a duration; give seconds (5400) or hours, minutes and seconds "
+                      "like 1h30m, 45m, 90s", what, text);
+    *seconds = total;
     return 0;
 }
 
@@ -680,7 +726,8 @@ static const struct {
     {"max_epochs", RUNGS, "asha and bohb"},
     {"reduction_factor", RUNGS, "asha and bohb"},
     {"brackets", RUNGS, "asha and bohb"},
-    {"n_startup_trials", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"n_startup_trials", OWNER(HP_STRATEGY_TPE) | OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM),
+     "tpe, and grid and random with stopping: median"},
     {"n_ei_candidates", OWNER(HP_STRATEGY_TPE), "tpe"},
     {"prior_weight", OWNER(HP_STRATEGY_TPE), "tpe"},
     {"consider_magic_clip", OWNER(HP_STRATEGY_TPE), "tpe"},
@@ -693,6 +740,12 @@ static const struct {
     {"bandwidth_factor", OWNER(HP_STRATEGY_BOHB), "bohb"},
     {"min_bandwidth", OWNER(HP_STRATEGY_BOHB), "bohb"},
     {"min_points_in_model", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"early_stopping", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM) | OWNER(HP_STRATEGY_TPE),
+     "grid, random and tpe (asha and bohb stop trials at their rungs)"},
+    {"stopping", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random"},
+    {"n_warmup_epochs", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
+    {"interval_epochs", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
+    {"n_min_trials", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
 };
 
 /* A number in [min, max] (an optional key). */
@@ -770,6 +823,51 @@ static int parse_rungs(parse_ctx *p, const yaml_node_t *section_key, const yaml_
     return 0;
 }
 
+/* strategy.early_stopping: {patience, min_delta}; strategy.stopping: median
+ * with n_startup_trials, n_warmup_epochs, interval_epochs, n_min_trials. */
+static int parse_stopping(parse_ctx *p, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    hp_job_stopping *st = &job->stopping;
+    yaml_node_t *v, *key;
+    if ((v = lookup(p, map, "early_stopping", &key))) {
+        if (expect_mapping(p, v, "strategy.early_stopping", "early_stopping: {patience: 3, min_delta: 0.001}") != 0 ||
+            check_keys(p, v, "strategy.early_stopping", early_stopping_keys, "known keys") != 0)
+            return -1;
+        yaml_node_t *x = lookup(p, v, "patience", NULL);
+        if (!x)
+            return fail_at(p, key, "strategy.early_stopping: missing 'patience'; add patience: <epochs without "
+                                   "improvement before the trial stops>, e.g. 3");
+        if (get_int(p, x, "strategy.early_stopping.patience", 0, 1000000, &st->patience) != 0)
+            return -1;
+        if ((x = lookup(p, v, "min_delta", NULL))) {
+            if (get_number(p, x, "strategy.early_stopping.min_delta", &st->min_delta) != 0)
+                return -1;
+            if (st->min_delta < 0)
+                return fail_at(p, x, "strategy.early_stopping.min_delta: %s is negative; give the smallest "
+                                     "change that counts as an improvement (>= 0)", scalar_text(x));
+        }
+        st->early = 1;
+    }
+    yaml_node_t *rule = lookup(p, map, "stopping", NULL);
+    if (rule && get_choice(p, rule, "strategy.stopping", stopping_names, &st->median) != 0)
+        return -1;
+    st->median = rule != NULL;
+    static const char *const median_keys[] = {"n_warmup_epochs", "interval_epochs", "n_min_trials", "n_startup_trials"};
+    for (size_t i = 0; i < sizeof median_keys / sizeof median_keys[0]; i++)
+        if (!rule && job->strategy != HP_STRATEGY_TPE && lookup(p, map, median_keys[i], &key))
+            return fail_at(p, key, "strategy.%s: only used with stopping: median; add stopping: median or "
+                                   "remove it", median_keys[i]);
+    if (!rule)
+        return 0;
+    if (get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &st->n_startup_trials) != 0 ||
+        get_optional_int(p, map, "n_warmup_epochs", 0, 1000000, &st->n_warmup_epochs) != 0 ||
+        get_optional_int(p, map, "interval_epochs", 1, 1000000, &st->interval_epochs) != 0 ||
+        get_optional_int(p, map, "n_min_trials", 1, MAX_TRIALS, &st->n_min_trials) != 0)
+        return -1;
+    return 0;
+}
+
 static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     hp_job *job = p->job;
@@ -791,6 +889,8 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
                            strategy_key_owners[i].owners == RUNGS ? " (grid, random and tpe trials train fixed.epochs)"
                                                                   : "");
 
+    if (parse_stopping(p, map) != 0)
+        return -1;
     v = lookup(p, map, "max_trials", &key);
     if (job->strategy == HP_STRATEGY_GRID) {
         if (v)
@@ -815,7 +915,8 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
     if (hp_job_uses_rungs(job) && parse_rungs(p, section_key, map) != 0)
         return -1;
     hp_job_tpe *tpe = &job->tpe;
-    if (get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &tpe->n_startup_trials) != 0 ||
+    if ((job->strategy == HP_STRATEGY_TPE &&
+         get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &tpe->n_startup_trials) != 0) ||
         get_optional_int(p, map, "n_ei_candidates", 1, 100000, &tpe->n_ei_candidates) != 0 ||
         get_ranged(p, map, "prior_weight", 1e-12, 1e12, &tpe->prior_weight) != 0 ||
         get_optional_bool(p, map, "consider_magic_clip", &tpe->consider_magic_clip) != 0 ||
@@ -1571,6 +1672,9 @@ static int parse_job(hp_job *job, const char *text, const char *path, int one_co
     /* HpBandSter's BOHB defaults */
     job->bohb = (hp_job_bohb){.top_n_percent = 15, .num_samples = 64, .random_fraction = 1.0 / 3.0,
                               .bandwidth_factor = 3, .min_bandwidth = 1e-3, .min_points_in_model = 0};
+    /* Optuna 3.1's MedianPruner defaults */
+    job->stopping = (hp_job_stopping){.n_startup_trials = 5, .n_warmup_epochs = 0, .interval_epochs = 1,
+                                      .n_min_trials = 1};
     job->keep = HP_KEEP_LAST_AND_BEST;
     job->checkpoint_every = 1;
     hp_config_defaults(&job->fixed);

@@ -9,7 +9,7 @@
 
 static const char *const type_names[HP_EV_TYPE_COUNT] = {
     "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "run", "ended", "ready",
-    "fatal", "stop", "restarted", "test"};
+    "fatal", "stop", "restarted", "test", "stop-trial", "budget"};
 
 const char *hp_event_type_name(hp_event_type type)
 {
@@ -168,6 +168,16 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
         for (int c = 0; c < HP_METRIC_COLS; c++)
             put_f64(&b, e->metrics[c]);
         put_text(&b, e->text);
+        break;
+    case HP_EV_STOP_TRIAL:
+        put_i32(&b, e->trial);
+        put_i32(&b, e->epoch);
+        put_i32(&b, e->flag);
+        put_f64(&b, e->time);
+        break;
+    case HP_EV_BUDGET:
+        put_f64(&b, e->seconds);
+        put_i32(&b, e->epoch);
         break;
     case HP_EV_JOB:
         HP_PANIC("encode JOB records with hp_event_encode_job");
@@ -387,6 +397,16 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         out->text = get_text(&r);
         break;
     }
+    case HP_EV_STOP_TRIAL:
+        out->trial = get_i32(&r);
+        out->epoch = get_i32(&r);
+        out->flag = get_i32(&r);
+        out->time = get_f64(&r);
+        break;
+    case HP_EV_BUDGET:
+        out->seconds = get_f64(&r);
+        out->epoch = get_i32(&r);
+        break;
     }
     if (r.short_read || r.pos != r.n) {
         hp_event_type type = out->type;

@@ -154,6 +154,8 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     const char **status_names = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **failures = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **notes = hp_xcalloc((size_t)n + 1, sizeof(char *));
+    char (*stop_texts)[64] = hp_xcalloc((size_t)n + 1, sizeof *stop_texts);
+    const char **stops = hp_xcalloc((size_t)n + 1, sizeof(char *));
     size_t rows = 0;
     for (int i = 0; i < n; i++)
         rows += (size_t)s->trials[i].n_epochs;
@@ -171,6 +173,7 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
         status_names[i] = hp_study_state_name(state);
         failures[i] = r->failure ? r->failure : "";
         notes[i] = r->restart_note ? r->restart_note : "";
+        stops[i] = hp_study_stop_note(s, i, stop_texts[i], sizeof stop_texts[i]);
         final_values[i] = hp_study_value(s, i, r->n_epochs);
         for (size_t k = 0; k < n_keys; k++)
             configs[(size_t)i * n_keys + k] = hp_config_get(&r->config, &keys[k]);
@@ -240,6 +243,11 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
               h5u_write_string_array(g, "status", status_names, (size_t)n) ||
               h5u_write_string_array(g, "failure", failures, (size_t)n) ||
               h5u_write_string_array(g, "note", notes, (size_t)n) ||
+              h5u_write_string_array(g, "stop", stops, (size_t)n) ||
+              h5u_write_attr_int64(f, "budget_reached", s->budget_reached) ||
+              h5u_write_attr_int64(f, "epochs_total", s->epochs_total) ||
+              h5u_write_attr_int64(f, "max_epochs_total", s->max_epochs_total) ||
+              h5u_write_attr_int64(f, "max_time", (int64_t)ceil(s->max_time)) ||
               h5u_write_array(g, "final_value", H5T_NATIVE_DOUBLE, final_values, (size_t)n) ||
               dataset_attr_string(g, "final_value", "description",
                                   "the study metric at each trial's last epoch (what ranks the trials)") ||
@@ -272,6 +280,8 @@ out:
     free(status_names);
     free(failures);
     free(notes);
+    free(stops);
+    free(stop_texts);
     free(metrics);
     free(abs_dir);
     free(abs_job);
@@ -633,7 +643,18 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
     if (counts[HP_STUDY_TRIAL_INTERRUPTED])
         fprintf(f, ", %d interrupted", counts[HP_STUDY_TRIAL_INTERRUPTED]);
-    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now" : " - not finished");
+    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now"
+                      : s->budget_reached ? " - budget reached" : " - not finished");
+    if (s->max_time > 0 || s->max_epochs_total > 0) {
+        fprintf(f, "budget: %ld epochs", s->epochs_total);
+        if (s->max_epochs_total > 0)
+            fprintf(f, " of max_epochs_total %ld", s->max_epochs_total);
+        fprintf(f, ", %.0f s", s->elapsed_before);
+        if (s->max_time > 0)
+            fprintf(f, " of max_time %.0f s", s->max_time);
+        fprintf(f, "%s\n", s->budget_reached ? "; reached: 'hptune resume DIR --max-epochs-total N --max-time T' "
+                                               "continues with a larger budget" : "");
+    }
     if (s->test.recorded && s->test.images > 0)
         fprintf(f, "test set (best trial %d, checkpoint at epoch %d; apart from the validation metric that selected "
                    "it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
@@ -663,8 +684,11 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             snprintf(value, sizeof value, "%.6g", hp_study_value(s, i, r->n_epochs));
         else /* no epoch yet: nothing to show, not a NaN */
             snprintf(value, sizeof value, "%s", r->failure ? "-" : "pending");
-        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
-                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "");
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
+        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s%s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
+                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "",
+                stop[0] ? "  (" : "", stop, stop[0] ? ")" : "");
         if (r->restart_note)
             fprintf(f, "%6s  note: %s\n", "", r->restart_note);
     }
@@ -833,6 +857,12 @@ static void json_trial_head(FILE *f, const hp_study *s, int i)
         json_string(f, r->failure);
     else
         fprintf(f, "null");
+    char stop[64];
+    fprintf(f, ", \"stop\": ");
+    if (hp_study_stop_note(s, i, stop, sizeof stop)[0])
+        json_string(f, stop);
+    else
+        fprintf(f, "null");
     fprintf(f, ", \"restarts\": %d, \"restart_note\": ", r->restarts);
     if (r->restart_note)
         json_string(f, r->restart_note);
@@ -856,13 +886,15 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
             fprintf(f, ",%s", hp_metric_name(c));
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
-        fprintf(f, ",failure\n");
+        fprintf(f, ",failure,stop\n");
     } else {
         json_header(f, s);
     }
     for (int i = 0; i < s->n_trials; i++) {
         const hp_trial_record *r = &s->trials[i];
         const char *status = hp_study_state_name(hp_study_trial_state(s, i));
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
         if (!json) {
             for (int e = 0; e < (r->n_epochs ? r->n_epochs : 1); e++) {
                 fprintf(f, "%d,%s,%d,%d,", i, status, hp_strategy_trial_bracket(s->strategy, i),
@@ -877,6 +909,8 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
                 csv_config(f, &s->job, &r->config, 0);
                 fputc(',', f);
                 csv_text(f, r->failure ? r->failure : "");
+                fputc(',', f);
+                csv_text(f, stop);
                 fputc('\n', f);
             }
             continue;
@@ -916,7 +950,7 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
     const hp_study_test *t = &s->test;
     if (!json) {
         fprintf(f, "trial,status,bracket,rung,epochs_done,final_%s,best_%s,best_epoch,restarts,test_accuracy,test_loss,"
-                   "test_f1,failure", metric, metric);
+                   "test_f1,failure,stop", metric, metric);
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
         fprintf(f, "\n");
@@ -955,6 +989,9 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
         }
         fputc(',', f);
         csv_text(f, r->failure ? r->failure : "");
+        char stop[64];
+        fputc(',', f);
+        csv_text(f, hp_study_stop_note(s, i, stop, sizeof stop));
         csv_config(f, &s->job, &r->config, 0);
         fputc('\n', f);
     }

@@ -340,6 +340,7 @@ int hp_tb_live_event(hp_tb_live *l, const hp_study *s, const hp_event *e)
         break;
     case HP_EV_FINISHED:
     case HP_EV_FAILED:
+    case HP_EV_STOP_TRIAL: /* ended early by rank 0: final */
         if (t < l->cap) {
             rc = end_trial(l, s, t);
             if (close_trial(l, t) != 0)

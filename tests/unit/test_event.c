@@ -61,6 +61,14 @@ static hp_event sample_event(hp_event_type type)
     case HP_EV_STOP:
         e.flag = 1;
         break;
+    case HP_EV_STOP_TRIAL:
+        e.flag = HP_STOP_MEDIAN;
+        e.time = 1700000000.25;
+        break;
+    case HP_EV_BUDGET:
+        e.seconds = 5400.5;
+        e.epoch = 123456;
+        break;
     default:
         break;
     }
@@ -73,7 +81,7 @@ TEST(every_event_round_trips)
 {
     hp_event_type types[] = {HP_EV_ASSIGN, HP_EV_EPOCH, HP_EV_FINISHED, HP_EV_FAILED, HP_EV_INTERRUPTED,
                              HP_EV_RUN, HP_EV_ENDED, HP_EV_READY,   HP_EV_FATAL,  HP_EV_STOP,
-                             HP_EV_RESTARTED, HP_EV_TEST};
+                             HP_EV_RESTARTED, HP_EV_TEST, HP_EV_STOP_TRIAL, HP_EV_BUDGET};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         hp_event e = sample_event(types[i]), d;
         uint8_t *bytes;
@@ -102,6 +110,10 @@ TEST(every_event_round_trips)
                 same &= same_double(d.metrics[c], e.metrics[c]);
             EXPECT(same, "test record");
         }
+        if (types[i] == HP_EV_STOP_TRIAL)
+            EXPECT(d.trial == 7 && d.epoch == 3 && d.flag == HP_STOP_MEDIAN && d.time == 1700000000.25, "stop-trial");
+        if (types[i] == HP_EV_BUDGET)
+            EXPECT(d.seconds == 5400.5 && d.epoch == 123456, "budget");
         if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RUN)
             EXPECT(d.seconds == 1234.5 && d.flag == 1, "ended");
         hp_event_release(&d);
