@@ -195,6 +195,7 @@ demo: $(PROGRAM) data
 	else \
 	  $(MPIRUN) -np $(NP) ./$(PROGRAM) run jobs/demo.yaml --out runs/demo; fi
 	./$(PROGRAM) status runs/demo
+	./$(PROGRAM) report runs/demo
 
 clean:
 	rm -rf build build-san hptune

@@ -8,6 +8,17 @@
  * unit-tested with workers in the same process; with one process the worker
  * runs inline (hp_coordinator_run_serial).
  *
+ * Ending a trial early: after recording an epoch, the coordinator asks
+ * hp_study_stop_decision (early stopping, the median rule); a decision is
+ * recorded as a STOP_TRIAL event and sent to the trial's worker, which ends
+ * the trial at its next epoch boundary (reports that still arrive for the
+ * trial are not recorded).
+ *
+ * Budgets (study.max_time, max_epochs_total, raised by BUDGET events): once
+ * reached, no new assignment is made; running trials finish the epoch they
+ * are in, checkpoint and stop (STOP with flag 2), and the run ends as
+ * "budget reached" (ENDED flag 2; hp_coordinator_finish returns 3).
+ *
  * Stopping: a signal to rank 0 (*stop), a signal to any worker (it reports
  * INTERRUPTED on its own), a worker's FATAL error, or a journal that cannot
  * be appended to (a full disk: nothing more is recorded) stop the whole study:
@@ -55,6 +66,9 @@ typedef struct hp_coordinator {
     char *last_state;    /* the last progress line's trial counts and best, owned */
     long last_state_epochs;
     double eta, eta_time; /* the last estimate of the time left, and when it was made */
+    int budget_hit;      /* a budget (study.max_time, max_epochs_total) was reached: no new work */
+    int budget_stop_sent; /* the workers were told to stop at the end of their epoch */
+    const hp_transport *transport; /* while hp_coordinator_run runs: STOP_TRIAL goes to the worker */
 } hp_coordinator;
 
 void hp_coordinator_init(hp_coordinator *c, hp_study *s, int n_workers, int quiet, FILE *out);
@@ -75,7 +89,8 @@ int hp_coordinator_run_serial(hp_coordinator *c, const volatile sig_atomic_t *st
 /* Record the run's end (finished or not); if finished, evaluate the winner's
  * best checkpoint on the test set and record it (a TEST event); write study.h5
  * and best.yaml; print the summary (or how to resume).
- * rc: the loop's result.  Returns the process's exit status (0 or 1). */
+ * rc: the loop's result.  Returns the process's exit status: 0, 1, or 3
+ * (a budget was reached; the study is saved and resumable). */
 int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resumable_with_mpirun);
 
 #endif

@@ -17,10 +17,12 @@
  *   RUN          journal          a run of the study began (the first, or a
  *                                 resume): wall-clock time, workers
  *   ENDED        journal          a run ended: elapsed seconds of the study,
- *                                 finished (1) or interrupted (0)
+ *                                 finished (1), interrupted (0) or a budget
+ *                                 was reached (2)
  *   READY        W->C             the worker is idle
  *   FATAL        W->C             the job cannot go on: message
- *   STOP         C->W             1 interrupt (checkpoint and exit), 0 finished
+ *   STOP         C->W             1 interrupt (checkpoint and exit), 0 finished,
+ *                                 2 finish the epoch, checkpoint and exit (budget)
  *   RESTARTED    W->C, journal    trial, epoch the trial continues from (0: from
  *                                 scratch), why: its checkpoint was missing or
  *                                 unusable (the epochs in between are retrained,
@@ -31,6 +33,16 @@
  *                                 val_accuracy, val_precision, val_recall and
  *                                 val_f1 columns hold the test set's values;
  *                                 text: the checkpoint file (or the reason)
+ *   STOP_TRIAL   C->W, journal    trial, epoch (its last), why (flag): 1 early
+ *                                 stopping (the trial is completed), 2 the
+ *                                 median stopping rule (the trial is stopped);
+ *                                 the coordinator's decision from the recorded
+ *                                 epochs (stopping.h), recorded right after the
+ *                                 EPOCH that triggered it; time
+ *   BUDGET       journal          the study's budgets from here on (`hptune
+ *                                 resume --max-time/--max-epochs-total`):
+ *                                 seconds = max_time, epoch = max_epochs_total
+ *                                 (0: none)
  *
  * time: unix seconds when rank 0 recorded the event (hp_study_record stamps
  * it; 0 in messages between ranks).  It is for people (TensorBoard's wall
@@ -75,25 +87,34 @@ typedef enum hp_event_type {
     HP_EV_FATAL = 10,
     HP_EV_STOP = 11,
     HP_EV_RESTARTED = 12,
-    HP_EV_TEST = 13
+    HP_EV_TEST = 13,
+    HP_EV_STOP_TRIAL = 14,
+    HP_EV_BUDGET = 15
 } hp_event_type;
-#define HP_EV_TYPE_COUNT 14
+#define HP_EV_TYPE_COUNT 16
+
+/* STOP_TRIAL's flag: why the coordinator ended the trial early. */
+#define HP_STOP_EARLY 1  /* early stopping: completed (early stop at epoch e) */
+#define HP_STOP_MEDIAN 2 /* the median stopping rule: stopped */
 
 typedef struct hp_event {
     hp_event_type type;
-    int trial;                      /* ASSIGN EPOCH FINISHED FAILED INTERRUPTED RESTARTED TEST */
+    int trial;                      /* ASSIGN EPOCH FINISHED FAILED INTERRUPTED RESTARTED TEST STOP_TRIAL */
     int epoch;                      /* EPOCH: the epoch; FINISHED FAILED INTERRUPTED: epochs done;
-                                       RESTARTED: continues from; TEST: the checkpoint's epoch */
+                                       RESTARTED: continues from; TEST: the checkpoint's epoch;
+                                       STOP_TRIAL: its last epoch; BUDGET: max_epochs_total */
     hp_assignment assign;           /* ASSIGN (assign.trial == trial) */
     hp_config config;               /* ASSIGN */
     int checkpointed;               /* EPOCH: a checkpoint holds this epoch */
     double metrics[HP_METRIC_COLS]; /* EPOCH */
     int batch;                      /* INTERRUPTED: batches done in the unfinished epoch;
                                        TEST: images evaluated */
-    double seconds;                 /* ENDED: elapsed seconds of the study; RUN: unix time */
-    int flag;                       /* ENDED: finished; STOP: 1 interrupt, 0 finished;
-                                       RUN: workers */
-    double time;                    /* ASSIGN EPOCH FINISHED FAILED: unix seconds recorded */
+    double seconds;                 /* ENDED: elapsed seconds of the study; RUN: unix time;
+                                       BUDGET: max_time */
+    int flag;                       /* ENDED: 1 finished, 0 interrupted, 2 a budget was reached;
+                                       STOP: 1 interrupt, 0 finished, 2 checkpoint at the end of
+                                       the epoch (a budget); RUN: workers; STOP_TRIAL: HP_STOP_* */
+    double time;                    /* ASSIGN EPOCH FINISHED FAILED STOP_TRIAL: unix seconds recorded */
     int version;                    /* JOB: journal format version */
     char *text;                     /* FAILED FATAL RESTARTED: reason; JOB: job text;
                                        TEST: checkpoint or reason (owned) */
@@ -107,6 +128,8 @@ typedef struct hp_event {
 typedef struct hp_event_keymap {
     int n_columns;
     int *map; /* owned */
+    int bool_flip_column; /* the journal predates augment_flip as a probability (no
+                             augment_rotate key): this column's 1 (true) means 0.5; -1 */
 } hp_event_keymap;
 
 const char *hp_event_type_name(hp_event_type type);

@@ -5,14 +5,15 @@
  *               test_eval: true}
  *   strategy:  {name: asha, max_trials: 81, min_epochs: 1, max_epochs: 27,
  *               reduction_factor: 3, brackets: 1}      # grid: {name: grid, repeats: 1}
- *                                                      # random: {name: random, max_trials: 30}
+ *                                                      # random: {name: random, max_trials: 30, repeats: 1}
  *                                                      # tpe: {name: tpe, max_trials: 50, n_startup_trials: 10, ...}
  *                                                      # bohb: asha's keys + top_n_percent, ...
  *   objective: {type: train}                           # or {type: curves, file: x.csv, sleep_ms: 0}
  *                                                      # or {type: function, name: branin}
  *   space:     {key: {choice: [..]} | {grid: [..]} | {uniform: [lo, hi]} |
  *               {loguniform: [lo, hi]} | {randint: [lo, hi]}   (inclusive),
- *               optional step: q (quantized: lo + k*q)}
+ *               optional step: q (quantized: lo + k*q),
+ *               optional when: {parent: value | [values], ...} (conditional)}
  *   fixed:     {key: value, ...}                       # any hyperparameter of config.h
  *   output:    {dir: runs/<name>, keep: last_and_best, checkpoint_every: 1,
  *               report_every: 0, tensorboard: false}
@@ -61,6 +62,18 @@ typedef struct hp_job_bohb {
     int min_points_in_model;/* 0: number of space parameters + 1 */
 } hp_job_bohb;
 
+/* Ending trials before their last epoch (stopping.h; README: Stopping and budgets). */
+typedef struct hp_job_stopping {
+    int early;              /* strategy.early_stopping given (grid, random, tpe) */
+    int patience;           /* early_stopping.patience (required) */
+    double min_delta;       /* early_stopping.min_delta (0) */
+    int median;             /* strategy.stopping: median (grid, random) */
+    int n_startup_trials;   /* 5: completed trials before any decision */
+    int n_warmup_epochs;    /* 0: epochs of a trial with no decision */
+    int interval_epochs;    /* 1: epochs between decisions */
+    int n_min_trials;       /* 1: completed trials that reached the epoch */
+} hp_job_stopping;
+
 /* What hp_job_load_one filled in because the job left it out (hp_job.defaults). */
 #define HP_JOB_DEFAULT_NAME 1u     /* study.name from the file's name */
 #define HP_JOB_DEFAULT_STRATEGY 2u /* one trial */
@@ -83,11 +96,15 @@ typedef struct hp_job {
     int test_eval;        /* evaluate the best trial on the test set at the end (default true) */
     /* strategy */
     hp_strategy_kind strategy;
-    int max_trials;       /* random/asha; grid: grid size x repeats */
-    int repeats;          /* grid */
+    int max_trials;       /* trials: asha/tpe/bohb as given; random: max_trials x repeats; grid: size x repeats */
+    int repeats;          /* grid, random: runs of each configuration (different seeds) */
     int min_epochs, max_epochs, reduction_factor, brackets; /* asha, bohb */
     hp_job_tpe tpe;
     hp_job_bohb bohb;
+    hp_job_stopping stopping;
+    /* budgets (study.max_time, study.max_epochs_total; 0: none) */
+    double max_time;       /* seconds of the study's wall clock, over all its runs */
+    long max_epochs_total; /* epochs recorded over all trials */
     /* objective */
     hp_objective_kind objective;
     char *curves_path;    /* resolved relative to the job file's folder */
@@ -126,13 +143,27 @@ int hp_job_check_shards(const hp_job *job, int n_shards);
 /* Open the job's data file and check its shards: they exist and hold images. */
 int hp_job_check_data(const hp_job *job);
 
+/* A duration: seconds ("5400", "90.5") or units ("1h30m", "45m", "2h", "30s").
+ * 0, or -1 with a message naming `what`. */
+int hp_parse_duration(const char *text, const char *what, double *seconds);
+
 /* Does the job's strategy train in ASHA's rungs (asha, bohb): trials get
  * max_epochs as their budget and the space may not hold epochs. */
 int hp_job_uses_rungs(const hp_job *job);
 
-/* Size of the grid (product of choice/grid lengths); 0 if the space has a
- * continuous parameter (then grid is not possible). */
+/* Size of the grid (product of choice/grid lengths; with conditional
+ * parameters the number of points of the conditional tree: an inactive
+ * parameter is not enumerated); 0 if the space has a continuous parameter
+ * (then grid is not possible). */
 long hp_space_grid_size(const hp_job *job);
+/* The number of ways to complete params[first..] given c's values of the
+ * parameters before `first` (c is restored before returning). */
+long hp_job_grid_completions(const hp_job *job, int first, hp_config *c);
+/* Is space parameter `index` active in configuration c: every condition of
+ * its when: holds (the parent is active and holds one of the listed values)?
+ * An inactive parameter holds its default (fixed: value, else config.h's). */
+int hp_job_param_active(const hp_job *job, int index, const hp_config *c);
+int hp_job_has_conditions(const hp_job *job);
 /* Configuration of a trial: fixed values, then the space's values for this
  * trial -- grid: point (trial_id % grid_size) in row-major order of the
  * space's parameters in file order (last parameter varies fastest);
@@ -140,6 +171,10 @@ long hp_space_grid_size(const hp_job *job);
  * HP_STREAM_SAMPLE), parameters in file order.  config->seed is derived from
  * (study seed, trial id), unless fixed.seed is given.  Deterministic: same job and id, same config. */
 void hp_job_trial_config(const hp_job *job, int trial_id, hp_config *config);
+/* The configuration index of a trial: random with repeats R runs
+ * configuration c as trials c*R .. c*R+R-1 (each with its own seed); else the
+ * trial id.  (Grid repeats run the whole grid again: trial t is point t % size.) */
+int hp_job_trial_configuration(const hp_job *job, int trial_id);
 
 /* `hptune check JOB.yaml`: validate and print the plan; returns exit status. */
 int cmd_check(int argc, char **argv);

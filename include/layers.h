@@ -146,13 +146,20 @@ void dropout_backward(float *d_in, const float *d_out, const float *mask, size_t
 
 /* ------------------------------------------- softmax cross-entropy ---- */
 /* probs (N,K) = softmax(logits (N,K)) computed stably (max subtracted);
- * returns the mean over the batch of -log p[label] (log-sum-exp form, no
- * log(0)). labels (N) in [0,K). */
-double softmax_xent_forward(float *probs, const float *logits, const uint8_t *labels, int N, int K);
-/* d_logits (N,K) = (probs - onehot(labels)) * scale, scale = 1/N for the
- * mean loss. */
+ * returns the mean over the batch of -sum_k q_k log p_k with the target
+ * q = (1-smoothing) onehot(label) + smoothing/K (log-sum-exp form, no
+ * log(0)); smoothing 0 is the plain -log p[label]. labels (N) in [0,K). */
+double softmax_xent_forward(float *probs, const float *logits, const uint8_t *labels, int N, int K,
+                            float smoothing);
+/* d_logits (N,K) = (probs - q) * scale, scale = 1/N for the mean loss. */
 void softmax_xent_backward(float *d_logits, const float *probs, const uint8_t *labels, int N, int K,
-                           float scale);
+                           float scale, float smoothing);
+
+/* ------------------------------------------------ global avg pooling ---- */
+/* out (N,C) = mean of each input plane in (N,C,HW). */
+void global_avg_pool_forward(float *out, const float *in, int N, int C, int HW);
+/* d_in (N,C,HW) written: d_out (N,C) / HW spread over the plane. */
+void global_avg_pool_backward(float *d_in, const float *d_out, int N, int C, int HW);
 
 /* ---------------------------------------------------- initialisation ---- */
 /* He normal (std = sqrt(2/fan_in)) and Glorot uniform

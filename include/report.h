@@ -97,6 +97,8 @@ typedef struct hp_report_trial {
                                 NaN = inactive; may be NULL only when n_params == 0 */
     double value;            /* the study metric of the trial (at its last epoch); NaN none */
     const char *failure;     /* NULL unless failed */
+    const char *stop;        /* why rank 0 ended it early ("early stop at epoch 7",
+                                "median rule at epoch 4"); NULL or "" otherwise */
 } hp_report_trial;
 
 typedef struct hp_report {

@@ -10,6 +10,7 @@
  *   hp_strategy_report()    every epoch's objective value of a trial
  *   hp_strategy_finished()  the assignment reached its to_epoch
  *   hp_strategy_failed()    the trial failed (NaN loss, cannot be built)
+ *   hp_strategy_stop_trial() the coordinator ended a trial early (stopping.h)
  *   hp_strategy_requeue_running()  a new run of an interrupted study began
  *   hp_strategy_end()       the study ended on DONE: paused trials are stopped
  * hp_strategy_next() = propose + assigned (+ end on DONE), for callers that
@@ -105,6 +106,11 @@ int hp_strategy_assigned(hp_strategy *s, const hp_assignment *a, const hp_config
 void hp_strategy_report(hp_strategy *s, int trial, int epoch, double value);
 void hp_strategy_finished(hp_strategy *s, int trial, int epoch);
 void hp_strategy_failed(hp_strategy *s, int trial);
+/* The coordinator ended a running trial after `epoch` (a STOP_TRIAL event,
+ * stopping.h): completed, with its value at that epoch as its result (early
+ * stopping), or stopped (the median stopping rule).  One-rung strategies
+ * only (grid, random, tpe); a trial that is not running is left alone. */
+void hp_strategy_stop_trial(hp_strategy *s, int trial, int epoch, double value, int completed);
 /* After an interruption: every RUNNING assignment is put back to be issued
  * again first (same trial, same to_epoch, in trial-id order); the caller
  * overrides from_epoch with the trial's last checkpointed epoch. */

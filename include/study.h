@@ -44,6 +44,7 @@ typedef struct hp_trial_record {
     char *failure;             /* owned; NULL unless failed */
     int restarts;              /* times its checkpoint was missing or unusable (RESTARTED) */
     char *restart_note;        /* the last RESTARTED event's reason, owned; NULL if none */
+    int stop_reason;           /* HP_STOP_EARLY/HP_STOP_MEDIAN of its STOP_TRIAL event, 0 none */
 } hp_trial_record;
 
 /* The winner's test-set evaluation (a TEST event), after a finished run. */
@@ -75,6 +76,10 @@ typedef struct hp_study {
     int live;                  /* a coordinator runs this study now: this process (writable), or
                                   the holder of the lock (read-only) */
     hp_study_test test;        /* the last TEST event */
+    double max_time;           /* budgets: the job's study.max_time, study.max_epochs_total, */
+    long max_epochs_total;     /*   or the last BUDGET event's (0: none) */
+    long epochs_total;         /* epochs recorded over all trials (each counted once) */
+    int budget_reached;        /* the last run ended on a budget (ENDED flag 2) */
 } hp_study;
 
 /* Create a new study directory for job (which the study takes over), and
@@ -112,6 +117,15 @@ int hp_study_sync(hp_study *s);
  * trial's newest checkpoint when it has one (after an interruption). */
 hp_next hp_study_next(const hp_study *s, hp_event *assign);
 
+/* Should the coordinator end this running trial now, after its last
+ * recorded epoch (stopping.h)?  0, HP_STOP_EARLY or HP_STOP_MEDIAN (early
+ * stopping is asked first).  A pure function of the recorded state, so a
+ * replay meets the same decision. */
+int hp_study_stop_decision(const hp_study *s, int trial);
+/* Has a budget been reached: epochs (deterministic), or elapsed seconds of
+ * the study (wall clock) when elapsed >= 0? */
+int hp_study_budget_reached(const hp_study *s, double elapsed);
+
 /* Objective value of a trial at an epoch (metric column of the study). */
 double hp_study_value(const hp_study *s, int trial, int epoch);
 /* Best trial (completed ones first) by its value at its last epoch; -1 none. */
@@ -128,6 +142,9 @@ char *hp_study_checkpoint_path(const hp_study *s, int trial, const char *which);
 #define HP_STUDY_TRIAL_STATE_COUNT (HP_TRIAL_STATUS_COUNT + 1)
 int hp_study_trial_state(const hp_study *s, int trial);
 const char *hp_study_state_name(int state); /* "pending" ... "failed", "interrupted" */
+/* Why the coordinator ended the trial early, for people and files:
+ * "early stop at epoch 7", "median rule at epoch 4", or "" (not stopped). */
+const char *hp_study_stop_note(const hp_study *s, int trial, char *buf, size_t size);
 /* Trials by status (HP_TRIAL_STATUS_COUNT counts). */
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT]);
 /* The trial's searched values as "key=value key=value" (floats shortest). */
@@ -144,5 +161,9 @@ int hp_study_export(const hp_study *s, FILE *f, int json);
 /* Per trial (the leaderboard): final and best metric, epochs, status,
  * restarts, failure, test set (the winner's), configuration. */
 int hp_study_export_trials(const hp_study *s, FILE *f, int json);
+/* One row (object) per configuration: trials that differ only in their seed
+ * (repeats, a searched seed) grouped, with the mean and sample std of the
+ * metric's final value over the completed runs (outputs.c). */
+int hp_study_export_configs(const hp_study *s, FILE *f, int json);
 
 #endif

@@ -101,6 +101,19 @@ void hp_tpe_settings_default(hp_tpe_settings *s);
 int hp_tpe_propose(const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
                    const hp_tpe_trial *trials, int n_trials, hp_rng *rng, double *out, int *used_model);
 
+/* Conditional spaces (define-by-run, as Optuna's objective suggests a parameter only
+ * when it applies): active(ctx, d, out) says whether dimension d is active given the
+ * values out[0..d-1] proposed so far (a dimension depends only on earlier ones).
+ * In file order, an inactive dimension gets NaN and draws nothing: in the startup
+ * phase it is skipped; in the model phase its univariate group is skipped (Optuna
+ * never calls sample_independent for it).  Multivariate's joint group is drawn
+ * whole (Optuna's sample_relative happens before the objective runs) and its
+ * inactive members are set to NaN afterwards.  active NULL: hp_tpe_propose. */
+typedef int (*hp_tpe_active_fn)(const void *ctx, int dim, const double *out);
+int hp_tpe_propose_conditional(const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
+                               const hp_tpe_trial *trials, int n_trials, hp_rng *rng, double *out,
+                               int *used_model, hp_tpe_active_fn active, const void *ctx);
+
 /* ---- the model behind a proposal, exposed for tests and tools ---- */
 
 typedef struct hp_tpe_group {
@@ -117,6 +130,7 @@ typedef struct hp_tpe_model {
     int n_below_target;    /* min(gamma(n), n_ok) */
     int n_below, *below;   /* (n_below) the split of step 3, trial indices in trial order */
     int n_above, *above;   /* (n_above) */
+    int joint_group;       /* groups[0] is multivariate's joint group */
     int n_groups;
     hp_tpe_group *groups;  /* (n_groups) in sampling order; none when !use_model */
 } hp_tpe_model;

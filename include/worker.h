@@ -34,12 +34,19 @@ typedef struct hp_worker {
     void *report_ctx;
     int (*should_stop)(void *ctx); /* asked at batch boundaries */
     void *stop_ctx;
+    /* asked (with stop_ctx) after each epoch is reported, NULL: never: 0 go
+     * on; HP_AFTER_EPOCH_END_TRIAL the coordinator stopped the trial
+     * (STOP_TRIAL: say FINISHED); HP_AFTER_EPOCH_CHECKPOINT a budget was
+     * reached (checkpoint, say INTERRUPTED) */
+    int (*after_epoch)(void *ctx, int trial);
     int verbose;
 } hp_worker;
 
 /* Load what the objective needs.  -1 with a message (bad data file/shard). */
 int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir);
 void hp_worker_release(hp_worker *w);
+
+enum { HP_AFTER_EPOCH_GO_ON = 0, HP_AFTER_EPOCH_END_TRIAL = 1, HP_AFTER_EPOCH_CHECKPOINT = 2 };
 
 typedef enum { HP_WORK_DONE = 0, HP_WORK_FAILED, HP_WORK_INTERRUPTED, HP_WORK_FATAL } hp_work_result;
 /* Run one assignment, reporting EPOCH events then FINISHED/FAILED/INTERRUPTED

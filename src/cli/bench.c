@@ -138,6 +138,7 @@ typedef struct bench_results {
     double min_seconds;                     /* per rate measurement */
     /* 3. data */
     double batch_seconds, batch_fraction;
+    double rotate_batch_seconds, rotate_fraction; /* the same with augment_rotate 15 (measure_rotation) */
     section_status shards_status;
     char shards_reason[512];
     int shards_loaded, shard_images;
@@ -614,6 +615,30 @@ static void measure_batch_assembly(const bench_options *o, bench_results *r, con
     free(order);
 }
 
+/* Batch assembly with every augmentation (crop 4, flip 0.5, rotation up to
+ * 15 degrees), as a share of a small-net training step. */
+static void measure_rotation(const bench_options *o, bench_results *r, const hp_dataset *ds)
+{
+    const hp_augment aug = {4, 0.5f, 15.0f};
+    int *index = hp_xcalloc(BATCH, sizeof *index);
+    float *x = hp_xalloc_floats((size_t)BATCH * HP_IMAGE_BYTES);
+    hp_rng rng;
+    hp_rng_seed_for(&rng, 1, 0, HP_STREAM_AUGMENT);
+    long batches = 0;
+    double seconds = o->quick ? 0.2 : 0.5, t0 = now_seconds(), dt;
+    do {
+        for (int i = 0; i < BATCH; i++)
+            index[i] = (int)hp_rng_below(&rng, (uint64_t)ds->n);
+        hp_make_batch_augmented(x, ds->images, index, BATCH, ds->mean, ds->std, &aug, &rng);
+        batches++;
+        dt = now_seconds() - t0;
+    } while (dt < seconds);
+    r->rotate_batch_seconds = dt / (double)batches;
+    r->rotate_fraction = r->rotate_batch_seconds / (BATCH / r->small.train_ips);
+    free(x);
+    free(index);
+}
+
 static void measure_shard_loading(const bench_options *o, bench_results *r)
 {
     if (!file_exists(o->data_path)) {
@@ -1070,7 +1095,7 @@ static void worker_child(const bench_options *o, worker_report *rep)
     hp_config config;
     reference_config(&config, 1);
     config.augment_crop = 4;
-    config.augment_flip = 1;
+    config.augment_flip = 0.5f;
     hp_trainer t;
     if (hp_trainer_init(&t, &config, &train, &val) != 0)
         goto fail;
@@ -1242,6 +1267,10 @@ static void print_data(const bench_options *o, const bench_results *r)
            "small-net training step   %s: < %.0f%%\n",
            BATCH, 1e3 * r->batch_seconds, 100.0 * r->batch_fraction,
            verdict(r->batch_fraction < TARGET_DATA_FRACTION), 100.0 * TARGET_DATA_FRACTION);
+    if (r->small.status == SECTION_OK)
+        printf("   the same with augment_rotate 15 (bilinear): %.3f ms per batch = %.2f%% of a step   %s: < %.0f%%\n",
+               1e3 * r->rotate_batch_seconds, 100.0 * r->rotate_fraction,
+               verdict(r->rotate_fraction < TARGET_DATA_FRACTION), 100.0 * TARGET_DATA_FRACTION);
     if (r->shards_status == SECTION_OK)
         printf("   loading shards 0..%d (%d images) from %s: %.2f s = %.2f%% of one small-net epoch on them "
                "(once per worker per study)\n",
@@ -1515,6 +1544,10 @@ static void print_json(const bench_options *o, const bench_results *r)
     json_number(1e3 * r->batch_seconds);
     printf(", \"batch_assembly_fraction_of_step\": ");
     json_number(r->batch_fraction);
+    printf(", \"rotate_batch_assembly_ms\": ");
+    json_number(1e3 * r->rotate_batch_seconds);
+    printf(", \"rotate_batch_assembly_fraction_of_step\": ");
+    json_number(r->rotate_fraction);
     printf(", \"shard_loading\": {\"status\": \"%s\"", status_names[r->shards_status]);
     if (r->shards_status == SECTION_OK) {
         printf(", \"file\": ");
@@ -1710,6 +1743,7 @@ int cmd_bench(int argc, char **argv)
     make_synthetic_dataset(&synthetic, EPOCH_IMAGES, &rng);
     if (r->small.status == SECTION_OK) {
         measure_batch_assembly(&o, r, &synthetic);
+        measure_rotation(&o, r, &synthetic);
         measure_shard_loading(&o, r);
     } else {
         r->shards_status = SECTION_SKIPPED;

@@ -101,7 +101,30 @@ static void format_value(const hp_key *k, double value, char *buf, size_t size)
     }
 }
 
-static void print_param(const hp_param *p)
+/* " when optimizer in [sgd, rmsprop] and ... (else <default>)" of a conditional parameter. */
+static void print_conditions(const hp_job *job, const hp_param *p)
+{
+    char buf[64];
+    for (int c = 0; c < p->n_conditions; c++) {
+        const hp_condition *cond = &p->conditions[c];
+        const hp_param *parent = &job->params[cond->parent];
+        printf("%s %s %s ", c ? " and" : " when", parent->key->name, cond->n_values == 1 ? "=" : "in");
+        if (cond->n_values > 1)
+            printf("[");
+        for (int i = 0; i < cond->n_values; i++) {
+            format_value(parent->key, cond->values[i], buf, sizeof buf);
+            printf("%s%s", i ? ", " : "", buf);
+        }
+        if (cond->n_values > 1)
+            printf("]");
+    }
+    if (p->n_conditions) {
+        format_value(p->key, hp_config_get(&job->fixed, p->key), buf, sizeof buf);
+        printf(" (else %s)", buf);
+    }
+}
+
+static void print_param(const hp_job *job, const hp_param *p)
 {
     static const char *const dist[] = {"choice", "grid", "uniform", "loguniform", "randint"};
     char buf[64];
@@ -112,12 +135,13 @@ static void print_param(const hp_param *p)
             format_value(p->key, p->values[i], buf, sizeof buf);
             printf("%s%s", i ? ", " : "", buf);
         }
-        printf("]\n");
-        return;
+        printf("]");
+    } else {
+        printf("[%.9g, %.9g]", p->low, p->high);
+        if (p->step > 0)
+            printf(" step %.9g", p->step);
     }
-    printf("[%.9g, %.9g]", p->low, p->high);
-    if (p->step > 0)
-        printf(" step %.9g", p->step);
+    print_conditions(job, p);
     printf("\n");
 }
 
@@ -130,7 +154,10 @@ static void print_trial(const hp_job *job, int trial, const hp_config *c)
         printf(" (no space parameters; the fixed configuration with seed %d)", c->seed);
     for (int i = 0; i < job->n_params; i++) {
         const hp_key *k = job->params[i].key;
-        format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        if (hp_job_param_active(job, i, c))
+            format_value(k, hp_config_get(c, k), buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "-"); /* inactive: when: does not hold */
         printf(" %s=%s", k->name, buf);
     }
     printf("\n");
@@ -260,9 +287,30 @@ static void print_plan(const hp_job *job, const hp_strategy_params *params, cons
     }
     hp_strategy *s = hp_strategy_create(params); /* validated before */
     hp_strategy_describe(s, stdout);
+    const hp_job_stopping *st = &job->stopping;
+    if (st->early)
+        printf("  stopping   early stopping (Keras EarlyStopping): a trial is completed when %s has not improved "
+               "by more than %g for %d epoch%s\n", hp_metric_name(job->metric), st->min_delta, st->patience,
+               st->patience == 1 ? "" : "s");
+    if (st->median)
+        printf("  stopping   median rule (Optuna 3.1 MedianPruner): once %d trial%s completed, a trial is stopped "
+               "when its best %s is worse than the median of the completed trials at the same epoch; every %d "
+               "epoch%s after the first %d, with at least %d completed trial%s at that epoch\n",
+               st->n_startup_trials > 1 ? st->n_startup_trials : 1, st->n_startup_trials > 1 ? "s have" : " has",
+               hp_metric_name(job->metric), st->interval_epochs, st->interval_epochs == 1 ? "" : "s",
+               st->n_warmup_epochs, st->n_min_trials, st->n_min_trials == 1 ? "" : "s");
+    if (job->max_time > 0 || job->max_epochs_total > 0) {
+        printf("  budget    ");
+        if (job->max_epochs_total > 0)
+            printf(" %ld epochs in total", job->max_epochs_total);
+        if (job->max_time > 0)
+            printf("%s %.0f s of wall clock (over all runs; not deterministic)", job->max_epochs_total > 0 ? "," : "",
+                   job->max_time);
+        printf("; then the study ends as \"budget reached\" (resume with a larger budget)\n");
+    }
     printf("  space      %d parameter%s\n", job->n_params, job->n_params == 1 ? "" : "s");
     for (int i = 0; i < job->n_params; i++)
-        print_param(&job->params[i]);
+        print_param(job, &job->params[i]);
     if (job->out_dir)
         printf("  output     %s", job->out_dir);
     else

@@ -9,6 +9,7 @@
  * worker must be able to read (the shared file-system contract).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,10 +105,13 @@ static const char run_help[] =
     "  -h, --help                 this help\n"
     "\n"
     "Exit status: 0 finished, or interrupted by a signal and saved (resume continues\n"
-    "it); 1 failed (one message says why and how to continue); 2 usage error.\n";
+    "it); 1 failed (one message says why and how to continue); 2 usage error;\n"
+    "3 a budget (study.max_time, study.max_epochs_total) was reached: saved, and\n"
+    "'hptune resume DIR --max-epochs-total N --max-time T' continues it.\n";
 
 static const char resume_help[] =
-    "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--quiet] [--progress-every SECONDS]\n"
+    "usage: [mpirun -np N] hptune resume DIR [--allow-job-change] [--max-time DURATION] [--max-epochs-total N]\n"
+    "                                   [--quiet] [--progress-every SECONDS]\n"
     "       hptune resume DIR --truncate-journal-at OFFSET\n"
     "\n"
     "Continues an interrupted study: running trials restart from their last checkpoint\n"
@@ -116,6 +120,10 @@ static const char resume_help[] =
     "\n"
     "options:\n"
     "  --allow-job-change         continue although the job file changed\n"
+    "  --max-time DURATION        the study's time budget from now on, over all its runs\n"
+    "                             (seconds or e.g. 1h30m; 0: none), recorded in the journal\n"
+    "  --max-epochs-total N       the study's budget of epochs over all trials (0: none),\n"
+    "                             recorded in the journal\n"
     "  --truncate-journal-at OFFSET  cut a journal damaged in place at the offset its\n"
     "                             error message gives (the rest is kept beside it)\n"
     "  -q, --quiet, --progress-every SECONDS, -v, --verbose   as for 'hptune run'\n"
@@ -131,7 +139,9 @@ int cmd_run(int argc, char **argv)
     int quiet = 0, verbose = 0, allow_job_change = 0;
     double progress_every = 10.0;
     const char *truncate_at = NULL;
-    enum { OPT_ALLOW = 256, OPT_TRUNCATE, OPT_PROGRESS };
+    double max_time = -1;          /* --max-time: -1 not given */
+    long max_epochs_total = -1;    /* --max-epochs-total: -1 not given */
+    enum { OPT_ALLOW = 256, OPT_TRUNCATE, OPT_PROGRESS, OPT_MAX_TIME, OPT_MAX_EPOCHS };
     static const struct option options[] = {
         {"out", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
@@ -139,6 +149,8 @@ int cmd_run(int argc, char **argv)
         {"progress-every", required_argument, NULL, OPT_PROGRESS},
         {"allow-job-change", no_argument, NULL, OPT_ALLOW},
         {"truncate-journal-at", required_argument, NULL, OPT_TRUNCATE},
+        {"max-time", required_argument, NULL, OPT_MAX_TIME},
+        {"max-epochs-total", required_argument, NULL, OPT_MAX_EPOCHS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int opt;
@@ -164,6 +176,24 @@ int cmd_run(int argc, char **argv)
             progress_every = strtod(optarg, &end);
             if (*end || end == optarg || !(progress_every >= 0 && progress_every <= 1e6))
                 return hp_usage_error(argv[0], help, "--progress-every '%s': give seconds, e.g. 60", optarg);
+            break;
+        case OPT_MAX_TIME:
+        case OPT_MAX_EPOCHS:
+            if (!resume)
+                return hp_usage_error(argv[0], help, "--%s is for 'hptune resume DIR' (a new study takes "
+                                      "study.%s from its job file)", opt == OPT_MAX_TIME ? "max-time" : "max-epochs-total",
+                                      opt == OPT_MAX_TIME ? "max_time" : "max_epochs_total");
+            if (opt == OPT_MAX_TIME) {
+                if (strcmp(optarg, "0") == 0)
+                    max_time = 0;
+                else if (hp_parse_duration(optarg, "--max-time", &max_time) != 0)
+                    return hp_usage_error(argv[0], help, "%s", hp_error_message());
+            } else {
+                max_epochs_total = strtol(optarg, &end, 10);
+                if (*end || end == optarg || max_epochs_total < 0 || max_epochs_total > INT_MAX)
+                    return hp_usage_error(argv[0], help, "--max-epochs-total '%s': give a whole number of "
+                                          "epochs (0: no budget)", optarg);
+            }
             break;
         case OPT_ALLOW:
         case OPT_TRUNCATE:
@@ -216,10 +246,20 @@ int cmd_run(int argc, char **argv)
     char *job_text = NULL, *job_path = NULL, *dir = NULL, *probe = NULL;
     if (rank == 0) {
         if (resume) {
-            if (hp_study_open(&study, target, allow_job_change, 0) != 0)
+            if (hp_study_open(&study, target, allow_job_change, 0) != 0) {
                 status = 1;
-            else if (study.finished)
+            } else if (study.finished) {
                 status = 3;
+            } else if (max_time >= 0 || max_epochs_total >= 0) {
+                /* a new budget, recorded: a replay sees it at the same place */
+                hp_event b = hp_event_make(HP_EV_BUDGET, -1, 0);
+                b.seconds = max_time >= 0 ? max_time : study.max_time;
+                b.epoch = (int)(max_epochs_total >= 0 ? max_epochs_total : study.max_epochs_total);
+                if (hp_study_record(&study, &b) != 0 || hp_study_sync(&study) != 0) {
+                    hp_study_close(&study);
+                    status = 1;
+                }
+            }
         } else {
             hp_job job;
             if (hp_job_load(&job, target) != 0) {
@@ -316,7 +356,8 @@ int cmd_run(int argc, char **argv)
         } else {
             rc = hp_coordinator_run_serial(&c, &hp_stop_requested);
         }
-        rc = hp_coordinator_finish(&c, rc, hp_stop_requested != 0, size > 1) == 0 ? 0 : -1;
+        int finished = hp_coordinator_finish(&c, rc, hp_stop_requested != 0, size > 1);
+        rc = finished == 0 ? 0 : finished == 3 ? 3 : -1;
         hp_coordinator_release(&c);
         remove_probe(study.dir, probe);
         if (getenv("HPTUNE_PRINT_RSS"))
@@ -334,5 +375,5 @@ int cmd_run(int argc, char **argv)
     free(dir);
     free(probe);
     hp_comm_finalize();
-    return rc == 0 ? 0 : 1;
+    return rc == 0 ? 0 : rc == 3 ? 3 : 1;
 }

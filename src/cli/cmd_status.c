@@ -68,7 +68,8 @@ static void json_value(FILE *f, double v)
         fprintf(f, "null");
 }
 
-/* One object: {"dir", "state": "finished"|"not_finished", "finished", "name",
+/* One object: {"dir", "state": "finished"|"budget_reached"|"not_finished", "finished",
+ * "budget": {"reached", "epochs_total", "max_epochs_total", "max_time"} (0: none), "name",
  * "metric", "mode", "n_trials", "max_trials", "counts": {status: n},
  * "best": {"trial", "value", "epoch"} or null, "resumes", "journal_events",
  * "elapsed_seconds" (the coordinator's time over all runs that ended, without
@@ -81,8 +82,11 @@ static void print_status_json(const hp_study *s, FILE *f)
         counts[hp_study_trial_state(s, i)]++;
     fprintf(f, "{\"dir\": ");
     json_text(f, s->dir);
-    fprintf(f, ", \"state\": \"%s\", \"finished\": %s, \"name\": ", s->finished ? "finished" : "not_finished",
-            s->finished ? "true" : "false");
+    fprintf(f, ", \"state\": \"%s\", \"finished\": %s, \"budget\": {\"reached\": %s, \"epochs_total\": %ld, "
+               "\"max_epochs_total\": %ld, \"max_time\": ", s->finished ? "finished" : s->budget_reached ? "budget_reached" : "not_finished",
+            s->finished ? "true" : "false", s->budget_reached ? "true" : "false", s->epochs_total, s->max_epochs_total);
+    json_value(f, s->max_time);
+    fprintf(f, "}, \"name\": ");
     json_text(f, s->job.name);
     fprintf(f, ", \"metric\": \"%s\", \"mode\": \"%s\", \"n_trials\": %d, \"max_trials\": %d, \"counts\": {",
             hp_metric_name(s->job.metric), s->job.maximize ? "max" : "min", s->n_trials,
@@ -167,7 +171,7 @@ int cmd_status(int argc, char **argv)
 }
 
 static const char export_help[] =
-    "usage: hptune export DIR [--format csv|json] [--per epoch|trial] [--output FILE]\n"
+    "usage: hptune export DIR [--format csv|json] [--per epoch|trial|config] [--output FILE]\n"
     "       hptune export DIR --format tensorboard [--out LOGDIR]\n"
     "\n"
     "A study's results for pandas and scripts (numbers in the shortest form that reads\n"
@@ -180,6 +184,12 @@ static const char export_help[] =
     "                         final_<metric> (at the last epoch; ranks the trials),\n"
     "                         best_<metric> and best_epoch, restarts, the winner's test\n"
     "                         accuracy/loss/F1, failure, configuration\n"
+    "  --per config           one row (object) per configuration (trials differing only in\n"
+    "                         the seed: repeats, a searched seed): config (its first trial),\n"
+    "                         runs, completed, mean_<metric> and std_<metric> (sample std)\n"
+    "                         over the completed runs' final values, trials, configuration\n"
+    "An inactive conditional parameter (its when: does not hold) is an empty CSV cell\n"
+    "and null in JSON.\n"
     "  -f, --format csv|json|tensorboard  (default csv); tensorboard writes event files\n"
     "                         for 'tensorboard --logdir LOGDIR' (default DIR/tensorboard):\n"
     "                         one run per trial with its scalars per epoch, and the\n"
@@ -238,8 +248,8 @@ int cmd_export(int argc, char **argv)
     }
     if (strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "tensorboard"))
         return hp_usage_error("export", export_help, "--format '%s': use csv, json or tensorboard", format);
-    if (strcmp(per, "epoch") && strcmp(per, "trial"))
-        return hp_usage_error("export", export_help, "--per '%s': use epoch or trial", per);
+    if (strcmp(per, "epoch") && strcmp(per, "trial") && strcmp(per, "config"))
+        return hp_usage_error("export", export_help, "--per '%s': use epoch, trial or config", per);
     if (optind >= argc)
         return hp_usage_error("export", export_help, "give the study's directory");
     if (optind + 1 < argc)
@@ -256,7 +266,9 @@ int cmd_export(int argc, char **argv)
     if (!f) {
         rc = HP_ERR("%s: cannot write", out);
     } else {
-        rc = !strcmp(per, "trial") ? hp_study_export_trials(&s, f, json) : hp_study_export(&s, f, json);
+        rc = !strcmp(per, "trial")    ? hp_study_export_trials(&s, f, json)
+             : !strcmp(per, "config") ? hp_study_export_configs(&s, f, json)
+                                      : hp_study_export(&s, f, json);
         if (out && fclose(f) != 0)
             rc = HP_ERR("%s: cannot write", out);
     }

@@ -40,17 +40,20 @@
 
 static const char *const section_keys[] = {"study", "data", "strategy", "objective",
                                            "space", "fixed", "output", NULL};
-static const char *const study_keys[] = {"name", "seed", "metric", "mode", NULL};
+static const char *const study_keys[] = {"name", "seed", "metric", "mode", "max_time", "max_epochs_total", NULL};
 static const char *const data_keys[] = {"path", "train_shards", "val_shards", "test_eval", NULL};
 static const char *const strategy_keys[] = {
     "name", "max_trials", "repeats", "min_epochs", "max_epochs", "reduction_factor", "brackets",
     "n_startup_trials", "n_ei_candidates", "prior_weight", "consider_magic_clip", "consider_endpoints",
     "multivariate", "constant_liar", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
-    "min_bandwidth", "min_points_in_model", NULL};
+    "min_bandwidth", "min_points_in_model", "early_stopping", "stopping", "n_warmup_epochs", "interval_epochs",
+    "n_min_trials", NULL};
+static const char *const early_stopping_keys[] = {"patience", "min_delta", NULL};
+static const char *const stopping_names[] = {"median", NULL};
 static const char *const objective_keys[] = {"type", "file", "name", "sleep_ms", NULL};
 static const char *const output_keys[] = {"dir", "keep", "checkpoint_every", "report_every", "tensorboard", NULL};
 static const char *const param_keys[] = {"choice", "grid", "uniform", "loguniform",
-                                         "randint", "step", NULL};
+                                         "randint", "step", "when", NULL};
 /* Indexed by hp_dist. */
 static const char *const dist_names[] = {"choice", "grid", "uniform", "loguniform", "randint", NULL};
 static const char *const strategy_names[] = {"grid", "random", "asha", "tpe", "bohb", NULL};
@@ -70,7 +73,9 @@ typedef struct parse_ctx {
     const yaml_node_t *metric_node;   /* study.metric's value, NULL if not given */
     const yaml_node_t *mode_node;     /* study.mode's value, NULL if not given */
     const yaml_node_t *objective_node;/* the objective: key, NULL if not given */
+    const yaml_node_t *filters_list;  /* fixed: filters: [..] (per-block filters), NULL if not given */
     int one_configuration;            /* hp_job_load_one: study, strategy and shards may be left out */
+    int space_map_index;              /* the space: mapping's node index (parse_when) */
 } parse_ctx;
 
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
@@ -469,6 +474,49 @@ static int parse_study(parse_ctx *p, const yaml_node_t *section_key, const yaml_
             return -1;
         job->maximize = mode; /* mode_names: min = 0, max = 1 */
     }
+    if ((v = lookup(p, map, "max_time", NULL))) {
+        if (expect_scalar(p, v, "study.max_time", "seconds or a duration like 1h30m") != 0)
+            return -1;
+        if (hp_parse_duration(scalar_text(v), "study.max_time", &job->max_time) != 0)
+            return fail_at(p, v, "%s", hp_error_message());
+    }
+    if ((v = lookup(p, map, "max_epochs_total", NULL)) &&
+        get_long(p, v, "study.max_epochs_total", 1, 1000000000000L, &job->max_epochs_total) != 0)
+        return -1;
+    return 0;
+}
+
+int hp_parse_duration(const char *text, const char *what, double *seconds)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end != text && *end == '\0' && errno == 0) {
+        if (!(v > 0) || !isfinite(v))
+            return HP_ERR("%s: '%s' is not a positive number of seconds", what, text);
+        *seconds = v;
+        return 0;
+    }
+    /* units: h, m, s in that order, each a whole number */
+    double total = 0;
+    const char *s = text, *units = "hms";
+    int any = 0;
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            break;
+        long n = strtol(s, &end, 10);
+        const char *u = *end ? strchr(units, *end) : NULL;
+        if (!u || n < 0 || n > 100000000L)
+            break;
+        total += (double)n * (*u == 'h' ? 3600 : *u == 'm' ? 60 : 1);
+        units = u + 1; /* each unit once, larger first */
+        s = end + 1;
+        any = 1;
+    }
+    if (!any || *s || !(total > 0))
+        return HP_ERR("%s: '%s' is not a duration; give seconds (5400) or hours, minutes and seconds "
+                      "like 1h30m, 45m, 90s", what, text);
+    *seconds = total;
     return 0;
 }
 
@@ -563,19 +611,99 @@ static int parse_data(parse_ctx *p, const yaml_node_t *section_key, const yaml_n
     return 0;
 }
 
-/* The grid's size: the product of the list lengths (saturating). */
-long hp_space_grid_size(const hp_job *job)
+int hp_job_param_active(const hp_job *job, int index, const hp_config *c)
 {
-    long size = 1;
-    for (int i = 0; i < job->n_params; i++) {
+    const hp_param *param = &job->params[index];
+    for (int i = 0; i < param->n_conditions; i++) {
+        const hp_condition *cond = &param->conditions[i];
+        if (!hp_job_param_active(job, cond->parent, c)) /* parents come first: this ends */
+            return 0;
+        double v = hp_config_get(c, job->params[cond->parent].key);
+        int holds = 0;
+        for (int k = 0; k < cond->n_values && !holds; k++)
+            holds = cond->values[k] == v;
+        if (!holds)
+            return 0;
+    }
+    return 1;
+}
+
+int hp_job_has_conditions(const hp_job *job)
+{
+    for (int i = 0; i < job->n_params; i++)
+        if (job->params[i].n_conditions)
+            return 1;
+    return 0;
+}
+
+static long saturating_add(long a, long b) { return a > LONG_MAX - b ? LONG_MAX : a + b; }
+
+/* Does any condition name parameter i as its parent? */
+static int is_parent(const hp_job *job, int i)
+{
+    for (int j = i + 1; j < job->n_params; j++)
+        for (int k = 0; k < job->params[j].n_conditions; k++)
+            if (job->params[j].conditions[k].parent == i)
+                return 1;
+    return 0;
+}
+
+static long saturating_mul(long a, long b) { return b != 0 && a > LONG_MAX / b ? LONG_MAX : a * b; }
+
+/* Completions of the parents and conditional parameters from `first` on
+ * (the free ones are counted by the caller). */
+static long structural_completions(const hp_job *job, int first, hp_config *c)
+{
+    while (first < job->n_params && !job->params[first].n_conditions && !is_parent(job, first))
+        first++;
+    if (first == job->n_params)
+        return 1;
+    const hp_param *p = &job->params[first];
+    if (!hp_job_param_active(job, first, c)) /* inactive: one branch, its default */
+        return structural_completions(job, first + 1, c);
+    double saved = hp_config_get(c, p->key);
+    long total = 0;
+    for (int k = 0; k < p->n_values; k++) {
+        if (hp_config_set(c, p->key, p->values[k]) != 0)
+            HP_PANIC("a validated space value was rejected: %s", hp_error_message());
+        total = saturating_add(total, structural_completions(job, first + 1, c));
+    }
+    if (hp_config_set(c, p->key, saved) != 0)
+        HP_PANIC("a configuration value could not be restored: %s", hp_error_message());
+    return total;
+}
+
+/* A parameter that is neither conditional nor a parent is always active and
+ * changes nothing else, so it multiplies the count wherever it stands; the
+ * recursion branches only over the others (parents and conditional ones). */
+long hp_job_grid_completions(const hp_job *job, int first, hp_config *c)
+{
+    long free_product = 1;
+    int structural = -1; /* the first parent or conditional parameter from `first` on */
+    for (int i = first; i < job->n_params; i++) {
         const hp_param *p = &job->params[i];
         if (p->dist != HP_DIST_CHOICE && p->dist != HP_DIST_GRID)
             return 0;
-        if (size > LONG_MAX / p->n_values)
-            return LONG_MAX; /* saturate: far beyond any usable grid */
-        size *= p->n_values;
+        if (p->n_conditions || is_parent(job, i)) {
+            if (structural < 0)
+                structural = i;
+        } else {
+            free_product = saturating_mul(free_product, p->n_values);
+        }
     }
-    return size;
+    if (structural < 0)
+        return free_product;
+    /* count the structural parameters from `structural` on; the free ones in
+     * between were multiplied in above (and are skipped below) */
+    return saturating_mul(free_product, structural_completions(job, structural, c));
+}
+
+/* The grid's size: the product of the list lengths (saturating), or with
+ * conditional parameters the number of leaves of the conditional tree. */
+long hp_space_grid_size(const hp_job *job)
+{
+    hp_config c = job->fixed;
+    return hp_job_grid_completions(job, 0, &c);
 }
 
 int hp_job_uses_rungs(const hp_job *job)
@@ -593,12 +721,13 @@ static const struct {
     unsigned owners;
     const char *use;
 } strategy_key_owners[] = {
-    {"repeats", OWNER(HP_STRATEGY_GRID), "grid"},
+    {"repeats", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random"},
     {"min_epochs", RUNGS, "asha and bohb"},
     {"max_epochs", RUNGS, "asha and bohb"},
     {"reduction_factor", RUNGS, "asha and bohb"},
     {"brackets", RUNGS, "asha and bohb"},
-    {"n_startup_trials", OWNER(HP_STRATEGY_TPE), "tpe"},
+    {"n_startup_trials", OWNER(HP_STRATEGY_TPE) | OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM),
+     "tpe, and grid and random with stopping: median"},
     {"n_ei_candidates", OWNER(HP_STRATEGY_TPE), "tpe"},
     {"prior_weight", OWNER(HP_STRATEGY_TPE), "tpe"},
     {"consider_magic_clip", OWNER(HP_STRATEGY_TPE), "tpe"},
@@ -611,6 +740,12 @@ static const struct {
     {"bandwidth_factor", OWNER(HP_STRATEGY_BOHB), "bohb"},
     {"min_bandwidth", OWNER(HP_STRATEGY_BOHB), "bohb"},
     {"min_points_in_model", OWNER(HP_STRATEGY_BOHB), "bohb"},
+    {"early_stopping", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM) | OWNER(HP_STRATEGY_TPE),
+     "grid, random and tpe (asha and bohb stop trials at their rungs)"},
+    {"stopping", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random"},
+    {"n_warmup_epochs", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
+    {"interval_epochs", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
+    {"n_min_trials", OWNER(HP_STRATEGY_GRID) | OWNER(HP_STRATEGY_RANDOM), "grid and random with stopping: median"},
 };
 
 /* A number in [min, max] (an optional key). */
@@ -688,6 +823,51 @@ static int parse_rungs(parse_ctx *p, const yaml_node_t *section_key, const yaml_
     return 0;
 }
 
+/* strategy.early_stopping: {patience, min_delta}; strategy.stopping: median
+ * with n_startup_trials, n_warmup_epochs, interval_epochs, n_min_trials. */
+static int parse_stopping(parse_ctx *p, const yaml_node_t *map)
+{
+    hp_job *job = p->job;
+    hp_job_stopping *st = &job->stopping;
+    yaml_node_t *v, *key;
+    if ((v = lookup(p, map, "early_stopping", &key))) {
+        if (expect_mapping(p, v, "strategy.early_stopping", "early_stopping: {patience: 3, min_delta: 0.001}") != 0 ||
+            check_keys(p, v, "strategy.early_stopping", early_stopping_keys, "known keys") != 0)
+            return -1;
+        yaml_node_t *x = lookup(p, v, "patience", NULL);
+        if (!x)
+            return fail_at(p, key, "strategy.early_stopping: missing 'patience'; add patience: <epochs without "
+                                   "improvement before the trial stops>, e.g. 3");
+        if (get_int(p, x, "strategy.early_stopping.patience", 0, 1000000, &st->patience) != 0)
+            return -1;
+        if ((x = lookup(p, v, "min_delta", NULL))) {
+            if (get_number(p, x, "strategy.early_stopping.min_delta", &st->min_delta) != 0)
+                return -1;
+            if (st->min_delta < 0)
+                return fail_at(p, x, "strategy.early_stopping.min_delta: %s is negative; give the smallest "
+                                     "change that counts as an improvement (>= 0)", scalar_text(x));
+        }
+        st->early = 1;
+    }
+    yaml_node_t *rule = lookup(p, map, "stopping", NULL);
+    if (rule && get_choice(p, rule, "strategy.stopping", stopping_names, &st->median) != 0)
+        return -1;
+    st->median = rule != NULL;
+    static const char *const median_keys[] = {"n_warmup_epochs", "interval_epochs", "n_min_trials", "n_startup_trials"};
+    for (size_t i = 0; i < sizeof median_keys / sizeof median_keys[0]; i++)
+        if (!rule && job->strategy != HP_STRATEGY_TPE && lookup(p, map, median_keys[i], &key))
+            return fail_at(p, key, "strategy.%s: only used with stopping: median; add stopping: median or "
+                                   "remove it", median_keys[i]);
+    if (!rule)
+        return 0;
+    if (get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &st->n_startup_trials) != 0 ||
+        get_optional_int(p, map, "n_warmup_epochs", 0, 1000000, &st->n_warmup_epochs) != 0 ||
+        get_optional_int(p, map, "interval_epochs", 1, 1000000, &st->interval_epochs) != 0 ||
+        get_optional_int(p, map, "n_min_trials", 1, MAX_TRIALS, &st->n_min_trials) != 0)
+        return -1;
+    return 0;
+}
+
 static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const yaml_node_t *map)
 {
     hp_job *job = p->job;
@@ -709,6 +889,8 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
                            strategy_key_owners[i].owners == RUNGS ? " (grid, random and tpe trials train fixed.epochs)"
                                                                   : "");
 
+    if (parse_stopping(p, map) != 0)
+        return -1;
     v = lookup(p, map, "max_trials", &key);
     if (job->strategy == HP_STRATEGY_GRID) {
         if (v)
@@ -721,10 +903,20 @@ static int parse_strategy(parse_ctx *p, const yaml_node_t *section_key, const ya
                        strategy_names[kind]);
     if (get_int(p, v, "strategy.max_trials", 1, MAX_TRIALS, &job->max_trials) != 0)
         return -1;
+    if (job->strategy == HP_STRATEGY_RANDOM) { /* max_trials configurations, each run `repeats` times */
+        yaml_node_t *repeats_key = NULL;
+        if (get_optional_int(p, map, "repeats", 1, MAX_TRIALS, &job->repeats) != 0)
+            return -1;
+        if (lookup(p, map, "repeats", &repeats_key) && job->max_trials > MAX_TRIALS / job->repeats)
+            return fail_at(p, repeats_key, "strategy.repeats: %d configurations x %d repeats is more than %d "
+                                           "trials; use fewer", job->max_trials, job->repeats, MAX_TRIALS);
+        job->max_trials *= job->repeats;
+    }
     if (hp_job_uses_rungs(job) && parse_rungs(p, section_key, map) != 0)
         return -1;
     hp_job_tpe *tpe = &job->tpe;
-    if (get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &tpe->n_startup_trials) != 0 ||
+    if ((job->strategy == HP_STRATEGY_TPE &&
+         get_optional_int(p, map, "n_startup_trials", 0, MAX_TRIALS, &tpe->n_startup_trials) != 0) ||
         get_optional_int(p, map, "n_ei_candidates", 1, 100000, &tpe->n_ei_candidates) != 0 ||
         get_ranged(p, map, "prior_weight", 1e-12, 1e12, &tpe->prior_weight) != 0 ||
         get_optional_bool(p, map, "consider_magic_clip", &tpe->consider_magic_clip) != 0 ||
@@ -830,11 +1022,57 @@ static int find_config_key(const parse_ctx *p, const yaml_node_t *key_node, cons
     if (!k)
         return fail_at(p, key_node, "%s: unknown hyperparameter '%s'%s (hptune train --help-keys lists them)",
                        section, name, suggestion(name, config_key_names(names, MAX_CONFIG_KEYS + 1), near, sizeof near));
-    if (strcmp(k->name, "seed") == 0 && strcmp(section, "space") == 0)
-        return fail_at(p, key_node, "space.seed: the seed is not a hyperparameter to search; each trial's "
-                                    "seed is derived from study.seed and the trial id (fixed.seed sets one "
-                                    "seed for every trial)");
     *out = k;
+    return 0;
+}
+
+/* fixed: filters: [a, b, ..]: one value per conv block, into block<b>_filters
+ * (and filters = a, so what shows filters shows block 1's).  The length is
+ * checked against num_blocks once every section is read (check_filters_list). */
+static int parse_filters_list(parse_ctx *p, const yaml_node_t *list)
+{
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n < 1 || n > HP_MAX_BLOCKS)
+        return fail_at(p, list, "fixed.filters: %d values; give one per conv block (num_blocks is 1 to %d)", n,
+                       HP_MAX_BLOCKS);
+    const hp_key *filters = hp_config_find_key("filters");
+    for (int b = 0; b < n; b++) {
+        yaml_node_t *item = node_at(p, list->data.sequence.items.start[b]);
+        char what[64], name[32];
+        snprintf(what, sizeof what, "fixed.filters[%d]", b);
+        double v;
+        if (get_config_value(p, item, what, filters, &v) != 0)
+            return -1;
+        snprintf(name, sizeof name, "block%d_filters", b + 1);
+        const hp_key *k = hp_config_find_key(name);
+        hp_config_set(&p->job->fixed, k, v); /* in filters' range, inside block<b>_filters' */
+        if (b == 0)
+            hp_config_set(&p->job->fixed, filters, v);
+        p->fixed_line[hp_config_key_index(k)] = line_of(item);
+        p->fixed_column[hp_config_key_index(k)] = column_of(item);
+    }
+    p->filters_list = list;
+    return 0;
+}
+
+/* The list must give exactly num_blocks values, with num_blocks fixed and no
+ * growth rule competing with it. */
+static int check_filters_list(const parse_ctx *p)
+{
+    const hp_job *job = p->job;
+    const yaml_node_t *list = p->filters_list;
+    int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    for (int i = 0; i < job->n_params; i++) {
+        const char *name = job->params[i].key->name;
+        if (strcmp(name, "num_blocks") == 0 || strcmp(name, "filter_growth") == 0)
+            return fail_at(p, list, "fixed.filters: a list gives each block's filters, so %s cannot be searched "
+                                    "in space:; fix it, or give filters a single value", name);
+    }
+    if (job->fixed.filter_growth)
+        return fail_at(p, list, "fixed.filters: a list gives each block's filters; remove filter_growth: true");
+    if (n != job->fixed.num_blocks)
+        return fail_at(p, list, "fixed.filters: %d value%s for num_blocks: %d; give one value per block", n,
+                       n == 1 ? "" : "s", job->fixed.num_blocks);
     return 0;
 }
 
@@ -850,6 +1088,13 @@ static int parse_fixed(parse_ctx *p, const yaml_node_t *section_key, const yaml_
             return -1;
         char what[96], buf[64];
         snprintf(what, sizeof what, "fixed.%s", k->name);
+        if (value->type == YAML_SEQUENCE_NODE && strcmp(k->name, "filters") == 0) {
+            if (parse_filters_list(p, value) != 0)
+                return -1;
+            p->fixed_line[hp_config_key_index(k)] = line_of(key);
+            p->fixed_column[hp_config_key_index(k)] = column_of(key);
+            continue;
+        }
         if (value->type != YAML_SCALAR_NODE || is_empty(value))
             return fail_at(p, value, "%s: expected a single value, got %s%s", what, describe(value, buf, sizeof buf),
                            value->type == YAML_MAPPING_NODE || value->type == YAML_SEQUENCE_NODE
@@ -926,8 +1171,11 @@ static int parse_values(const parse_ctx *p, const yaml_node_t *list, const char 
     return 0;
 }
 
-static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const yaml_node_t *spec, hp_param *param)
+static int parse_when(const parse_ctx *p, const yaml_node_t *when, const char *what, int self);
+
+static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const yaml_node_t *spec, int index)
 {
+    hp_param *param = &p->job->params[index];
     const hp_key *k;
     if (find_config_key(p, key_node, "space", &k) != 0)
         return -1;
@@ -948,7 +1196,7 @@ static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const ya
         const yaml_node_t *key = node_at(p, pair->key);
         int d = name_index(scalar_text(key), dist_names);
         if (d < 0)
-            continue; /* step */
+            continue; /* step, when */
         if (dist_key)
             return fail_at(p, key, "%s: both %s and %s given; use one distribution per parameter", what,
                            scalar_text(dist_key), scalar_text(key));
@@ -1003,6 +1251,98 @@ static int parse_param(const parse_ctx *p, const yaml_node_t *key_node, const ya
             return fail_at(p, step_node, "%s: %s takes whole numbers, so low and step must be whole numbers",
                            what, k->name);
     }
+    if (strcmp(k->name, "seed") == 0 && !is_list)
+        return fail_at(p, dist_key, "space.seed: the training seed is searched as a list of seeds; use "
+                                    "choice: [1, 2, 3] (or leave seed out: each trial then gets its own seed)");
+    yaml_node_t *when = lookup(p, spec, "when", NULL);
+    if (when && parse_when(p, when, what, index) != 0)
+        return -1;
+    return 0;
+}
+
+/* A stored value: what a configuration holds after hp_config_set (floats are kept as float). */
+static double stored_value(const hp_key *k, double v)
+{
+    hp_config c;
+    hp_config_defaults(&c);
+    if (hp_config_set(&c, k, v) != 0)
+        HP_PANIC("a validated value was rejected: %s", hp_error_message());
+    return hp_config_get(&c, k);
+}
+
+/* when: {parent: value | [values], ...} of space parameter `self`; the
+ * parents are the parameters parsed so far (listed above it). */
+static int parse_when(const parse_ctx *p, const yaml_node_t *when, const char *what, int self)
+{
+    hp_job *job = p->job;
+    hp_param *param = &job->params[self];
+    char where[128], buf[64];
+    snprintf(where, sizeof where, "%s.when", what);
+    if (when->type != YAML_MAPPING_NODE || when->data.mapping.pairs.top == when->data.mapping.pairs.start)
+        return fail_at(p, when, "%s: expected a mapping of conditions like {optimizer: sgd} or {optimizer: [sgd, "
+                                "rmsprop]}, got %s", where, when->type == YAML_MAPPING_NODE
+                                                             ? "an empty mapping" : describe(when, buf, sizeof buf));
+    if (check_keys(p, when, where, NULL, NULL) != 0)
+        return -1;
+    int n = (int)(when->data.mapping.pairs.top - when->data.mapping.pairs.start);
+    param->conditions = hp_xcalloc((size_t)n, sizeof *param->conditions);
+    for (int c = 0; c < n; c++) {
+        const yaml_node_pair_t *pair = &when->data.mapping.pairs.start[c];
+        const yaml_node_t *key = node_at(p, pair->key), *value = node_at(p, pair->value);
+        const char *name = scalar_text(key);
+        int parent = -1;
+        for (int i = 0; i < self; i++)
+            if (strcmp(job->params[i].key->name, name) == 0)
+                parent = i;
+        if (parent < 0) {
+            const hp_key *k = hp_config_find_key(name);
+            if (k == param->key)
+                return fail_at(p, key, "%s: %s cannot depend on itself; name a choice parameter above it",
+                               where, name);
+            if (k && lookup(p, node_at(p, p->space_map_index), name, NULL))
+                return fail_at(p, key, "%s: %s is listed after %s in space:; a condition's parameter must come "
+                                       "first, move %s above %s", where, name, param->key->name, name,
+                               param->key->name);
+            return fail_at(p, key, "%s: '%s' is not a parameter of space:; a condition names a choice parameter "
+                                   "listed above %s", where, name, param->key->name);
+        }
+        const hp_param *pp = &job->params[parent];
+        if (pp->dist != HP_DIST_CHOICE && pp->dist != HP_DIST_GRID)
+            return fail_at(p, key, "%s: %s is a %s range, not a choice; a condition needs a choice (or grid) "
+                                   "parameter", where, name, dist_names[pp->dist]);
+        hp_condition *cond = &param->conditions[c];
+        param->n_conditions = c + 1;
+        cond->parent = parent;
+        cond->line = line_of(key);
+        cond->column = column_of(key);
+        int n_items = value->type == YAML_SEQUENCE_NODE
+                          ? (int)(value->data.sequence.items.top - value->data.sequence.items.start) : 1;
+        if (n_items == 0)
+            return fail_at(p, value, "%s.%s: the list of values is empty; give at least one of %s's values",
+                           where, name, name);
+        cond->values = hp_xcalloc((size_t)n_items, sizeof *cond->values);
+        for (int i = 0; i < n_items; i++) {
+            const yaml_node_t *item = value->type == YAML_SEQUENCE_NODE
+                                          ? node_at(p, value->data.sequence.items.start[i]) : value;
+            char item_what[160];
+            snprintf(item_what, sizeof item_what, "%s.%s", where, name);
+            double v;
+            if (get_config_value(p, item, item_what, pp->key, &v) != 0)
+                return -1;
+            int found = 0;
+            for (int k = 0; k < pp->n_values; k++)
+                found |= pp->values[k] == v;
+            if (!found)
+                return fail_at(p, item, "%s: %s is not one of %s's values in space:; use one of its %s list",
+                               item_what, scalar_text(item), name, dist_names[pp->dist]);
+            cond->values[i] = stored_value(pp->key, v);
+            for (int j = 0; j < i; j++)
+                if (cond->values[j] == cond->values[i])
+                    return fail_at(p, item, "%s: value %s appears twice; list each value once", item_what,
+                                   scalar_text(item));
+            cond->n_values = i + 1;
+        }
+    }
     return 0;
 }
 
@@ -1014,10 +1354,11 @@ static int parse_space(parse_ctx *p, const yaml_node_t *section_key, const yaml_
         return -1;
     int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     job->params = hp_xcalloc((size_t)(n ? n : 1), sizeof *job->params);
+    p->space_map_index = (int)(map - p->doc->nodes.start) + 1; /* for "listed after" messages */
     for (int i = 0; i < n; i++) {
         yaml_node_pair_t *pair = &map->data.mapping.pairs.start[i];
         job->n_params = i + 1; /* so release frees a partly parsed parameter */
-        if (parse_param(p, node_at(p, pair->key), node_at(p, pair->value), &job->params[i]) != 0)
+        if (parse_param(p, node_at(p, pair->key), node_at(p, pair->value), i) != 0)
             return -1;
     }
     return 0;
@@ -1072,16 +1413,26 @@ static int check_function_space(parse_ctx *p, const yaml_node_t *space_map)
 static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
 {
     hp_job *job = p->job;
+    if (p->filters_list && check_filters_list(p) != 0)
+        return -1;
     const char *strategy = strategy_names[job->strategy];
     int model_based = job->strategy == HP_STRATEGY_TPE || job->strategy == HP_STRATEGY_BOHB;
     for (int i = 0; i < job->n_params; i++) {
         const hp_param *param = &job->params[i];
         const yaml_node_t *key = param_key_node(p, space_map, param);
         int index = hp_config_key_index(param->key);
-        if (p->fixed_line[index])
+        if (p->fixed_line[index] && !param->n_conditions) /* a conditional one's fixed: is its inactive value */
             return fail_at(p, key, "space.%s: also set in fixed: (line %d); a parameter is either searched "
-                                   "or fixed, remove one of them",
+                                   "or fixed, remove one of them (or make it conditional with when:, then "
+                                   "fixed: is its value where inactive)",
                            param->key->name, p->fixed_line[index]);
+        if (param->n_conditions && param->dist == HP_DIST_GRID && job->strategy != HP_STRATEGY_GRID)
+            return fail_at(p, key, "space.%s: %s enumerates grid: values apart from the sampled ones, and that "
+                                   "enumeration cannot be conditional; use choice: [..] with when:",
+                           param->key->name, strategy);
+        if (strcmp(param->key->name, "seed") == 0 && job->repeats > 1)
+            return fail_at(p, key, "space.seed: repeats gives each run of a configuration its own seed, so the "
+                                   "seed cannot also be searched; remove repeats or seed from space");
         if (job->strategy == HP_STRATEGY_GRID && param->dist != HP_DIST_CHOICE && param->dist != HP_DIST_GRID)
             return fail_at(p, key, "space.%s: grid search needs a list of values, but %s is a continuous "
                                    "range; use choice: [..] or grid: [..] values, or strategy random",
@@ -1096,6 +1447,11 @@ static int check_across_sections(parse_ctx *p, const yaml_node_t *space_map)
             return fail_at(p, key, "space.%s: tpe does not take a step on a loguniform range (as Optuna "
                                    "does not); remove step, or use uniform with a step", param->key->name);
     }
+    if (job->strategy == HP_STRATEGY_RANDOM && job->repeats > 1 && job->fixed_seed)
+        return HP_ERR("%s:%d:%d: fixed.seed: repeats runs each configuration with different seeds, but fixed.seed "
+                      "gives every trial the same one; remove fixed.seed or repeats", p->path,
+                      p->fixed_line[hp_config_key_index(hp_config_find_key("seed"))],
+                      p->fixed_column[hp_config_key_index(hp_config_find_key("seed"))]);
     const hp_key *epochs_key = hp_config_find_key("epochs");
     int epochs_index = hp_config_key_index(epochs_key);
     if (hp_job_uses_rungs(job) && p->fixed_line[epochs_index])
@@ -1316,6 +1672,9 @@ static int parse_job(hp_job *job, const char *text, const char *path, int one_co
     /* HpBandSter's BOHB defaults */
     job->bohb = (hp_job_bohb){.top_n_percent = 15, .num_samples = 64, .random_fraction = 1.0 / 3.0,
                               .bandwidth_factor = 3, .min_bandwidth = 1e-3, .min_points_in_model = 0};
+    /* Optuna 3.1's MedianPruner defaults */
+    job->stopping = (hp_job_stopping){.n_startup_trials = 5, .n_warmup_epochs = 0, .interval_epochs = 1,
+                                      .n_min_trials = 1};
     job->keep = HP_KEEP_LAST_AND_BEST;
     job->checkpoint_every = 1;
     hp_config_defaults(&job->fixed);
@@ -1429,8 +1788,12 @@ void hp_job_release(hp_job *job)
     free(job->function);
     free(job->out_dir);
     if (job->params)
-        for (int i = 0; i < job->n_params; i++)
+        for (int i = 0; i < job->n_params; i++) {
             free(job->params[i].values);
+            for (int c = 0; c < job->params[i].n_conditions; c++)
+                free(job->params[i].conditions[c].values);
+            free(job->params[i].conditions);
+        }
     free(job->params);
     memset(job, 0, sizeof *job);
 }

@@ -128,19 +128,29 @@ static void add_entry(payload *p, elem_kind kind, void *data, int rank, const hs
     e->data = data;
 }
 
-/* Names of the layers with parameters (block<b>_conv, block<b>_bn,
- * head<h>_dense, output_dense); "" for the others.  names (n_layers). */
+/* Names of the layers with parameters (block<b>_conv, block<b>_bn, and for
+ * the k-th conv of a block k >= 2 block<b>_conv<k>, block<b>_bn<k>;
+ * block<b>_shortcut for a projection shortcut; head<h>_dense, output_dense);
+ * "" for the others.  names (n_layers). */
 static void layer_names(const hp_net *net, char (*names)[32])
 {
-    int block = 0, head = 0;
+    int head = 0;
     for (int i = 0; i < net->n_layers; i++) {
+        const hp_layer *L = &net->layers[i];
         names[i][0] = '\0';
-        switch (net->layers[i].kind) {
+        char sub[16] = "";
+        if (L->sub >= 2)
+            snprintf(sub, sizeof sub, "%d", L->sub);
+        switch (L->kind) {
         case HP_LAYER_CONV:
-            snprintf(names[i], sizeof names[i], "block%d_conv", ++block);
+            snprintf(names[i], sizeof names[i], "block%d_conv%s", L->block, sub);
             break;
         case HP_LAYER_BATCHNORM:
-            snprintf(names[i], sizeof names[i], "block%d_bn", block);
+            snprintf(names[i], sizeof names[i], "block%d_bn%s", L->block, sub);
+            break;
+        case HP_LAYER_ADD:
+            if (L->projection)
+                snprintf(names[i], sizeof names[i], "block%d_shortcut", L->block);
             break;
         case HP_LAYER_DENSE:
             if (i == net->n_layers - 1)
@@ -164,6 +174,7 @@ static void add_layer_tensors(payload *p, const hp_layer *L, const char *prefix,
     const char *w_name = "weight", *b_name = "bias";
     switch (L->kind) {
     case HP_LAYER_CONV:
+    case HP_LAYER_ADD: /* its projection conv */
         w_rank = 4;
         w_dims[0] = (hsize_t)L->conv.OC;
         w_dims[1] = (hsize_t)L->conv.C;

@@ -12,7 +12,7 @@
 #include "optim.h"
 
 static const char *const layer_kind_names[HP_LAYER_KIND_COUNT] = {
-    "conv", "batchnorm", "activation", "pool", "dropout", "flatten", "dense"};
+    "conv", "batchnorm", "activation", "pool", "dropout", "flatten", "dense", "add", "global_avg_pool"};
 
 const char *hp_layer_kind_name(hp_layer_kind kind) { return layer_kind_names[kind]; }
 
@@ -50,13 +50,13 @@ static void claim_params(net_builder *b, hp_layer *L, size_t w_count, size_t b_c
     b->params += w_count + b_count;
 }
 
-static int add_conv(net_builder *b, int filters, const hp_config *c)
+static int add_conv(net_builder *b, int filters, int stride, const hp_config *c)
 {
     hp_layer *L = add_layer(b, HP_LAYER_CONV);
     if (conv2d_dims_init(&L->conv, b->net->max_batch, b->C, b->H, b->W, filters, c->kernel_size,
-                         c->kernel_size, c->stride, (hp_padding)c->padding) != 0)
+                         c->kernel_size, stride, (hp_padding)c->padding) != 0)
         return -1;
-    const int winograd_shape = c->kernel_size == 3 && c->stride == 1;
+    const int winograd_shape = c->kernel_size == 3 && stride == 1;
     if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm == HP_CONV_WINOGRAD && !winograd_shape))
         L->conv.algorithm = HP_CONV_IM2COL;
     else if (b->conv_algorithm == HP_CONV_WINOGRAD)
@@ -71,11 +71,11 @@ static int add_conv(net_builder *b, int filters, const hp_config *c)
     return 0;
 }
 
-static void add_batchnorm(net_builder *b)
+static void add_batchnorm(net_builder *b, const hp_config *c)
 {
     hp_layer *L = add_layer(b, HP_LAYER_BATCHNORM);
     L->bn = (batchnorm_dims){.N = b->net->max_batch, .C = b->C, .HW = b->H * b->W,
-                             .eps = 1e-3f, .momentum = 0.99f};
+                             .eps = c->bn_epsilon, .momentum = c->bn_momentum};
     claim_params(b, L, (size_t)b->C, (size_t)b->C);
     L->state_off = b->bn_state;
     b->bn_state += 2 * (size_t)b->C;
@@ -125,14 +125,50 @@ static void add_dense(net_builder *b, int units)
     b->net->forward_macs += (double)L->dense_in * units;
 }
 
+/* The shortcut of a residual unit: adds the input of layer `source` (shape
+ * C x H x W per sample) to the current activation, through a 1x1 conv with
+ * the given stride when the shapes differ.  The shapes must agree after the
+ * projection (padding same: ceil(H/stride) on both paths). */
+static int add_shortcut(net_builder *b, int source, int C, int H, int W, int stride)
+{
+    int out_C = b->C, out_H = b->H, out_W = b->W;
+    hp_layer *L = add_layer(b, HP_LAYER_ADD);
+    L->skip_from = source;
+    b->net->layers[source].skip_to = b->net->n_layers; /* the ADD's index + 1 */
+    L->out_size = L->in_size;
+    if (C == out_C && H == out_H && W == out_W && stride == 1)
+        return 0;
+    L->projection = 1;
+    if (conv2d_dims_init(&L->conv, b->net->max_batch, C, H, W, out_C, 1, 1, stride, HP_PAD_SAME) != 0)
+        return -1;
+    if (L->conv.OH != out_H || L->conv.OW != out_W)
+        HP_PANIC("shortcut %dx%d does not meet the block's %dx%d output", L->conv.OH, L->conv.OW, out_H, out_W);
+    claim_params(b, L, (size_t)out_C * C, (size_t)out_C);
+    L->decay = 1;
+    b->net->forward_macs += conv2d_forward_macs(&L->conv) / b->net->max_batch;
+    return 0;
+}
+
+static void add_global_avg_pool(net_builder *b)
+{
+    hp_layer *L = add_layer(b, HP_LAYER_GLOBAL_AVG_POOL);
+    b->H = b->W = 1;
+    L->out_size = (size_t)b->C;
+}
+
+static int has_conv_weights(const hp_layer *L)
+{
+    return L->kind == HP_LAYER_CONV || (L->kind == HP_LAYER_ADD && L->projection);
+}
+
 static int fan_out_of(const hp_layer *L)
 {
-    return L->kind == HP_LAYER_CONV ? L->conv.OC * L->conv.KH * L->conv.KW : L->dense_out;
+    return has_conv_weights(L) ? L->conv.OC * L->conv.KH * L->conv.KW : L->dense_out;
 }
 
 static int fan_in_of(const hp_layer *L)
 {
-    return L->kind == HP_LAYER_CONV ? L->conv.C * L->conv.KH * L->conv.KW : L->dense_in;
+    return has_conv_weights(L) ? L->conv.C * L->conv.KH * L->conv.KW : L->dense_in;
 }
 
 /* He normal for weights followed by a ReLU-family activation; Glorot uniform
@@ -145,7 +181,7 @@ static void initialise(hp_net *net, hp_rng *rng)
     for (int i = 0; i < net->n_layers; i++) {
         hp_layer *L = &net->layers[i];
         float *w = net->params + L->w_off;
-        if (L->kind == HP_LAYER_CONV || L->kind == HP_LAYER_DENSE) {
+        if (has_conv_weights(L) || L->kind == HP_LAYER_DENSE) {
             int is_classifier = (i == net->n_layers - 1);
             int init = net->config.init;
             if (init == HP_INIT_TORCH) {
@@ -166,6 +202,39 @@ static void initialise(hp_net *net, hp_rng *rng)
     }
 }
 
+/* model cnn: the conv blocks (net.h). */
+static int add_conv_blocks(net_builder *b, const hp_config *config)
+{
+    hp_net *net = b->net;
+    for (int block = 0; block < config->num_blocks; block++) {
+        int source = net->n_layers, in_C = b->C, in_H = b->H, in_W = b->W;
+        for (int k = 0; k < config->convs_per_block; k++) {
+            int stride = k == 0 ? config->stride : 1;
+            if (add_conv(b, hp_config_block_filters(config, block), stride, config) != 0)
+                return -1;
+            net->layers[net->n_layers - 1].block = block + 1;
+            net->layers[net->n_layers - 1].sub = k + 1;
+            if (config->batch_norm) {
+                add_batchnorm(b, config);
+                net->layers[net->n_layers - 1].block = block + 1;
+                net->layers[net->n_layers - 1].sub = k + 1;
+            }
+            if (!(config->residual && k == config->convs_per_block - 1))
+                add_activation(b, config);
+        }
+        if (config->residual) {
+            if (add_shortcut(b, source, in_C, in_H, in_W, config->stride) != 0)
+                return -1;
+            net->layers[net->n_layers - 1].block = block + 1;
+            add_activation(b, config);
+        }
+        if (add_pool(b, config) != 0)
+            return -1;
+        add_dropout(b, config->conv_dropout);
+    }
+    return 0;
+}
+
 /* The layers of config, with their shapes and parameter offsets (no buffers). */
 static int build_layers(hp_net *net, const hp_config *config, int max_batch, net_builder *b)
 {
@@ -179,21 +248,22 @@ static int build_layers(hp_net *net, const hp_config *config, int max_batch, net
        (README: Performance); it changes speed and rounding, not the model. */
     if (conv2d_algorithm_parse(getenv("HPTUNE_CONV"), &b->conv_algorithm) != 0)
         return -1;
-    for (int block = 0; block < config->num_blocks; block++) {
-        if (add_conv(b, hp_config_block_filters(config, block), config) != 0)
-            return -1;
-        if (config->batch_norm)
-            add_batchnorm(b);
-        add_activation(b, config);
-        if (add_pool(b, config) != 0)
-            return -1;
-        add_dropout(b, config->conv_dropout);
+    if (config->model == HP_MODEL_CNN && add_conv_blocks(b, config) != 0)
+        return -1;
+    if (config->model == HP_MODEL_CNN && config->head_pool == HP_HEAD_GLOBAL_AVG) {
+        add_global_avg_pool(b);
+    } else {
+        hp_layer *flatten = add_layer(b, HP_LAYER_FLATTEN);
+        flatten->out_size = flatten->in_size;
     }
-    hp_layer *flatten = add_layer(b, HP_LAYER_FLATTEN);
-    flatten->out_size = flatten->in_size;
     for (int h = 0; h < config->head_layers; h++) {
+        int source = net->n_layers;
+        int shortcut = config->model == HP_MODEL_MLP && config->residual &&
+                       (size_t)b->C * b->H * b->W == (size_t)config->head_units;
         add_dense(b, config->head_units);
         add_activation(b, config);
+        if (shortcut && add_shortcut(b, source, config->head_units, 1, 1, 1) != 0)
+            return -1;
         add_dropout(b, config->head_dropout);
     }
     add_dense(b, HP_NUM_CLASSES);
@@ -218,7 +288,7 @@ static size_t layer_buffers(hp_net *net, int allocate)
     size_t max_act = (size_t)HP_IMAGE_BYTES, workspace = 0;
     for (int i = 0; i < net->n_layers; i++) {
         hp_layer *L = &net->layers[i];
-        size_t n_out = (size_t)max_batch * L->out_size, out = 0, aux = 0;
+        size_t n_out = (size_t)max_batch * L->out_size, out = 0, aux = 0, skip = 0;
         if (L->out_size > max_act)
             max_act = L->out_size;
         switch (L->kind) {
@@ -231,7 +301,17 @@ static size_t layer_buffers(hp_net *net, int allocate)
         case HP_LAYER_BATCHNORM:
         case HP_LAYER_DROPOUT:
         case HP_LAYER_POOL:
+        case HP_LAYER_GLOBAL_AVG_POOL:
             out = n_out;
+            break;
+        case HP_LAYER_ADD:
+            out = n_out;
+            if (L->projection) {
+                aux = n_out; /* the projected shortcut */
+                if (conv2d_workspace_floats(&L->conv) > workspace)
+                    workspace = conv2d_workspace_floats(&L->conv);
+            }
+            skip = (size_t)max_batch * net->layers[L->skip_from].in_size;
             break;
         case HP_LAYER_ACTIVATION:
         case HP_LAYER_FLATTEN:
@@ -246,7 +326,9 @@ static size_t layer_buffers(hp_net *net, int allocate)
             L->out = hp_xalloc_floats(out);
         if (allocate && aux)
             L->aux = hp_xalloc_floats(aux);
-        total += out + aux;
+        if (allocate && skip)
+            L->skip_grad = hp_xalloc_floats(skip);
+        total += out + aux + skip;
     }
     total += workspace + 2 * (size_t)max_batch * max_act + (size_t)max_batch * HP_NUM_CLASSES;
     if (allocate) {
@@ -299,6 +381,7 @@ void hp_net_release(hp_net *net)
                  ? NULL
                  : net->layers[i].out);
         free(net->layers[i].aux);
+        free(net->layers[i].skip_grad);
     }
     free(net->layers);
     free(net->params);
@@ -403,6 +486,26 @@ const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rn
             dense_forward(L->out, cur, w, bias, n, L->dense_in, L->dense_out);
             cur = L->out;
             break;
+        case HP_LAYER_ADD: {
+            /* out = cur + shortcut; the source layer's input is still intact
+               (every layer since wrote its own buffer or ran in place on one) */
+            const float *shortcut = net->layers[L->skip_from].in;
+            if (L->projection) {
+                conv2d_dims d = L->conv;
+                d.N = n;
+                conv2d_forward(L->aux, net->workspace, shortcut, w, bias, &d);
+                shortcut = L->aux;
+            }
+            size_t count = (size_t)n * L->out_size;
+            for (size_t k = 0; k < count; k++)
+                L->out[k] = cur[k] + shortcut[k];
+            cur = L->out;
+            break;
+        }
+        case HP_LAYER_GLOBAL_AVG_POOL:
+            global_avg_pool_forward(L->out, cur, n, (int)L->out_size, (int)(L->in_size / L->out_size));
+            cur = L->out;
+            break;
         case HP_LAYER_KIND_COUNT:
             HP_PANIC("bad layer kind");
         }
@@ -412,19 +515,26 @@ const float *hp_net_forward(hp_net *net, const float *x, int n, int train, hp_rn
             L->forward_seconds += dt;
         }
     }
+    net->last_forward_train = train;
     return cur;
+}
+
+static float loss_smoothing(const hp_net *net)
+{
+    return net->last_forward_train ? net->config.label_smoothing : 0.0f;
 }
 
 double hp_net_loss(hp_net *net, const uint8_t *labels, int n)
 {
     const float *logits = net->layers[net->n_layers - 1].out;
-    return softmax_xent_forward(net->probs, logits, labels, n, HP_NUM_CLASSES);
+    return softmax_xent_forward(net->probs, logits, labels, n, HP_NUM_CLASSES, loss_smoothing(net));
 }
 
 void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
 {
     float *d = net->grad_a, *other = net->grad_b;
-    softmax_xent_backward(d, net->probs, labels, n, HP_NUM_CLASSES, 1.0f / (float)n);
+    softmax_xent_backward(d, net->probs, labels, n, HP_NUM_CLASSES, 1.0f / (float)n,
+                          loss_smoothing(net));
     for (int i = net->n_layers - 1; i >= 0; i--) {
         hp_layer *L = &net->layers[i];
         double t0 = net->timing ? now_seconds() : 0.0;
@@ -471,12 +581,37 @@ void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
         case HP_LAYER_DENSE:
             dense_backward(d_in, dw, db, d, L->in, w, n, L->dense_in, L->dense_out);
             break;
+        case HP_LAYER_ADD: {
+            /* the main path's gradient is d itself; the shortcut's is kept
+               until the backward pass reaches its source */
+            const hp_layer *source = &net->layers[L->skip_from];
+            if (L->projection) {
+                conv2d_dims dims = L->conv;
+                dims.N = n;
+                conv2d_backward(L->skip_grad, dw, db, net->workspace, d, source->in, w, &dims);
+            } else {
+                memcpy(L->skip_grad, d, (size_t)n * L->out_size * sizeof *d);
+            }
+            swapped = 0;
+            break;
+        }
+        case HP_LAYER_GLOBAL_AVG_POOL:
+            if (d_in)
+                global_avg_pool_backward(d_in, d, n, (int)L->out_size, (int)(L->in_size / L->out_size));
+            break;
         case HP_LAYER_KIND_COUNT:
             HP_PANIC("bad layer kind");
         }
         if (swapped && d_in) {
             other = d;
             d = d_in;
+        }
+        if (L->skip_to && i > 0) {
+            /* d is now the gradient of this layer's input: add the shortcut's share */
+            const hp_layer *add = &net->layers[L->skip_to - 1];
+            size_t count = (size_t)n * L->in_size;
+            for (size_t k = 0; k < count; k++)
+                d[k] += add->skip_grad[k];
         }
         if (net->timing) {
             const double dt = now_seconds() - t0;
@@ -488,8 +623,32 @@ void hp_net_backward(hp_net *net, const uint8_t *labels, int n)
 
 void hp_net_zero_grad(hp_net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
 
+double hp_net_grad_norm(const hp_net *net)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < net->n_params; k++)
+        sum += (double)net->grads[k] * (double)net->grads[k];
+    return sqrt(sum);
+}
+
+/* Global norm clipping (Pascanu et al. 2013, "On the difficulty of training
+ * recurrent neural networks"; PyTorch's clip_grad_norm_ with
+ * max_norm / (norm + 1e-6)): one norm over every parameter, one factor. */
+static void clip_gradients(hp_net *net)
+{
+    double norm = hp_net_grad_norm(net);
+    double clip = net->config.grad_clip_norm;
+    if (!(norm > clip))
+        return;
+    float factor = (float)(clip / (norm + 1e-6));
+    for (size_t k = 0; k < net->n_params; k++)
+        net->grads[k] *= factor;
+}
+
 void hp_net_step(hp_net *net, long t, float lr)
 {
+    if (net->config.grad_clip_norm > 0.0f)
+        clip_gradients(net);
     for (int i = 0; i < net->n_layers; i++) {
         const hp_layer *L = &net->layers[i];
         if (L->w_count == 0)
@@ -520,6 +679,13 @@ void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size)
     case HP_LAYER_DENSE:
         snprintf(buf, size, "dense %d->%d", L->dense_in, L->dense_out);
         break;
+    case HP_LAYER_ADD:
+        if (L->projection)
+            snprintf(buf, size, "add conv1x1 %d->%d s%d %s", L->conv.C, L->conv.OC, L->conv.stride,
+                     conv2d_algorithm_name(&L->conv));
+        else
+            snprintf(buf, size, "add");
+        break;
     default:
         snprintf(buf, size, "%s", hp_layer_kind_name(L->kind));
         break;
@@ -529,7 +695,7 @@ void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size)
 double hp_net_layer_macs(const hp_net *net, int i)
 {
     const hp_layer *L = &net->layers[i];
-    if (L->kind == HP_LAYER_CONV)
+    if (L->kind == HP_LAYER_CONV || (L->kind == HP_LAYER_ADD && L->projection))
         return conv2d_forward_macs(&L->conv) / L->conv.N;
     if (L->kind == HP_LAYER_DENSE)
         return (double)L->dense_in * L->dense_out;
@@ -557,6 +723,13 @@ void hp_net_describe(const hp_net *net, char *buf, size_t size)
             break;
         case HP_LAYER_DROPOUT:
             n = snprintf(buf + used, size - used, "dropout %.2g", (double)L->dropout_rate);
+            break;
+        case HP_LAYER_ADD:
+            if (L->projection)
+                n = snprintf(buf + used, size - used, "add shortcut conv1x1 %d->%d s%d", L->conv.C,
+                             L->conv.OC, L->conv.stride);
+            else
+                n = snprintf(buf + used, size - used, "add shortcut");
             break;
         default:
             n = snprintf(buf + used, size - used, "%s", hp_layer_kind_name(L->kind));

@@ -152,8 +152,9 @@ int hp_trainer_run_epoch(hp_trainer *t, hp_epoch_metrics *m)
         int start = t->batch_in_epoch * c->batch_size;
         int n = t->train->n - start < c->batch_size ? t->train->n - start : c->batch_size;
         const int32_t *index = t->order + start;
-        hp_make_batch(t->batch_x, t->train->images, index, n, t->train->mean, t->train->std,
-                      c->augment_crop, c->augment_flip, &t->augment_rng);
+        const hp_augment aug = {c->augment_crop, c->augment_flip, c->augment_rotate};
+        hp_make_batch_augmented(t->batch_x, t->train->images, index, n, t->train->mean,
+                                t->train->std, &aug, &t->augment_rng);
         for (int i = 0; i < n; i++)
             t->batch_y[i] = t->train->labels[index[i]];
 

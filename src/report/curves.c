@@ -190,8 +190,10 @@ static void rung_lines(rp_page *pg, const rp_panel *p, int label)
         rp_num(f, p->y + p->h);
         fputs("\"/>", f);
         if (label && x - last_label >= 46) { /* skip labels that would overlap the previous one */
-            fputs("<text class=\"small\" text-anchor=\"start\" x=\"", f);
-            rp_num(f, x + 3);
+            /* a rung at the panel's right edge is labelled inside it, not clipped by the next panel */
+            int at_right = x > p->x + p->w - 40;
+            fputs(at_right ? "<text class=\"small\" text-anchor=\"end\" x=\"" : "<text class=\"small\" text-anchor=\"start\" x=\"", f);
+            rp_num(f, at_right ? x - 3 : x + 3);
             fputs("\" y=\"", f);
             rp_num(f, p->y + 10);
             fprintf(f, "\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">rung %d</text>", k);
@@ -303,6 +305,7 @@ void rp_section_curves(rp_page *pg)
         memset(p, 0, sizeof *p);
         rp_panel_place(p, k % 2 == 0 ? 62 : 542, k < 2 ? 66 : 352, 390, 200);
         rp_scale_numeric(&p->sx, HP_REPORT_LINEAR, 1, max_epochs, p->sx.r0, p->sx.r1);
+        p->sx.integer = 1;
         rp_scale_nice(&p->sx, 8);
         int kind = k / 2;
         rp_scale_numeric(&p->sy, HP_REPORT_LINEAR, lo[kind], hi[kind], p->sy.r0, p->sy.r1);
@@ -433,6 +436,7 @@ void rp_section_overfit(rp_page *pg)
             memset(&p, 0, sizeof p);
             rp_panel_place(&p, left + c * (width + gap), row == 0 ? 64 : 292, width, 160);
             rp_scale_numeric(&p.sx, HP_REPORT_LINEAR, 1, t->n_epochs, p.sx.r0, p.sx.r1);
+            p.sx.integer = 1;
             rp_scale_nice(&p.sx, 5);
             rp_scale_numeric(&p.sy, HP_REPORT_LINEAR, lo, hi, p.sy.r0, p.sy.r1);
             rp_scale_nice(&p.sy, 4);

@@ -183,6 +183,8 @@ void rp_scale_nice(rp_scale *s, int target)
     if (s->kind != HP_REPORT_LINEAR)
         return;
     double step = nice_step(s->hi - s->lo, target);
+    if (s->integer && step < 1)
+        step = 1;
     s->lo = floor(s->lo / step + 1e-9) * step;
     s->hi = ceil(s->hi / step - 1e-9) * step;
 }
@@ -240,6 +242,8 @@ int rp_ticks(const rp_scale *s, int target, double *ticks, int cap, double *step
         n = 0; /* less than a decade with no 1/2/5 inside: fall back to linear ticks */
     }
     double step = nice_step(s->hi - s->lo, target);
+    if (s->integer && step < 1)
+        step = 1; /* no epoch 1.5 */
     *step_out = step;
     for (double v = ceil(s->lo / step - 1e-9) * step; v <= s->hi + step * 1e-9 && n < cap; v += step)
         ticks[n++] = fabs(v) < step * 1e-9 ? 0 : v;

@@ -217,6 +217,7 @@ void rp_section_history(rp_page *pg)
         rp_panel_place(p, k == 0 ? 62 : 542, 56, 390, 220);
         double x0 = k == 0 ? xid[0] : 0, x1 = k == 0 ? xid[n - 1] : xep[n - 1];
         rp_scale_numeric(&p->sx, HP_REPORT_LINEAR, x0, x1, p->sx.r0, p->sx.r1);
+        p->sx.integer = 1;
         rp_scale_nice(&p->sx, 8);
         rp_scale_numeric(&p->sy, HP_REPORT_LINEAR, lo, hi, p->sy.r0, p->sy.r1);
         rp_scale_nice(&p->sy, 6);

@@ -73,9 +73,18 @@ void rp_section_importance(rp_page *pg)
     for (int p = 0; p < r->n_params; p++)
         total += pg->importance[p];
     if (!(total > 0)) {
-        fprintf(f, "<div class=\"empty\">Importance cannot be estimated yet: it needs at least 3 trials whose ");
-        rp_esc(f, r->metric);
-        fputs(" differ.</div>\n</section>\n", f);
+        if (pg->importance_n < 3) {
+            fprintf(f, "<div class=\"empty\">Importance cannot be estimated yet: it needs at least 3 trials with a ");
+            rp_esc(f, r->metric);
+            fputs(" at the same epoch.</div>\n</section>\n", f);
+        } else {
+            /* eps^2 <= 0 for every parameter: each explains no more than chance would with this few trials */
+            fprintf(f, "<div class=\"empty\">No hyperparameter explains more of the variance of ");
+            rp_esc(f, r->metric);
+            fprintf(f, " than chance would with %d trials (\xce\xb5\xc2\xb2 \xe2\x89\xa4 0 for every one, or the values "
+                       "are all equal): more trials are needed to rank them.</div>\n</section>\n",
+                    pg->importance_n);
+        }
         return;
     }
     importance_order *ord = hp_xcalloc((size_t)r->n_params, sizeof *ord);

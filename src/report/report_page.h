@@ -61,6 +61,7 @@ typedef struct rp_scale {
     int n_cat;                 /* CATEGORICAL: slots 0..n_cat-1 */
     const char *const *labels; /* CATEGORICAL: (n_cat) tick labels, or NULL */
     double r0, r1;             /* output range (pixels); r0 maps lo */
+    int integer;               /* LINEAR: ticks only at whole numbers (epochs, trial ids) */
 } rp_scale;
 
 void rp_scale_numeric(rp_scale *s, hp_report_scale kind, double lo, double hi, double r0, double r1);

@@ -164,6 +164,11 @@ void rp_section_trials(rp_page *pg)
             rp_esc_max(f, t->failure, 400);
             fputs("</small>", f);
         }
+        if (t->stop && t->stop[0]) {
+            fputs(" <small>(", f);
+            rp_esc(f, t->stop);
+            fputs(")</small>", f);
+        }
         fputs("<td>", f);
         if (t->bracket >= 0)
             fprintf(f, "%d", t->bracket);

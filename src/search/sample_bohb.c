@@ -8,6 +8,12 @@
  * result (loss +inf) at the level it was training towards.  Without a model
  * (or on a random_fraction draw) the trial takes its random sample (space.c),
  * exactly as asha would.
+ *
+ * Conditional parameters (when:) follow HpBandSter: an inactive parameter is
+ * NaN in the model's data and imputed there (bohb.h: impute_conditional_data),
+ * and a proposal from the model sets the parameters that are inactive under
+ * its values back to their defaults (ConfigSpace's
+ * deactivate_inactive_hyperparameters; hp_space_from_vector does it).
  */
 #include <math.h>
 #include <stdlib.h>

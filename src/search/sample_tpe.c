@@ -6,6 +6,13 @@
  * trials (as Optuna's constant liar).  Until n_startup_trials trials are
  * completed or failed, the trial takes its random sample (space.c), as
  * strategy random's trial of the same id would.
+ *
+ * Conditional parameters (when:): an inactive parameter is NaN in its
+ * trial's vector, so it is left out of that dimension's estimators (Optuna
+ * 3.1's param_mask: the split into below/above is over every observation,
+ * then each dimension keeps only the trials where it was present), and a
+ * proposal draws it only when its conditions hold under the values
+ * proposed before it (tpe.h's hp_tpe_propose_conditional).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +22,11 @@
 #include "samplers.h"
 #include "space.h"
 #include "tpe.h"
+
+static int active_dim(const void *ctx, int dim, const double *out)
+{
+    return hp_space_vector_active(ctx, dim, out);
+}
 
 void hp_sample_tpe(const hp_job *job, const hp_sampled_trial *sampled, int n_trials, int trial, hp_config *out)
 {
@@ -66,7 +78,8 @@ void hp_sample_tpe(const hp_job *job, const hp_sampled_trial *sampled, int n_tri
     double *proposal = hp_xcalloc((size_t)d, sizeof *proposal);
     int used_model = 0;
     /* the parser validated the space and observations are clamped into it */
-    if (hp_tpe_propose(&settings, dims, d, trials, n_trials, &rng, proposal, &used_model) != 0)
+    if (hp_tpe_propose_conditional(&settings, dims, d, trials, n_trials, &rng, proposal, &used_model,
+                                   hp_job_has_conditions(job) ? active_dim : NULL, job) != 0)
         HP_PANIC("tpe refused the study's own space: %s", hp_error_message());
     hp_space_from_vector(job, proposal, out);
     free(proposal);

@@ -597,6 +597,28 @@ void hp_strategy_failed(hp_strategy *s, int t)
     result_happened(s, t, b + tr->assigned.rung, NAN, 1);
 }
 
+void hp_strategy_stop_trial(hp_strategy *s, int t, int epoch, double value, int completed)
+{
+    check_trial(s, t, "hp_strategy_stop_trial");
+    trial *tr = &s->trials[t];
+    if (tr->status != HP_TRIAL_RUNNING)
+        return;
+    if (s->ops->rungs)
+        HP_PANIC("hp_strategy_stop_trial: %s stops trials at its rungs", s->ops->name);
+    tr->epochs_done = epoch;
+    tr->queued = 0;
+    if (completed) { /* its result is its value where it stopped, as if that were its last epoch */
+        size_t i = slot(s, t, 0);
+        if (s->has_value[i])
+            rung_remove(s, 0, 0, t);
+        s->values[i] = value;
+        s->has_value[i] = 1;
+        rung_insert(s, 0, 0, t);
+        result_happened(s, t, 0, value, 0);
+    }
+    set_status(s, t, completed ? HP_TRIAL_COMPLETED : HP_TRIAL_STOPPED);
+}
+
 void hp_strategy_requeue_running(hp_strategy *s)
 {
     for (int t = 0; t < s->n_trials; t++)
@@ -685,7 +707,11 @@ void hp_strategy_describe(const hp_strategy *s, FILE *f)
                 job ? job->repeats : 1, job && job->repeats != 1 ? "s" : "", p->max_trials);
         break;
     case HP_STRATEGY_RANDOM:
-        fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
+        if (job && job->repeats > 1)
+            fprintf(f, "  strategy   random: %d configurations x %d repeats (other seeds) = %d trials, ",
+                    p->max_trials / job->repeats, job->repeats, p->max_trials);
+        else
+            fprintf(f, "  strategy   random: %d trials, ", p->max_trials);
         break;
     case HP_STRATEGY_TPE:
         fprintf(f, "  strategy   tpe: %d trials, the first %d at random, then Optuna 3.1's TPE (%d candidates, "

@@ -254,6 +254,7 @@ int hp_tpe_model_fit(hp_tpe_model *m, const hp_tpe_settings *s, const hp_tpe_dim
     int rc = 0;
     if (n_joint > 0)
         rc = fit_group(&m->groups[m->n_groups++], m, s, dims, trials, joint, n_joint);
+    m->joint_group = n_joint > 0;
     for (int d = 0; d < n_dims && rc == 0; d++) {
         if (hp_tpe_dim_single(&dims[d]))
             continue;
@@ -319,13 +320,20 @@ int hp_tpe_group_candidates(const hp_tpe_group *grp, int n_candidates, hp_rng *r
 int hp_tpe_propose(const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
                    const hp_tpe_trial *trials, int n_trials, hp_rng *rng, double *out, int *used_model)
 {
+    return hp_tpe_propose_conditional(s, dims, n_dims, trials, n_trials, rng, out, used_model, NULL, NULL);
+}
+
+int hp_tpe_propose_conditional(const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
+                               const hp_tpe_trial *trials, int n_trials, hp_rng *rng, double *out,
+                               int *used_model, hp_tpe_active_fn active, const void *ctx)
+{
     hp_tpe_model m;
     if (hp_tpe_model_fit(&m, s, dims, n_dims, trials, n_trials) != 0)
         return -1;
     *used_model = m.use_model;
     if (!m.use_model) {
         for (int d = 0; d < n_dims; d++)
-            out[d] = random_value(&dims[d], rng);
+            out[d] = !active || active(ctx, d, out) ? random_value(&dims[d], rng) : NAN;
     } else {
         for (int d = 0; d < n_dims; d++)
             if (hp_tpe_dim_single(&dims[d]))
@@ -337,12 +345,22 @@ int hp_tpe_propose(const hp_tpe_settings *s, const hp_tpe_dim *dims, int n_dims,
         double *score = hp_xcalloc((size_t)n_ei, sizeof *score);
         for (int i = 0; i < m.n_groups; i++) {
             const hp_tpe_group *grp = &m.groups[i];
+            /* an independent dimension that is inactive under the values so far is
+             * never suggested (Optuna's define-by-run): no draws, no value */
+            int joint = i == 0 && m.joint_group;
+            if (active && !joint && grp->n_dims == 1 && !active(ctx, grp->dims[0], out)) {
+                out[grp->dims[0]] = NAN;
+                continue;
+            }
             int best = hp_tpe_group_candidates(grp, n_ei, rng, cand, score);
             for (int k = 0; k < grp->n_dims; k++)
                 out[grp->dims[k]] = cand[(long)best * grp->n_dims + k];
         }
         free(cand);
         free(score);
+        for (int d = 0; active && d < n_dims; d++) /* in order: parents first */
+            if (!active(ctx, d, out))
+                out[d] = NAN;
     }
     hp_tpe_model_release(&m);
     return 0;

@@ -189,6 +189,8 @@ static void write_report(hp_coordinator *c, const char *state)
 static void housekeeping(hp_coordinator *c)
 {
     double now = wall_seconds();
+    if (!c->budget_hit && hp_study_budget_reached(c->study, elapsed_total(c)))
+        c->budget_hit = 1;
     /* group commit: fsync the journal at most once a second */
     if (now - c->last_sync >= 1.0) {
         if (hp_study_sync(c->study) != 0)
@@ -210,6 +212,8 @@ static void housekeeping(hp_coordinator *c)
     print_progress(c, 0);
 }
 
+static int decide_stop(hp_coordinator *c, int from, int trial);
+
 int hp_coordinator_begin(hp_coordinator *c, int resume)
 {
     (void)resume; /* every run is recorded; the study tells a resume by its earlier runs */
@@ -218,6 +222,11 @@ int hp_coordinator_begin(hp_coordinator *c, int resume)
     e.flag = c->n_workers ? c->n_workers : 1;
     if (hp_study_record(c->study, &e) != 0)
         return -1;
+    /* a decision the last run did not get to record (killed between the
+       epoch's record and its STOP_TRIAL) is made now, on the same state */
+    for (int t = 0; t < c->study->n_trials; t++)
+        if (decide_stop(c, 0, t) != 0)
+            return -1;
     if (c->study->job.tensorboard) {
         /* rebuilt from the journal: a resumed study never writes a step twice */
         char *logdir = hp_xasprintf("%s/tensorboard", c->study->dir);
@@ -240,6 +249,35 @@ static void worker_free(hp_coordinator *c, int from, int state)
     c->worker[from] = state;
 }
 
+static int send_event(const hp_transport *t, int to, const hp_event *e);
+
+/* Was this trial ended by a STOP_TRIAL event (its later reports are moot)? */
+static int stopped_trial(const hp_study *s, int trial)
+{
+    return trial >= 0 && trial < s->n_trials && s->trials[trial].stop_reason != 0;
+}
+
+/* After an epoch of `trial` is recorded: end the trial if a stopping rule
+ * says so (recorded first, then the worker is told). */
+static int decide_stop(hp_coordinator *c, int from, int trial)
+{
+    hp_study *s = c->study;
+    int why = hp_study_stop_decision(s, trial);
+    if (!why || c->journal_failed)
+        return 0;
+    hp_event e = hp_event_make(HP_EV_STOP_TRIAL, trial, s->trials[trial].n_epochs);
+    e.flag = why;
+    if (record(c, &e) != 0)
+        return -1;
+    if (!c->quiet)
+        fprintf(c->out, "trial %d: %s at epoch %d\n", trial, why == HP_STOP_EARLY ? "early stop" : "stopped by the median rule",
+                e.epoch);
+    if (c->transport && from >= 1 && from <= c->n_workers && c->worker[from] == trial &&
+        send_event(c->transport, from, &e) != 0)
+        return -1;
+    return 0;
+}
+
 int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
 {
     hp_study *s = c->study;
@@ -249,10 +287,18 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
             c->worker[from] = HP_WORKER_IDLE;
         return 0;
     case HP_EV_EPOCH:
+        if (stopped_trial(s, e->trial))
+            return 0; /* trained before the worker saw its STOP_TRIAL */
         c->epochs_reported++;
-        return record(c, e);
+        if (record(c, e) != 0)
+            return -1;
+        if (hp_study_budget_reached(s, elapsed_total(c)))
+            c->budget_hit = 1;
+        return decide_stop(c, from, e->trial);
     case HP_EV_FINISHED: {
         worker_free(c, from, HP_WORKER_IDLE);
+        if (stopped_trial(s, e->trial))
+            return 0; /* its end is the STOP_TRIAL already recorded */
         int rc = record(c, e);
         if (rc == 0)
             print_progress(c, hp_strategy_trial_status(s->strategy, e->trial) == HP_TRIAL_COMPLETED);
@@ -260,6 +306,8 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
     }
     case HP_EV_FAILED:
         worker_free(c, from, HP_WORKER_IDLE);
+        if (stopped_trial(s, e->trial))
+            return 0;
         if (!c->quiet)
             fprintf(c->out, "trial %d failed: %s\n", e->trial, e->text ? e->text : "");
         return record(c, e);
@@ -277,7 +325,8 @@ int hp_coordinator_handle(hp_coordinator *c, int from, const hp_event *e)
         /* A worker stops only when told to, or when it got a signal itself:
            then the whole study stops and checkpoints (the README's promise
            for a signal to any rank), rather than waiting for its trial. */
-        if (c->n_workers && from >= 1 && from <= c->n_workers && c->worker[from] != HP_WORKER_GONE && !c->stop) {
+        if (c->n_workers && from >= 1 && from <= c->n_workers && c->worker[from] != HP_WORKER_GONE && !c->stop &&
+            !c->budget_stop_sent) {
             c->stop = 1;
             c->stopped_by = from;
         }
@@ -296,6 +345,10 @@ static int next_assignment(hp_coordinator *c, hp_event *assign)
         c->strategy_done = 1;
     if (n != HP_NEXT_START)
         return 0;
+    if (c->budget_hit || hp_study_budget_reached(c->study, elapsed_total(c))) {
+        c->budget_hit = 1; /* work is left, but no budget for it */
+        return 0;
+    }
     if (record(c, assign) != 0)
         return -1;
     return c->journal_failed ? 0 : 1;
@@ -312,7 +365,7 @@ static int send_event(const hp_transport *t, int to, const hp_event *e)
 
 int hp_coordinator_dispatch(hp_coordinator *c, const hp_transport *t)
 {
-    for (int r = 1; r <= c->n_workers && !c->strategy_done; r++) {
+    for (int r = 1; r <= c->n_workers && !c->strategy_done && !c->budget_hit; r++) {
         if (c->worker[r] != HP_WORKER_IDLE)
             continue;
         hp_event a;
@@ -375,6 +428,7 @@ static void stop_workers(hp_coordinator *c, const hp_transport *t, int interrupt
 int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile sig_atomic_t *stop)
 {
     int rc = 0;
+    c->transport = t;
     for (;;) {
         if (c->fatal || c->stop || (stop && *stop))
             break;
@@ -387,6 +441,19 @@ int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile 
         int any_worker = 0;
         for (int r = 1; r <= c->n_workers; r++)
             any_worker += c->worker[r] != HP_WORKER_GONE && c->worker[r] != HP_WORKER_FATAL;
+        if (c->budget_hit && !c->budget_stop_sent) {
+            /* every worker finishes the epoch it is in, checkpoints and says INTERRUPTED */
+            hp_event budget_stop = hp_event_make(HP_EV_STOP, -1, 0);
+            budget_stop.flag = 2;
+            for (int r = 1; r <= c->n_workers; r++)
+                if (c->worker[r] != HP_WORKER_GONE && send_event(t, r, &budget_stop) != 0)
+                    rc = -1;
+            c->budget_stop_sent = 1;
+            if (rc != 0)
+                break;
+        }
+        if (c->budget_stop_sent && !any_worker)
+            break; /* every worker has checkpointed and left */
         if (!any_worker) {
             rc = HP_ERR("every worker has stopped");
             break;
@@ -399,6 +466,7 @@ int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile 
     }
     int interrupted = rc != 0 || c->fatal || c->stop || (stop && *stop);
     stop_workers(c, t, interrupted, 120.0);
+    c->transport = NULL;
     return rc;
 }
 
@@ -427,10 +495,19 @@ static int serial_should_stop(void *ctx)
     return (sc->stop && *sc->stop) || sc->c->fatal;
 }
 
+static int serial_after_epoch(void *ctx, int trial)
+{
+    serial_ctx *sc = ctx;
+    if (stopped_trial(sc->c->study, trial))
+        return HP_AFTER_EPOCH_END_TRIAL;
+    return sc->c->budget_hit ? HP_AFTER_EPOCH_CHECKPOINT : HP_AFTER_EPOCH_GO_ON;
+}
+
 int hp_coordinator_run_serial(hp_coordinator *c, const volatile sig_atomic_t *stop)
 {
     serial_ctx sc = {c, stop};
-    hp_worker w = {.report = serial_report, .report_ctx = &sc, .should_stop = serial_should_stop, .stop_ctx = &sc};
+    hp_worker w = {.report = serial_report, .report_ctx = &sc, .should_stop = serial_should_stop, .stop_ctx = &sc,
+                   .after_epoch = serial_after_epoch};
     if (hp_worker_init(&w, &c->study->job, c->study->dir) != 0)
         return -1;
     int rc = 0;
@@ -589,6 +666,9 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     hp_event end = hp_event_make(HP_EV_ENDED, -1, 0);
     end.seconds = elapsed;
     end.flag = !interrupted && c->strategy_done;
+    int budget = !interrupted && !c->strategy_done && c->budget_hit;
+    if (budget)
+        end.flag = 2;
     if (c->journal_failed) {
         /* nothing more can be recorded; the journal ends with its last
            complete record, which is all a resume needs */
@@ -636,10 +716,23 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
             snprintf(why, sizeof why, "%s", stop_signal ? "signal" : "stopped");
         fprintf(c->out, "interrupted at %d trials (%s); study saved. Resume with: %shptune resume %s\n", s->n_trials,
                 why, resumable_with_mpirun ? "mpirun -np N " : "", s->dir);
+    } else if (rc == 0 && budget) {
+        char spent[32];
+        format_duration(elapsed, spent, sizeof spent);
+        fprintf(c->out, "budget reached at %d trials (%ld epochs", s->n_trials, s->epochs_total);
+        if (s->max_epochs_total > 0)
+            fprintf(c->out, " of max_epochs_total %ld", s->max_epochs_total);
+        fprintf(c->out, ", %s", spent);
+        if (s->max_time > 0)
+            fprintf(c->out, " of max_time %.0f s", s->max_time);
+        fprintf(c->out, "); study saved. Continue with a larger budget: %shptune resume %s --max-epochs-total N "
+                        "--max-time DURATION\n", resumable_with_mpirun ? "mpirun -np N " : "", s->dir);
     } else if (rc == 0) {
         print_final(c, elapsed);
         print_test(c);
     }
     fflush(c->out);
+    if (rc == 0 && budget)
+        return 3;
     return rc == 0 ? 0 : 1;
 }

@@ -9,7 +9,7 @@
 
 static const char *const type_names[HP_EV_TYPE_COUNT] = {
     "?", "job", "assign", "epoch", "finished", "failed", "interrupted", "run", "ended", "ready",
-    "fatal", "stop", "restarted", "test"};
+    "fatal", "stop", "restarted", "test", "stop-trial", "budget"};
 
 const char *hp_event_type_name(hp_event_type type)
 {
@@ -169,6 +169,16 @@ size_t hp_event_encode(const hp_event *e, uint8_t **bytes)
             put_f64(&b, e->metrics[c]);
         put_text(&b, e->text);
         break;
+    case HP_EV_STOP_TRIAL:
+        put_i32(&b, e->trial);
+        put_i32(&b, e->epoch);
+        put_i32(&b, e->flag);
+        put_f64(&b, e->time);
+        break;
+    case HP_EV_BUDGET:
+        put_f64(&b, e->seconds);
+        put_i32(&b, e->epoch);
+        break;
     case HP_EV_JOB:
         HP_PANIC("encode JOB records with hp_event_encode_job");
     default:
@@ -273,6 +283,8 @@ static int get_config(reader *r, const hp_event_keymap *keymap, hp_config *confi
         int k = keymap ? keymap->map[c] : (int)c;
         if (r->short_read || k < 0)
             continue;
+        if (keymap && (int)c == keymap->bool_flip_column && v == 1.0)
+            v = 0.5; /* augment_flip: true, the flip of p = 0.5 */
         if (hp_config_set(config, &keys[k], v) != 0) {
             hp_error_prefix("an assignment's configuration");
             return -1;
@@ -385,6 +397,16 @@ int hp_event_decode(const uint8_t *bytes, size_t size, const hp_event_keymap *ke
         out->text = get_text(&r);
         break;
     }
+    case HP_EV_STOP_TRIAL:
+        out->trial = get_i32(&r);
+        out->epoch = get_i32(&r);
+        out->flag = get_i32(&r);
+        out->time = get_f64(&r);
+        break;
+    case HP_EV_BUDGET:
+        out->seconds = get_f64(&r);
+        out->epoch = get_i32(&r);
+        break;
     }
     if (r.short_read || r.pos != r.n) {
         hp_event_type type = out->type;
@@ -413,10 +435,17 @@ void hp_event_keymap_init(hp_event_keymap *m, const hp_event *job)
 {
     m->n_columns = job->n_keys;
     m->map = hp_xcalloc((size_t)job->n_keys + 1, sizeof *m->map);
+    m->bool_flip_column = -1;
+    int has_rotate = 0;
     for (int c = 0; c < job->n_keys; c++) {
         const hp_key *k = job->keys[c] ? hp_config_find_key(job->keys[c]) : NULL;
         m->map[c] = k ? hp_config_key_index(k) : -1;
+        if (k && strcmp(k->name, "augment_flip") == 0)
+            m->bool_flip_column = c;
+        has_rotate |= k && strcmp(k->name, "augment_rotate") == 0;
     }
+    if (has_rotate) /* written since augment_flip is a probability (with augment_rotate) */
+        m->bool_flip_column = -1;
 }
 
 void hp_event_keymap_release(hp_event_keymap *m)

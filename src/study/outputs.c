@@ -154,6 +154,8 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
     const char **status_names = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **failures = hp_xcalloc((size_t)n + 1, sizeof(char *));
     const char **notes = hp_xcalloc((size_t)n + 1, sizeof(char *));
+    char (*stop_texts)[64] = hp_xcalloc((size_t)n + 1, sizeof *stop_texts);
+    const char **stops = hp_xcalloc((size_t)n + 1, sizeof(char *));
     size_t rows = 0;
     for (int i = 0; i < n; i++)
         rows += (size_t)s->trials[i].n_epochs;
@@ -171,6 +173,7 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
         status_names[i] = hp_study_state_name(state);
         failures[i] = r->failure ? r->failure : "";
         notes[i] = r->restart_note ? r->restart_note : "";
+        stops[i] = hp_study_stop_note(s, i, stop_texts[i], sizeof stop_texts[i]);
         final_values[i] = hp_study_value(s, i, r->n_epochs);
         for (size_t k = 0; k < n_keys; k++)
             configs[(size_t)i * n_keys + k] = hp_config_get(&r->config, &keys[k]);
@@ -240,6 +243,11 @@ int hp_study_write_snapshot(const hp_study *s, double elapsed)
               h5u_write_string_array(g, "status", status_names, (size_t)n) ||
               h5u_write_string_array(g, "failure", failures, (size_t)n) ||
               h5u_write_string_array(g, "note", notes, (size_t)n) ||
+              h5u_write_string_array(g, "stop", stops, (size_t)n) ||
+              h5u_write_attr_int64(f, "budget_reached", s->budget_reached) ||
+              h5u_write_attr_int64(f, "epochs_total", s->epochs_total) ||
+              h5u_write_attr_int64(f, "max_epochs_total", s->max_epochs_total) ||
+              h5u_write_attr_int64(f, "max_time", (int64_t)ceil(s->max_time)) ||
               h5u_write_array(g, "final_value", H5T_NATIVE_DOUBLE, final_values, (size_t)n) ||
               dataset_attr_string(g, "final_value", "description",
                                   "the study metric at each trial's last epoch (what ranks the trials)") ||
@@ -272,6 +280,8 @@ out:
     free(status_names);
     free(failures);
     free(notes);
+    free(stops);
+    free(stop_texts);
     free(metrics);
     free(abs_dir);
     free(abs_job);
@@ -476,6 +486,104 @@ int hp_study_write_best_yaml(const hp_study *s)
 
 /* ------------------------------------------------------ status / export --- */
 
+/* ------------------------------------------- repeated configurations --- */
+/*
+ * A configuration is the set of a trial's hyperparameters apart from its
+ * seed: trials that differ only in the seed (grid and random repeats, or a
+ * searched seed) are runs of one configuration.  Its mean and spread are over
+ * its completed runs' final values (the metric at the last epoch, what ranks
+ * a trial): mean = sum/n, std = the sample standard deviation
+ * sqrt(sum (v - mean)^2 / (n - 1)) (NaN with fewer than 2 runs).
+ */
+typedef struct config_group {
+    int first;      /* lowest trial id: the configuration's number is its rank by this */
+    int n_runs;     /* trials of this configuration */
+    int n_done;     /* completed runs with a finite final value */
+    double mean, std;
+    int *trials;    /* [n_runs] in id order, owned */
+} config_group;
+
+/* <0, 0, >0 over every hyperparameter but the seed (0: the same configuration). */
+static int compare_but_seed(const hp_study *s, int a, int b)
+{
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    for (size_t k = 0; k < n_keys; k++) {
+        if (strcmp(keys[k].name, "seed") == 0)
+            continue;
+        double va = hp_config_get(&s->trials[a].config, &keys[k]), vb = hp_config_get(&s->trials[b].config, &keys[k]);
+        if (va != vb)
+            return va < vb ? -1 : 1;
+    }
+    return 0;
+}
+
+static int compare_configs_by_value(const void *x, const void *y, void *arg)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    int c = compare_but_seed(arg, a, b);
+    return c ? c : a - b;
+}
+
+static int compare_groups_by_first(const void *x, const void *y)
+{
+    return ((const config_group *)x)->first - ((const config_group *)y)->first;
+}
+
+/* The study's configurations in order of their first trial; *n_groups set; caller frees with free_groups. */
+static config_group *group_configs(const hp_study *s, int *n_groups)
+{
+    int n = s->n_trials;
+    int *order = hp_xcalloc((size_t)n + 1, sizeof *order);
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, (size_t)n, sizeof *order, compare_configs_by_value, (void *)s);
+    config_group *g = hp_xcalloc((size_t)n + 1, sizeof *g);
+    int count = 0;
+    for (int j = 0; j < n;) {
+        int end = j + 1;
+        while (end < n && compare_but_seed(s, order[j], order[end]) == 0)
+            end++;
+        config_group *c = &g[count++];
+        c->n_runs = end - j;
+        c->trials = hp_xcalloc((size_t)c->n_runs, sizeof *c->trials);
+        memcpy(c->trials, order + j, (size_t)c->n_runs * sizeof *c->trials); /* ids ascending (tie order) */
+        c->first = c->trials[0];
+        double sum = 0;
+        for (int r = 0; r < c->n_runs; r++) {
+            int t = c->trials[r];
+            double v = hp_study_value(s, t, s->trials[t].n_epochs);
+            if (hp_study_trial_state(s, t) == HP_TRIAL_COMPLETED && isfinite(v)) {
+                sum += v;
+                c->n_done++;
+            }
+        }
+        c->mean = c->n_done ? sum / c->n_done : NAN;
+        double squares = 0;
+        for (int r = 0; r < c->n_runs; r++) {
+            int t = c->trials[r];
+            double v = hp_study_value(s, t, s->trials[t].n_epochs);
+            if (hp_study_trial_state(s, t) == HP_TRIAL_COMPLETED && isfinite(v))
+                squares += (v - c->mean) * (v - c->mean);
+        }
+        c->std = c->n_done >= 2 ? sqrt(squares / (c->n_done - 1)) : NAN;
+        j = end;
+    }
+    qsort(g, (size_t)count, sizeof *g, compare_groups_by_first);
+    free(order);
+    *n_groups = count;
+    return g;
+}
+
+static void free_groups(config_group *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(g[i].trials);
+    free(g);
+}
+
+
+
 static int compare_trials(const hp_study *s, int a, int b)
 {
     double va = hp_study_value(s, a, s->trials[a].n_epochs), vb = hp_study_value(s, b, s->trials[b].n_epochs);
@@ -489,6 +597,42 @@ static int compare_trials(const hp_study *s, int a, int b)
 static const hp_study *sort_study;
 static int sort_cmp(const void *x, const void *y) { return compare_trials(sort_study, *(const int *)x, *(const int *)y); }
 
+/* Configurations run more than once: mean and std over their completed runs, best mean first. */
+static void print_repeated_configs(const hp_study *s, FILE *f)
+{
+    int n_groups;
+    config_group *g = group_configs(s, &n_groups);
+    int repeated = 0;
+    for (int i = 0; i < n_groups; i++)
+        repeated |= g[i].n_runs > 1;
+    if (repeated) {
+        for (int i = 1; i < n_groups; i++) /* insertion sort by mean, best first; no mean last; stable */
+            for (int j = i; j > 0; j--) {
+                double a = g[j].mean, b = g[j - 1].mean;
+                if (!hp_study_better(s, a, b))
+                    break;
+                config_group tmp = g[j];
+                g[j] = g[j - 1];
+                g[j - 1] = tmp;
+            }
+        fprintf(f, "configurations (runs differing only in the seed; mean and std of %s over completed runs):\n",
+                hp_metric_name(s->job.metric));
+        fprintf(f, "%6s  %4s  %4s  %12s  %12s  %s\n", "config", "runs", "done", "mean", "std", "configuration");
+        for (int i = 0; i < n_groups; i++) {
+            char config[1024], mean[32], std[32];
+            hp_study_format_space(s, &s->trials[g[i].first].config, config, sizeof config);
+            snprintf(mean, sizeof mean, isnan(g[i].mean) ? "-" : "%.6g", g[i].mean);
+            snprintf(std, sizeof std, isnan(g[i].std) ? "-" : "%.6g", g[i].std);
+            fprintf(f, "%6d  %4d  %4d  %12s  %12s  %s  (trials", g[i].first, g[i].n_runs, g[i].n_done, mean, std,
+                    config);
+            for (int r = 0; r < g[i].n_runs; r++)
+                fprintf(f, " %d", g[i].trials[r]);
+            fprintf(f, ")\n");
+        }
+    }
+    free_groups(g, n_groups);
+}
+
 void hp_study_print_status(const hp_study *s, FILE *f)
 {
     int counts[HP_STUDY_TRIAL_STATE_COUNT] = {0};
@@ -499,7 +643,18 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             counts[HP_TRIAL_STOPPED], counts[HP_TRIAL_FAILED]);
     if (counts[HP_STUDY_TRIAL_INTERRUPTED])
         fprintf(f, ", %d interrupted", counts[HP_STUDY_TRIAL_INTERRUPTED]);
-    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now" : " - not finished");
+    fprintf(f, "%s\n", s->finished ? " - finished" : s->live && s->run_open ? " - running now"
+                      : s->budget_reached ? " - budget reached" : " - not finished");
+    if (s->max_time > 0 || s->max_epochs_total > 0) {
+        fprintf(f, "budget: %ld epochs", s->epochs_total);
+        if (s->max_epochs_total > 0)
+            fprintf(f, " of max_epochs_total %ld", s->max_epochs_total);
+        fprintf(f, ", %.0f s", s->elapsed_before);
+        if (s->max_time > 0)
+            fprintf(f, " of max_time %.0f s", s->max_time);
+        fprintf(f, "%s\n", s->budget_reached ? "; reached: 'hptune resume DIR --max-epochs-total N --max-time T' "
+                                               "continues with a larger budget" : "");
+    }
     if (s->test.recorded && s->test.images > 0)
         fprintf(f, "test set (best trial %d, checkpoint at epoch %d; apart from the validation metric that selected "
                    "it): accuracy %.4f loss %.4f F1 %.4f (%d images)\n",
@@ -529,12 +684,16 @@ void hp_study_print_status(const hp_study *s, FILE *f)
             snprintf(value, sizeof value, "%.6g", hp_study_value(s, i, r->n_epochs));
         else /* no epoch yet: nothing to show, not a NaN */
             snprintf(value, sizeof value, "%s", r->failure ? "-" : "pending");
-        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
-                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "");
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
+        fprintf(f, "%6d  %-11s  %8s  %6d  %12s  %s%s%s%s%s%s\n", i, hp_study_state_name(hp_study_trial_state(s, i)), br,
+                r->n_epochs, value, config, r->failure ? "  failed: " : "", r->failure ? r->failure : "",
+                stop[0] ? "  (" : "", stop, stop[0] ? ")" : "");
         if (r->restart_note)
             fprintf(f, "%6s  note: %s\n", "", r->restart_note);
     }
     free(order);
+    print_repeated_configs(s, f);
 }
 
 static void json_string(FILE *f, const char *text)
@@ -592,26 +751,50 @@ static void csv_text(FILE *f, const char *text)
     fputc('"', f);
 }
 
-static void csv_config(FILE *f, const hp_config *c)
+/* Is key k an inactive conditional space parameter of c (shown empty in
+ * CSV, null in JSON, "-" in status)? */
+static int inactive_key(const hp_job *job, const hp_key *k, const hp_config *c)
+{
+    for (int i = 0; i < job->n_params; i++)
+        if (job->params[i].key == k)
+            return !hp_job_param_active(job, i, c);
+    return 0;
+}
+
+static void csv_config(FILE *f, const hp_job *job, const hp_config *c, int skip_seed)
 {
     size_t n_keys;
     const hp_key *keys = hp_config_keys(&n_keys);
     for (size_t k = 0; k < n_keys; k++) {
         char value[64];
+        if (skip_seed && strcmp(keys[k].name, "seed") == 0)
+            continue;
+        if (inactive_key(job, &keys[k], c)) {
+            fputc(',', f);
+            continue;
+        }
         hp_config_format_value(&keys[k], hp_config_get(c, &keys[k]), value, sizeof value);
         fprintf(f, ",%s", value);
     }
 }
 
-static void json_config(FILE *f, const hp_config *c)
+static void json_config(FILE *f, const hp_job *job, const hp_config *c, int skip_seed)
 {
     size_t n_keys;
     const hp_key *keys = hp_config_keys(&n_keys);
     fprintf(f, "{");
+    int first = 1;
     for (size_t k = 0; k < n_keys; k++) {
         char value[64];
+        if (skip_seed && strcmp(keys[k].name, "seed") == 0)
+            continue;
+        fprintf(f, "%s\"%s\": ", first ? "" : ", ", keys[k].name);
+        first = 0;
+        if (inactive_key(job, &keys[k], c)) {
+            fprintf(f, "null");
+            continue;
+        }
         hp_config_format_value(&keys[k], hp_config_get(c, &keys[k]), value, sizeof value);
-        fprintf(f, "%s\"%s\": ", k ? ", " : "", keys[k].name);
         if (keys[k].type == HP_KEY_ENUM)
             json_string(f, value);
         else
@@ -674,13 +857,19 @@ static void json_trial_head(FILE *f, const hp_study *s, int i)
         json_string(f, r->failure);
     else
         fprintf(f, "null");
+    char stop[64];
+    fprintf(f, ", \"stop\": ");
+    if (hp_study_stop_note(s, i, stop, sizeof stop)[0])
+        json_string(f, stop);
+    else
+        fprintf(f, "null");
     fprintf(f, ", \"restarts\": %d, \"restart_note\": ", r->restarts);
     if (r->restart_note)
         json_string(f, r->restart_note);
     else
         fprintf(f, "null");
     fprintf(f, ", \"config\": ");
-    json_config(f, &r->config);
+    json_config(f, &s->job, &r->config, 0);
 }
 
 /* CSV: one row per (trial, epoch) with the trial's configuration and its
@@ -697,13 +886,15 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
             fprintf(f, ",%s", hp_metric_name(c));
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
-        fprintf(f, ",failure\n");
+        fprintf(f, ",failure,stop\n");
     } else {
         json_header(f, s);
     }
     for (int i = 0; i < s->n_trials; i++) {
         const hp_trial_record *r = &s->trials[i];
         const char *status = hp_study_state_name(hp_study_trial_state(s, i));
+        char stop[64];
+        hp_study_stop_note(s, i, stop, sizeof stop);
         if (!json) {
             for (int e = 0; e < (r->n_epochs ? r->n_epochs : 1); e++) {
                 fprintf(f, "%d,%s,%d,%d,", i, status, hp_strategy_trial_bracket(s->strategy, i),
@@ -715,9 +906,11 @@ int hp_study_export(const hp_study *s, FILE *f, int json)
                     if (r->n_epochs)
                         csv_number(f, r->epochs[e].values[m]);
                 }
-                csv_config(f, &r->config);
+                csv_config(f, &s->job, &r->config, 0);
                 fputc(',', f);
                 csv_text(f, r->failure ? r->failure : "");
+                fputc(',', f);
+                csv_text(f, stop);
                 fputc('\n', f);
             }
             continue;
@@ -757,7 +950,7 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
     const hp_study_test *t = &s->test;
     if (!json) {
         fprintf(f, "trial,status,bracket,rung,epochs_done,final_%s,best_%s,best_epoch,restarts,test_accuracy,test_loss,"
-                   "test_f1,failure", metric, metric);
+                   "test_f1,failure,stop", metric, metric);
         for (size_t k = 0; k < n_keys; k++)
             fprintf(f, ",%s", keys[k].name);
         fprintf(f, "\n");
@@ -796,10 +989,72 @@ int hp_study_export_trials(const hp_study *s, FILE *f, int json)
         }
         fputc(',', f);
         csv_text(f, r->failure ? r->failure : "");
-        csv_config(f, &r->config);
+        char stop[64];
+        fputc(',', f);
+        csv_text(f, hp_study_stop_note(s, i, stop, sizeof stop));
+        csv_config(f, &s->job, &r->config, 0);
         fputc('\n', f);
     }
     if (json)
         fprintf(f, "\n]}\n");
+    return ferror(f) ? HP_ERR("cannot write the export") : 0;
+}
+
+/* One row (object) per configuration (trials differing only in the seed):
+ * config (its first trial's id), runs, completed, mean_<metric>, std_<metric>
+ * (over the completed runs' final values; empty / null when there are none,
+ * std with fewer than 2), trials (the ids, space-separated in CSV), then the
+ * configuration without the seed. */
+int hp_study_export_configs(const hp_study *s, FILE *f, int json)
+{
+    size_t n_keys;
+    const hp_key *keys = hp_config_keys(&n_keys);
+    const char *metric = hp_metric_name(s->job.metric);
+    int n_groups;
+    config_group *g = group_configs(s, &n_groups);
+    if (!json) {
+        fprintf(f, "config,runs,completed,mean_%s,std_%s,trials", metric, metric);
+        for (size_t k = 0; k < n_keys; k++)
+            if (strcmp(keys[k].name, "seed") != 0)
+                fprintf(f, ",%s", keys[k].name);
+        fprintf(f, "\n");
+    } else {
+        fprintf(f, "{\"study\": ");
+        json_string(f, s->job.name);
+        fprintf(f, ", \"metric\": \"%s\", \"mode\": \"%s\", \"finished\": %s, \"configurations\": [", metric,
+                s->job.maximize ? "max" : "min", s->finished ? "true" : "false");
+    }
+    for (int i = 0; i < n_groups; i++) {
+        const config_group *c = &g[i];
+        const hp_config *config = &s->trials[c->first].config;
+        if (json) {
+            fprintf(f, "%s\n  {\"config\": %d, \"runs\": %d, \"completed\": %d, \"mean\": ", i ? "," : "", c->first,
+                    c->n_runs, c->n_done);
+            json_number(f, c->mean);
+            fprintf(f, ", \"std\": ");
+            json_number(f, c->std);
+            fprintf(f, ", \"trials\": [");
+            for (int r = 0; r < c->n_runs; r++)
+                fprintf(f, "%s%d", r ? ", " : "", c->trials[r]);
+            fprintf(f, "], \"params\": ");
+            json_config(f, &s->job, config, 1);
+            fprintf(f, "}");
+            continue;
+        }
+        fprintf(f, "%d,%d,%d,", c->first, c->n_runs, c->n_done);
+        if (c->n_done)
+            csv_number(f, c->mean);
+        fputc(',', f);
+        if (c->n_done >= 2)
+            csv_number(f, c->std);
+        fputc(',', f);
+        for (int r = 0; r < c->n_runs; r++)
+            fprintf(f, "%s%d", r ? " " : "", c->trials[r]);
+        csv_config(f, &s->job, config, 1);
+        fputc('\n', f);
+    }
+    if (json)
+        fprintf(f, "\n]}\n");
+    free_groups(g, n_groups);
     return ferror(f) ? HP_ERR("cannot write the export") : 0;
 }

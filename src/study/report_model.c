@@ -59,6 +59,7 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
     /* trials */
     hp_report_trial *trials = hp_xcalloc((size_t)n + 1, sizeof *trials);
     double *vectors = hp_xcalloc((size_t)n * (size_t)d + 1, sizeof *vectors);
+    char (*stops)[64] = hp_xcalloc((size_t)n + 1, sizeof *stops);
     double core_seconds = 0;
     long total_epochs = 0;
     int rungs = hp_strategy_has_rungs(s->strategy);
@@ -75,6 +76,7 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
         rt->params = vectors + (size_t)t * (size_t)d;
         rt->value = hp_study_value(s, t, r->n_epochs);
         rt->failure = r->failure;
+        rt->stop = hp_study_stop_note(s, t, stops[t], sizeof stops[t]);
         total_epochs += r->n_epochs;
         for (int e = 0; e < r->n_epochs; e++)
             if (isfinite(r->epochs[e].values[HP_COL_SECONDS]))
@@ -165,5 +167,6 @@ int hp_study_write_report(const hp_study *s, const char *path, const char *heatm
     free(dims);
     free(trials);
     free(vectors);
+    free(stops);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "h5util.h"
+#include "stopping.h"
 
 /* ------------------------------------------------------------ helpers --- */
 
@@ -152,6 +153,8 @@ static int apply_epoch(hp_study *s, const hp_event *e)
         }
         r->capacity = cap;
     }
+    if (epoch > r->n_epochs)
+        s->epochs_total += epoch - r->n_epochs;
     memcpy(r->epochs[epoch - 1].values, e->metrics, sizeof r->epochs[0].values);
     r->epoch_times[epoch - 1] = e->time;
     if (epoch > r->n_epochs)
@@ -166,7 +169,8 @@ static int apply_end(hp_study *s, const hp_event *e)
 {
     s->elapsed_before = e->seconds;
     s->run_open = 0;
-    if (!e->flag)
+    s->budget_reached = e->flag == 2;
+    if (e->flag != 1)
         return 0;
     if (s->verify) {
         hp_event next;
@@ -176,6 +180,75 @@ static int apply_end(hp_study *s, const hp_event *e)
     hp_strategy_end(s->strategy);
     s->finished = 1;
     return 0;
+}
+
+static int apply_stop_trial(hp_study *s, const hp_event *e)
+{
+    if (known_trial(s, e) != 0)
+        return -1;
+    hp_trial_record *r = &s->trials[e->trial];
+    if (e->flag != HP_STOP_EARLY && e->flag != HP_STOP_MEDIAN)
+        return HP_ERR("a stop-trial event for trial %d with reason %d", e->trial, e->flag);
+    if (hp_strategy_trial_status(s->strategy, e->trial) != HP_TRIAL_RUNNING || e->epoch != r->n_epochs)
+        return HP_ERR("trial %d is stopped at epoch %d, but it is %s with %d epochs recorded", e->trial, e->epoch,
+                      hp_trial_status_name(hp_strategy_trial_status(s->strategy, e->trial)), r->n_epochs);
+    if (s->verify) {
+        int want = hp_study_stop_decision(s, e->trial);
+        if (want != e->flag)
+            return HP_ERR("trial %d was stopped at epoch %d (%s), but the stopping rules decide %s there",
+                          e->trial, e->epoch, e->flag == HP_STOP_EARLY ? "early stopping" : "median rule",
+                          want == HP_STOP_EARLY ? "early stopping" : want == HP_STOP_MEDIAN ? "the median rule"
+                                                                                          : "to go on");
+    }
+    r->stop_reason = e->flag;
+    r->end_time = e->time;
+    hp_strategy_stop_trial(s->strategy, e->trial, e->epoch, hp_study_value(s, e->trial, e->epoch),
+                           e->flag == HP_STOP_EARLY);
+    return 0;
+}
+
+int hp_study_stop_decision(const hp_study *s, int trial)
+{
+    const hp_job_stopping *st = &s->job.stopping;
+    if ((!st->early && !st->median) || trial < 0 || trial >= s->n_trials ||
+        hp_strategy_trial_status(s->strategy, trial) != HP_TRIAL_RUNNING)
+        return 0;
+    const hp_trial_record *r = &s->trials[trial];
+    int n = r->n_epochs;
+    if (n < 1)
+        return 0;
+    double *values = hp_xcalloc((size_t)n, sizeof *values);
+    for (int e = 1; e <= n; e++)
+        values[e - 1] = hp_study_value(s, trial, e);
+    int decision = 0;
+    /* early stopping at the trial's last epoch would change nothing */
+    if (st->early && n < r->assigned_to && hp_early_stop(values, n, s->job.maximize, st->patience, st->min_delta))
+        decision = HP_STOP_EARLY;
+    if (!decision && st->median) {
+        double *at_step = hp_xcalloc((size_t)s->n_trials + 1, sizeof *at_step);
+        int n_completed = 0, n_reached = 0;
+        for (int i = 0; i < s->n_trials; i++) {
+            if (i == trial || hp_strategy_trial_status(s->strategy, i) != HP_TRIAL_COMPLETED)
+                continue;
+            n_completed++;
+            if (s->trials[i].n_epochs >= n)
+                at_step[n_reached++] = hp_study_value(s, i, n);
+        }
+        hp_median_rule rule = {.n_startup_trials = st->n_startup_trials, .n_warmup_steps = st->n_warmup_epochs,
+                               .interval_steps = st->interval_epochs, .n_min_trials = st->n_min_trials};
+        if (hp_median_stop(&rule, values, n, at_step, n_reached, n_completed, s->job.maximize))
+            decision = HP_STOP_MEDIAN;
+        free(at_step);
+    }
+    free(values);
+    return decision;
+}
+
+int hp_study_budget_reached(const hp_study *s, double elapsed)
+{
+    if (s->max_epochs_total > 0 && s->epochs_total >= s->max_epochs_total)
+        return 1;
+    return s->max_time > 0 && elapsed >= 0 && elapsed >= s->max_time;
 }
 
 int hp_study_apply(hp_study *s, const hp_event *e)
@@ -208,6 +281,15 @@ int hp_study_apply(hp_study *s, const hp_event *e)
             s->n_resumes++;
         s->run_open = 1;
         s->n_workers = e->flag;
+        s->budget_reached = 0;
+        return 0;
+    case HP_EV_STOP_TRIAL:
+        return apply_stop_trial(s, e);
+    case HP_EV_BUDGET:
+        if (e->seconds < 0 || !(e->seconds == e->seconds) || e->epoch < 0)
+            return HP_ERR("a budget event with max_time %g and max_epochs_total %d", e->seconds, e->epoch);
+        s->max_time = e->seconds;
+        s->max_epochs_total = e->epoch;
         return 0;
     case HP_EV_ENDED:
         return apply_end(s, e);
@@ -288,6 +370,8 @@ static int make_strategy(hp_study *s)
     hp_strategy_params p;
     hp_strategy_params_from_job(&p, &s->job);
     s->strategy = hp_strategy_create(&p);
+    s->max_time = s->job.max_time;
+    s->max_epochs_total = s->job.max_epochs_total;
     return s->strategy ? 0 : -1;
 }
 
@@ -622,6 +706,18 @@ const char *hp_study_state_name(int state)
     return state == HP_STUDY_TRIAL_INTERRUPTED ? "interrupted" : hp_trial_status_name((hp_trial_status)state);
 }
 
+const char *hp_study_stop_note(const hp_study *s, int trial, char *buf, size_t size)
+{
+    const hp_trial_record *r = &s->trials[trial];
+    if (r->stop_reason == HP_STOP_EARLY)
+        snprintf(buf, size, "early stop at epoch %d", r->n_epochs);
+    else if (r->stop_reason == HP_STOP_MEDIAN)
+        snprintf(buf, size, "median rule at epoch %d", r->n_epochs);
+    else if (size)
+        buf[0] = '\0';
+    return buf;
+}
+
 void hp_study_count_status(const hp_study *s, int counts[HP_TRIAL_STATUS_COUNT])
 {
     for (int k = 0; k < HP_TRIAL_STATUS_COUNT; k++)
@@ -637,7 +733,10 @@ void hp_study_format_space(const hp_study *s, const hp_config *c, char *buf, siz
     for (int p = 0; p < s->job.n_params && used < size; p++) {
         char value[64];
         const hp_key *k = s->job.params[p].key;
-        hp_config_format_value(k, hp_config_get(c, k), value, sizeof value);
+        if (hp_job_param_active(&s->job, p, c))
+            hp_config_format_value(k, hp_config_get(c, k), value, sizeof value);
+        else
+            snprintf(value, sizeof value, "-"); /* inactive (when: does not hold): its default is not searched */
         int n = snprintf(buf + used, size - used, "%s%s=%s", p ? " " : "", k->name, value);
         if (n < 0)
             break;

@@ -103,24 +103,28 @@ static int write_session_start(hp_tfevents *w, const hp_study *s, int t)
     const char **names = hp_xcalloc((size_t)d + 1, sizeof *names);
     hp_tb_value *values = hp_xcalloc((size_t)d + 1, sizeof *values);
     char (*text)[64] = hp_xcalloc((size_t)d + 1, sizeof *text);
+    int n = 0; /* inactive conditional parameters are left out: the dashboard shows them empty */
     for (int i = 0; i < d; i++) {
         const hp_param *p = &job->params[i];
+        if (!hp_job_param_active(job, i, c))
+            continue;
         double v = hp_config_get(c, p->key);
-        names[i] = p->key->name;
+        names[n] = p->key->name;
         int listed = p->dist == HP_DIST_CHOICE || p->dist == HP_DIST_GRID;
         if (listed && p->key->type == HP_KEY_BOOL) {
-            values[i] = (hp_tb_value){.type = HP_TB_BOOL, .boolean = v != 0};
+            values[n] = (hp_tb_value){.type = HP_TB_BOOL, .boolean = v != 0};
         } else if (listed && p->key->type == HP_KEY_ENUM) {
-            hp_config_format_value(p->key, v, text[i], sizeof text[i]);
-            values[i] = (hp_tb_value){.type = HP_TB_STRING, .string = text[i]};
+            hp_config_format_value(p->key, v, text[n], sizeof text[n]);
+            values[n] = (hp_tb_value){.type = HP_TB_STRING, .string = text[n]};
         } else {
-            values[i] = (hp_tb_value){.type = HP_TB_FLOAT, .number = v};
+            values[n] = (hp_tb_value){.type = HP_TB_FLOAT, .number = v};
         }
+        n++;
     }
     char group[32];
     snprintf(group, sizeof group, "trial_%05d", t);
     double start = s->trials[t].start_time > 0 ? s->trials[t].start_time : unix_now();
-    int rc = hp_tfevents_session_start(w, start, names, values, d, group, start);
+    int rc = hp_tfevents_session_start(w, start, names, values, n, group, start);
     free(text);
     free(values);
     free(names);
@@ -336,6 +340,7 @@ int hp_tb_live_event(hp_tb_live *l, const hp_study *s, const hp_event *e)
         break;
     case HP_EV_FINISHED:
     case HP_EV_FAILED:
+    case HP_EV_STOP_TRIAL: /* ended early by rank 0: final */
         if (t < l->cap) {
             rc = end_trial(l, s, t);
             if (close_trial(l, t) != 0)

@@ -22,11 +22,13 @@ int hp_worker_init(hp_worker *w, const hp_job *job, const char *study_dir)
     hp_report_fn report = w->report;
     void *report_ctx = w->report_ctx, *stop_ctx = w->stop_ctx;
     int (*should_stop)(void *) = w->should_stop;
+    int (*after)(void *, int) = w->after_epoch;
     int verbose = w->verbose;
     memset(w, 0, sizeof *w);
     w->report = report;
     w->report_ctx = report_ctx;
     w->should_stop = should_stop;
+    w->after_epoch = after;
     w->stop_ctx = stop_ctx;
     w->verbose = verbose;
     w->job = job;
@@ -96,6 +98,18 @@ static void simulate_training_time(const hp_worker *w)
     }
 }
 
+/* What the coordinator wants after this epoch of the assignment: a budget
+ * stop only matters before the assignment's last epoch. */
+static int after_epoch(const hp_worker *w, const hp_assignment *a, int epoch)
+{
+    if (!w->after_epoch)
+        return HP_AFTER_EPOCH_GO_ON;
+    int after = w->after_epoch(w->stop_ctx, a->trial);
+    if (after == HP_AFTER_EPOCH_CHECKPOINT && epoch >= a->to_epoch)
+        return HP_AFTER_EPOCH_GO_ON;
+    return after;
+}
+
 static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_config *config)
 {
     for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
@@ -116,6 +130,15 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
         }
         simulate_training_time(w);
         w->report(w->report_ctx, &m);
+        int after = after_epoch(w, a, epoch);
+        if (after == HP_AFTER_EPOCH_END_TRIAL) {
+            send_done(w, a->trial, epoch);
+            return HP_WORK_DONE;
+        }
+        if (after == HP_AFTER_EPOCH_CHECKPOINT) { /* every epoch is checkpointed here */
+            send_interrupted(w, a->trial, epoch, 0);
+            return HP_WORK_INTERRUPTED;
+        }
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;
@@ -246,6 +269,15 @@ static hp_work_result run_function(hp_worker *w, const hp_assignment *a, const h
         m.metrics[HP_COL_TRAIN_LOSS] = m.metrics[HP_COL_VAL_LOSS] = value;
         simulate_training_time(w);
         w->report(w->report_ctx, &m);
+        int after = after_epoch(w, a, epoch);
+        if (after == HP_AFTER_EPOCH_END_TRIAL) {
+            send_done(w, a->trial, epoch);
+            return HP_WORK_DONE;
+        }
+        if (after == HP_AFTER_EPOCH_CHECKPOINT) { /* every epoch is checkpointed here */
+            send_interrupted(w, a->trial, epoch, 0);
+            return HP_WORK_INTERRUPTED;
+        }
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;
@@ -354,6 +386,18 @@ hp_work_result hp_worker_run(hp_worker *w, const hp_event *assign)
         }
         if (report)
             w->report(w->report_ctx, &msg);
+        int after = report ? after_epoch(w, a, t.epoch) : HP_AFTER_EPOCH_GO_ON;
+        if (after == HP_AFTER_EPOCH_END_TRIAL)
+            break;
+        if (after == HP_AFTER_EPOCH_CHECKPOINT) {
+            if (!checkpoint && hp_checkpoint_save(&t, a->trial, last) != 0) {
+                result = send_fatal(w);
+                goto out;
+            }
+            send_interrupted(w, a->trial, t.epoch, 0);
+            result = HP_WORK_INTERRUPTED;
+            goto out;
+        }
     }
     send_done(w, a->trial, t.epoch);
 out:
@@ -370,6 +414,7 @@ typedef struct serve_ctx {
     const hp_transport *t;
     const volatile sig_atomic_t *stop;
     int stop_received; /* rank 0 said STOP (while training or idle) */
+    int epoch_stop_received; /* rank 0 said STOP at the end of the epoch (a budget) */
     int send_failed;
 } serve_ctx;
 
@@ -395,10 +440,35 @@ static int serve_should_stop(void *ctx)
     uint8_t *bytes;
     size_t size;
     if (sc->t->wait(sc->t->ctx, 0, HP_EV_STOP, 0, NULL, &from, &bytes, &size) == 1) {
+        hp_event e;
+        int at_epoch_end = hp_event_decode(bytes, size, NULL, &e) == 0 && e.flag == 2;
         free(bytes);
-        sc->stop_received = 1;
+        if (at_epoch_end)
+            sc->epoch_stop_received = 1;
+        else
+            sc->stop_received = 1;
     }
     return sc->stop_received;
+}
+
+/* After each epoch: a STOP_TRIAL for this trial (older ones are stale), or
+ * a STOP at the end of the epoch. */
+static int serve_after_epoch(void *ctx, int trial)
+{
+    serve_ctx *sc = ctx;
+    int from, ended = 0;
+    uint8_t *bytes;
+    size_t size;
+    while (sc->t->wait(sc->t->ctx, 0, HP_EV_STOP_TRIAL, 0, NULL, &from, &bytes, &size) == 1) {
+        hp_event e;
+        if (hp_event_decode(bytes, size, NULL, &e) == 0 && e.trial == trial)
+            ended = 1;
+        free(bytes);
+    }
+    serve_should_stop(ctx); /* takes a STOP that came meanwhile */
+    if (ended)
+        return HP_AFTER_EPOCH_END_TRIAL;
+    return sc->epoch_stop_received ? HP_AFTER_EPOCH_CHECKPOINT : HP_AFTER_EPOCH_GO_ON;
 }
 
 /* ------------------------------------------ the file-system contract --- */
@@ -483,7 +553,7 @@ int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport
 {
     serve_ctx sc = {.t = t, .stop = stop};
     hp_worker w = {.report = serve_report, .report_ctx = &sc, .should_stop = serve_should_stop,
-                   .stop_ctx = &sc, .verbose = verbose};
+                   .stop_ctx = &sc, .after_epoch = serve_after_epoch, .verbose = verbose};
     int loaded = hp_worker_init(&w, job, study_dir) == 0;
     if (!loaded)
         send_fatal(&w);
@@ -496,6 +566,10 @@ int hp_worker_serve(const hp_job *job, const char *study_dir, const hp_transport
         size_t size;
         /* after a fatal error only STOP matters, and a signal no longer does:
            rank 0 decides when everyone stops */
+        if (sc.epoch_stop_received && loaded) { /* the budget's STOP came while it trained */
+            send_interrupted(&w, -1, 0, 0);
+            break;
+        }
         int got = t->wait(t->ctx, 0, -1, -1, loaded ? stop : NULL, &from, &bytes, &size);
         if (got < 0) {
             rc = -1;

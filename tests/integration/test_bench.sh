@@ -52,6 +52,7 @@ def positive(name, path):
 positive("bench_sgemm_rate", "sgemm.gflops")
 positive("bench_small_train_rate", "networks.small.train_images_per_s")
 positive("bench_wide_train_rate", "networks.wide.train_images_per_s")
+positive("bench_rotate_augmentation_time", "data.rotate_batch_assembly_ms")
 
 # the profile: every conv and dense layer has its GFLOPS, and the layers'
 # times fit in the step they were measured in

@@ -4,6 +4,8 @@
 # second run while a study runs under mpirun (refused with pid, host, start
 # time and Slurm job), status and export working meanwhile, a killed run's
 # stale lock taken over by the next resume; every result equals a straight run's.
+# The live study is held still with SIGSTOP while the second writers try, so
+# the checks do not race its end however slow the machine is.
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
 cat >job.yaml <<'YAML'
@@ -20,6 +22,8 @@ results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
 import csv, sys
 for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
     r.pop("seconds"); print(",".join(r.values()))'; }
+# the same study, slower per epoch (the function's values do not depend on it)
+sed 's/sleep_ms: 150/sleep_ms: 400/' job.yaml >slow.yaml
 "$HPTUNE" run job.yaml --out straight --quiet >straight.log 2>&1 || fail straight "$(cat straight.log)"
 
 # --- two coordinators at the same moment -----------------------------------
@@ -42,10 +46,13 @@ fi
 # --- a second writer while a study runs under mpirun --------------------------
 if command -v mpirun >/dev/null; then
     MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
-    # the same study, slower per epoch (the function's values do not depend on it)
-    sed 's/sleep_ms: 150/sleep_ms: 700/' job.yaml >slow.yaml
     SLURM_JOB_ID=4242 $MPIRUN 3 "$HPTUNE" run slow.yaml --out live --quiet >live.log 2>&1 & pid=$!
     for _ in $(seq 300); do [ -s live/study.lock ] && [ -f live/study.journal ] && break; sleep 0.05; done
+    ranks=$(pgrep -P $pid | tr '\n' ' ')
+    kill -STOP $ranks 2>/dev/null
+    # held (lock still written: the holder has not released it) or already ended
+    if [ -n "$ranks" ] && [ -s live/study.lock ]; then pass study_held_while_running
+    else fail study_held_while_running "the study ended before it could be held (ranks: '$ranks')"; fi
     expect_fail resume_while_running_refused \
         "live is in use by pid [0-9]+ on host [^ ]+ since .*\(Slurm job 4242\).*one coordinator per study" \
         -- "$HPTUNE" resume live
@@ -58,7 +65,7 @@ if command -v mpirun >/dev/null; then
     else
         fail status_and_export_while_running "status $rs: $st; export $rx: $(cat export.err)"
     fi
-    kill -0 $pid 2>/dev/null || fail refusals_while_running "the study ended before the checks were done: make it slower"
+    kill -CONT $ranks 2>/dev/null
     wait $pid; rc=$?
     if [ $rc = 0 ] && [ "$(results live)" = "$(results straight)" ]; then pass refused_writers_changed_nothing
     else fail refused_writers_changed_nothing "exit $rc: $(tail -3 live.log)"; fi
@@ -67,9 +74,11 @@ else
 fi
 
 # --- a killed run's lock is stale: the next resume takes it over --------------
-"$HPTUNE" run job.yaml --out killed --quiet >k.log 2>&1 & pid=$!
+"$HPTUNE" run slow.yaml --out killed --quiet >k.log 2>&1 & pid=$!
 for _ in $(seq 300); do \
     [ "$("$HPTUNE" export killed --format csv 2>/dev/null | wc -l)" -ge 4 ] && break; sleep 0.05; done
+kill -STOP $pid                 # mid-study (lock still held) or already ended?
+[ -s killed/study.lock ] || fail killed_mid_study "the run ended before it could be killed: $(cat k.log)"
 kill -KILL $pid; wait $pid 2>/dev/null
 if grep -q "^pid: $pid$" killed/study.lock && "$HPTUNE" resume killed --quiet >r.log 2>&1 \
    && grep -q "took over a stale lock left by pid $pid on host" r.log && [ "$(results killed)" = "$(results straight)" ]; then

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_tpe_optuna.sh - hptune's TPE (src/search/tpe.c, parzen.c) against Optuna 3.1 itself.
 #
-# tests/oracles/gen_tpe_cases.py writes 44 deterministic cases in 12 families
+# tests/oracles/gen_tpe_cases.py writes 52 deterministic cases in 13 families
 # (univariate/multivariate, categorical/float/log/step/int/int-log, 1..60
 # trials, ties, maximize, inactive parameters, constant liar, pruned and failed
-# trials, non-default settings, the startup phase, truncated-normal tails).
+# trials, non-default settings, the startup phase, truncated-normal tails,
+# proposals in a conditional space: define-by-run, inactive dims never drawn).
 # build/tests/tools/tpe_dump prints what hptune computes for each case: the
 # split, every estimator's weights, mus, sigmas, bounds and categorical tables,
 # log pdfs at given points, the candidates and their scores, the proposal.

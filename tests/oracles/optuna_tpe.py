@@ -172,7 +172,7 @@ def parse_cases(path):
             key = tok[0]
             if key == "case":
                 case = dict(name=tok[1], family=tok[2], settings={}, seed=0, dims=[], trials=[],
-                            points=[], ppf=[])
+                            points=[], ppf=[], when={})
             elif key == "settings":
                 for kv in tok[1:]:
                     k, v = kv.split("=")
@@ -188,6 +188,8 @@ def parse_cases(path):
             elif key == "trial":
                 case["trials"].append((tok[1], float(tok[2]), int(tok[3]),
                                        [float(x) for x in tok[4:]]))
+            elif key == "when":  # dim D only when categorical dim P holds index K
+                case["when"][int(tok[1])] = (int(tok[2]), int(tok[3]))
             elif key == "point":
                 case["points"].append([float(x) for x in tok[1:]])
             elif key == "ppf":
@@ -299,6 +301,28 @@ def run_case(case):
     RECORDED.clear()
     COMPARED.clear()
     trial = study.ask()
+    if case["when"]:  # define-by-run: a parameter is suggested only when its condition holds
+        proposal = []
+        for d in range(len(dims)):
+            at, active = d, True
+            while at in case["when"] and active:
+                parent, value = case["when"][at]
+                active = proposal[parent] == value  # nan (not suggested) never equals
+                at = parent
+            proposal.append(suggest(trial, names[d], dims[d]) if active else float("nan"))
+        if use_model:
+            for g, (samples, log_l, log_g) in enumerate(COMPARED):
+                gnames = list(RECORDED[2 * g]._search_space.keys())
+                put(" ".join(["group %d dims" % g] + [str(names.index(n)) for n in gnames]))
+                columns = list(samples.values())
+                put(" ".join(["group %d candidates" % g] +
+                             [fmt(col[i]) for i in range(len(columns[0])) for col in columns]))
+                put(" ".join(["group %d scores" % g] + [fmt(v) for v in log_l - log_g]))
+            put(" ".join(["uniforms"] + [fmt(u) for u in replay.used]))
+            put(" ".join(["proposal"] + [fmt(v) for v in proposal]))
+        else:
+            put("proposal random")
+        return out
     proposal = [suggest(trial, names[d], dims[d]) for d in range(len(dims))]
     if len(RECORDED) != 2 * len(COMPARED):
         raise RuntimeError("%d estimators for %d comparisons" % (len(RECORDED), len(COMPARED)))

@@ -14,6 +14,8 @@
  *   trial STATE VALUE STEP X1..XD   STATE complete|pruned|running|failed; X nan = inactive
  *   point X1..XD                    a point at which the log pdfs are printed
  *   ppf Q A B                       a truncated-normal quantile to print
+ *   when D P K                      dim D is active only when categorical dim P < D is
+ *                                   active and holds index K (a conditional space)
  *   end
  * Output per case (numbers as %.17g, lists space separated):
  *   case NAME FAMILY / n_finished / use_model / n_below_target / split_below /
@@ -26,6 +28,10 @@
  *   dims values), group G scores (log l - log g per candidate); uniforms (the
  *   hp_rng_uniform draws the proposal consumes, model phase only); proposal
  *   X1..XD from hp_tpe_propose (or "proposal random" in the startup phase).
+ * A case with `when` lines (conditional) prints, after the split, only the
+ * groups the proposal sampled, each as group G dims / candidates / scores
+ * (G counts sampled groups), then uniforms and the proposal of
+ * hp_tpe_propose_conditional with nan for inactive dims.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +49,8 @@ typedef struct case_data {
     hp_tpe_settings settings;
     unsigned long long seed;
     int n_dims, n_trials, n_points, n_ppf;
+    int n_conditions;
+    int when_parent[64], when_value[64]; /* per dim: -1 unconditional */
     hp_tpe_dim dims[64];
     hp_tpe_trial *trials;
     double *values;   /* (n_trials, n_dims) */
@@ -128,6 +136,8 @@ static int read_case(FILE *f, case_data *c, int *line)
 {
     char buf[MAX_LINE];
     memset(c, 0, sizeof *c);
+    for (int d = 0; d < 64; d++)
+        c->when_parent[d] = -1;
     hp_tpe_settings_default(&c->settings);
     int started = 0, n_values = 0;
     while (fgets(buf, sizeof buf, f)) {
@@ -179,6 +189,13 @@ static int read_case(FILE *f, case_data *c, int *line)
             for (int k = 0; k < 3; k++)
                 c->ppf[c->n_ppf][k] = number(strtok(NULL, " \t\n"), *line);
             c->n_ppf++;
+        } else if (!strcmp(tok, "when")) {
+            int d = (int)number(strtok(NULL, " \t\n"), *line), parent = (int)number(strtok(NULL, " \t\n"), *line);
+            if (d < 0 || d >= c->n_dims || parent < 0 || parent >= d || c->dims[parent].n_choices == 0)
+                die(*line, "when D P K: P < D, P categorical");
+            c->when_parent[d] = parent;
+            c->when_value[d] = (int)number(strtok(NULL, " \t\n"), *line);
+            c->n_conditions++;
         } else if (!strcmp(tok, "end")) {
             for (int i = 0; i < c->n_trials; i++) /* rows are stable now */
                 c->trials[i].x = c->values + (long)i * c->n_dims;
@@ -246,6 +263,85 @@ static void print_estimator(const case_data *c, int g, const hp_tpe_group *grp, 
     }
 }
 
+/* Is dim d active given the values so far (hp_tpe_active_fn of a case's when lines)? */
+static int case_active(const void *ctx, int d, const double *out)
+{
+    const case_data *c = ctx;
+    for (int at = d; c->when_parent[at] >= 0; at = c->when_parent[at]) /* the chain up to the root */
+        if (isnan(out[c->when_parent[at]]) || out[c->when_parent[at]] != c->when_value[at])
+            return 0;
+    return 1;
+}
+
+/* A conditional case after the split: the sampled groups, the uniforms, the proposal. */
+static int dump_conditional(const case_data *c, hp_tpe_model *m)
+{
+    int n_ei = c->settings.n_ei_candidates, shown = 0, rc = 0;
+    long n_uniforms = 0;
+    double expected[64];
+    hp_rng replay;
+    hp_rng_seed(&replay, c->seed);
+    for (int d = 0; d < c->n_dims; d++)
+        expected[d] = hp_tpe_dim_single(&c->dims[d]) ? (c->dims[d].n_choices ? 0 : c->dims[d].low) : NAN;
+    for (int g = 0; m->use_model && g < m->n_groups; g++) {
+        const hp_tpe_group *grp = &m->groups[g];
+        if (!(g == 0 && m->joint_group) && !case_active(c, grp->dims[0], expected))
+            continue; /* never suggested: no draws */
+        double *cand = hp_xcalloc((size_t)n_ei * grp->n_dims, sizeof *cand);
+        double *score = hp_xcalloc((size_t)n_ei, sizeof *score);
+        int best = hp_tpe_group_candidates(grp, n_ei, &replay, cand, score);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "group %d dims", shown);
+        print_ints(prefix, grp->dims, grp->n_dims);
+        snprintf(prefix, sizeof prefix, "group %d candidates", shown);
+        print_list(prefix, cand, n_ei * grp->n_dims);
+        snprintf(prefix, sizeof prefix, "group %d scores", shown);
+        print_list(prefix, score, n_ei);
+        for (int k = 0; k < grp->n_dims; k++)
+            expected[grp->dims[k]] = cand[(long)best * grp->n_dims + k];
+        n_uniforms += (long)n_ei * (1 + grp->n_dims);
+        shown++;
+        free(cand);
+        free(score);
+    }
+    for (int d = 0; d < c->n_dims; d++)
+        if (!case_active(c, d, expected))
+            expected[d] = NAN;
+    int use_model = m->use_model;
+    hp_tpe_model_release(m);
+    hp_rng rng;
+    double out[64];
+    int used = -1;
+    hp_rng_seed(&rng, c->seed);
+    if (hp_tpe_propose_conditional(&c->settings, c->dims, c->n_dims, c->trials, c->n_trials, &rng, out, &used,
+                                   case_active, c) != 0) {
+        printf("error %s\n", hp_error_message());
+        return -1;
+    }
+    if (!use_model) {
+        printf("proposal random\n");
+        return 0;
+    }
+    hp_rng again;
+    hp_rng_seed(&again, c->seed);
+    fputs("uniforms", stdout);
+    for (long i = 0; i < n_uniforms; i++)
+        printf(" %.17g", hp_rng_uniform(&again));
+    putchar('\n');
+    if (memcmp(&again, &rng, sizeof rng) != 0 || memcmp(&again, &replay, sizeof rng) != 0) {
+        printf("error the conditional proposal did not consume exactly %ld uniforms\n", n_uniforms);
+        rc = -1;
+    }
+    for (int d = 0; d < c->n_dims; d++)
+        if (!(out[d] == expected[d]) && !(isnan(out[d]) && isnan(expected[d]))) {
+            printf("error hp_tpe_propose_conditional dim %d = %.17g, the group replay chose %.17g\n", d, out[d],
+                   expected[d]);
+            rc = -1;
+        }
+    print_list("proposal", out, c->n_dims);
+    return rc;
+}
+
 static int dump_case(const case_data *c)
 {
     printf("case %s %s\n", c->name, c->family);
@@ -258,6 +354,8 @@ static int dump_case(const case_data *c)
            m.n_below_target);
     print_ints("split_below", m.below, m.n_below);
     print_ints("split_above", m.above, m.n_above);
+    if (c->n_conditions)
+        return dump_conditional(c, &m);
     long n_uniforms = 0;
     for (int g = 0; g < m.n_groups; g++) {
         const hp_tpe_group *grp = &m.groups[g];

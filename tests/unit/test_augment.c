@@ -231,6 +231,141 @@ TEST(no_draws_without_augmentation)
     EXPECT(memcmp(&rng, &before, sizeof rng) == 0, "the stream moved without augmentation");
 }
 
+/* ------------------------------------------------------------ rotation -- */
+
+/* An independent double-precision reference of augment.h's rotation: rotate
+ * (bilinear, black outside), then pad/crop, then mirror, then normalise. */
+static double rotated_value(const uint8_t *img, int c, double y, double x, double angle_deg)
+{
+    const double a = angle_deg * M_PI / 180.0, centre = 15.5;
+    double sx = centre + cos(a) * (x - centre) + sin(a) * (y - centre);
+    double sy = centre - sin(a) * (x - centre) + cos(a) * (y - centre);
+    double x0 = floor(sx), y0 = floor(sy), v = 0.0;
+    for (int dy = 0; dy <= 1; dy++)
+        for (int dx = 0; dx <= 1; dx++) {
+            int tx = (int)x0 + dx, ty = (int)y0 + dy;
+            if (tx < 0 || tx >= SIDE || ty < 0 || ty >= SIDE)
+                continue;
+            double w = (dx ? sx - x0 : 1.0 - (sx - x0)) * (dy ? sy - y0 : 1.0 - (sy - y0));
+            v += w * img[(c * SIDE + ty) * SIDE + tx];
+        }
+    return v;
+}
+
+static void reference_rotated(double *out, const uint8_t *img, int shift_y, int shift_x, int flip,
+                              double angle_deg)
+{
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                int cx = flip ? SIDE - 1 - x : x, ry = y + shift_y, rx = cx + shift_x;
+                double v = (ry < 0 || ry >= SIDE || rx < 0 || rx >= SIDE) ? 0.0
+                                                                         : rotated_value(img, c, ry, rx, angle_deg);
+                out[(c * SIDE + y) * SIDE + x] = (v / 255.0 - mean[c]) / stdev[c];
+            }
+}
+
+static void normalisation(float scale[3], float offset[3])
+{
+    for (int c = 0; c < 3; c++) {
+        scale[c] = (float)(1.0 / (255.0 * (double)stdev[c]));
+        offset[c] = (float)(-(double)mean[c] / (double)stdev[c]);
+    }
+}
+
+TEST(quarter_turns_move_pixels_exactly)
+{
+    /* 90 degrees: R(y, x) = src(x, 31 - y) by the formula (sx = y, sy = 31 - x
+     * up to rounding of cos/sin, so the bilinear weights are ~0/1) */
+    float scale[3], offset[3];
+    normalisation(scale, offset);
+    static float plain[IMAGE], turned[IMAGE];
+    hp_augment_image(plain, images, 0, 0, 0, 0.0f, scale, offset);
+    hp_augment_image(turned, images, 0, 0, 0, 90.0f, scale, offset);
+    double worst = 0.0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                float want = plain[(c * SIDE + (SIDE - 1 - x)) * SIDE + y];
+                worst = fmax(worst, fabs(turned[(c * SIDE + y) * SIDE + x] - want));
+            }
+    EXPECT(worst < 1e-4, "90 degrees: worst difference %g from the moved pixels", worst);
+    /* 180 degrees = both axes mirrored */
+    hp_augment_image(turned, images, 0, 0, 0, 180.0f, scale, offset);
+    worst = 0.0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                float want = plain[(c * SIDE + (SIDE - 1 - y)) * SIDE + (SIDE - 1 - x)];
+                worst = fmax(worst, fabs(turned[(c * SIDE + y) * SIDE + x] - want));
+            }
+    EXPECT(worst < 1e-4, "180 degrees: worst difference %g", worst);
+}
+
+TEST(rotation_crop_flip_match_reference_in_draw_order)
+{
+    /* the batch replayed from the documented draws (dy, dx, flip, angle) and
+       the double reference above */
+    int index[BATCH];
+    make_index(index);
+    const hp_augment aug = {3, 0.3f, 25.0f};
+    hp_rng rng, replay;
+    hp_rng_seed_for(&rng, 17, 0, HP_STREAM_AUGMENT);
+    replay = rng;
+    hp_make_batch_augmented(batch, images, index, BATCH, mean, stdev, &aug, &rng);
+    static double ref[IMAGE];
+    double worst = 0.0;
+    int flipped = 0, small_angles = 0;
+    for (int i = 0; i < BATCH; i++) {
+        int dy = (int)hp_rng_below(&replay, 7), dx = (int)hp_rng_below(&replay, 7);
+        int f = hp_rng_uniform(&replay) < 0.3f;
+        double angle = (float)((2.0 * hp_rng_uniform(&replay) - 1.0) * 25.0);
+        flipped += f;
+        small_angles += fabs(angle) < 1.0;
+        EXPECT(fabs(angle) <= 25.0, "angle %g", angle);
+        reference_rotated(ref, images + (size_t)index[i] * IMAGE, dy - 3, dx - 3, f, angle);
+        for (int k = 0; k < IMAGE; k++)
+            worst = fmax(worst, fabs(batch[(size_t)i * IMAGE + k] - ref[k]));
+    }
+    /* float weights against double: a few 1e-5 of a normalised unit */
+    EXPECT(worst < 1e-4, "worst difference from the reference %g", worst);
+    EXPECT(flipped > 0 && flipped < BATCH / 2 + 5, "flipped %d of %d at p = 0.3", flipped, BATCH);
+    EXPECT(small_angles < BATCH / 4, "%d of %d angles under 1 degree", small_angles, BATCH);
+    EXPECT(memcmp(&rng, &replay, sizeof rng) == 0, "the stream is not where 4 draws per image leave it");
+}
+
+TEST(flip_probability)
+{
+    /* p = 0.5 is the historical draw (hp_rng_below(rng, 2)), bit for bit;
+       other p: the fraction of flipped images over many draws */
+    int index[BATCH];
+    make_index(index);
+    static float old_way[BATCH * IMAGE];
+    hp_rng a, b;
+    hp_rng_seed_for(&a, 23, 0, HP_STREAM_AUGMENT);
+    b = a;
+    hp_make_batch(old_way, images, index, BATCH, mean, stdev, 2, 1, &a);
+    const hp_augment half = {2, 0.5f, 0.0f};
+    hp_make_batch_augmented(batch, images, index, BATCH, mean, stdev, &half, &b);
+    EXPECT(memcmp(old_way, batch, sizeof batch) == 0 && memcmp(&a, &b, sizeof a) == 0,
+           "flip_prob 0.5 differs from flip = 1");
+    const float probs[] = {0.1f, 0.8f, 1.0f};
+    for (size_t k = 0; k < 3; k++) {
+        hp_rng r;
+        hp_rng_seed_for(&r, 29 + k, 0, HP_STREAM_AUGMENT);
+        const hp_augment aug = {0, probs[k], 0.0f};
+        static float plain[IMAGE], one[IMAGE];
+        hp_make_batch(plain, images, (int[]){0}, 1, mean, stdev, 0, 0, NULL);
+        int flipped = 0, trials = 2000;
+        for (int t = 0; t < trials; t++) {
+            hp_make_batch_augmented(one, images, (int[]){0}, 1, mean, stdev, &aug, &r);
+            flipped += memcmp(one, plain, sizeof one) != 0;
+        }
+        double rate = (double)flipped / trials, sd = sqrt(probs[k] * (1 - probs[k]) / trials);
+        EXPECT(fabs(rate - probs[k]) <= 4 * sd + 1e-12, "p %g: flipped %.3f of the time", (double)probs[k], rate);
+    }
+}
+
 int main(void)
 {
     make_images();
@@ -241,5 +376,8 @@ int main(void)
     RUN(padding_is_black_before_normalisation);
     RUN(same_seed_same_batch);
     RUN(no_draws_without_augmentation);
+    RUN(quarter_turns_move_pixels_exactly);
+    RUN(rotation_crop_flip_match_reference_in_draw_order);
+    RUN(flip_probability);
     return testlib_finish();
 }

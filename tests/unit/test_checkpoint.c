@@ -63,7 +63,7 @@ static void small_config(hp_config *c)
     c->batch_size = 16;
     c->epochs = 3;
     c->batch_norm = 1;
-    c->augment_flip = 1;
+    c->augment_flip = 0.5f;
     c->seed = 11;
 }
 

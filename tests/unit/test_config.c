@@ -19,6 +19,30 @@ TEST(defaults_follow_the_seed)
            "dropout/head");
     EXPECT(c.optimizer == HP_OPT_ADAM && c.learning_rate == 0.001f && c.epsilon == 1e-7f, "optimizer");
     EXPECT(hp_config_validate(&c) == 0, "defaults build: %s", hp_error_message());
+    /* issue 13's keys default to the network and training of before */
+    EXPECT(c.model == HP_MODEL_CNN && c.convs_per_block == 1 && !c.residual && c.head_pool == HP_HEAD_FLATTEN,
+           "architecture defaults");
+    EXPECT(c.bn_momentum == 0.99f && c.bn_epsilon == 1e-3f, "batch norm defaults (Keras)");
+    EXPECT(c.label_smoothing == 0 && c.grad_clip_norm == 0 && c.augment_flip == 0 && c.augment_rotate == 0,
+           "training defaults off");
+}
+
+/* augment_flip is a probability that also reads true (0.5) and false (0). */
+TEST(flip_probability_reads_booleans)
+{
+    const hp_key *k = hp_config_find_key("augment_flip");
+    double v = -1;
+    EXPECT(k && hp_config_parse_value(k, "true", &v) == 0 && v == 0.5, "true -> %g", v);
+    EXPECT(hp_config_parse_value(k, "False", &v) == 0 && v == 0, "False -> %g", v);
+    EXPECT(hp_config_parse_value(k, "0.25", &v) == 0 && v == 0.25, "0.25 -> %g", v);
+    EXPECT(hp_config_parse_value(k, "often", &v) == -1 && strstr(hp_error_message(), "augment_flip"),
+           "'often': %s", hp_error_message());
+    hp_config c;
+    hp_config_defaults(&c);
+    EXPECT(hp_config_set(&c, k, 1.5) == -1 && strstr(hp_error_message(), "outside the valid range [0, 1]"),
+           "1.5: %s", hp_error_message());
+    /* learning_rate has no true_value: booleans stay refused */
+    EXPECT(hp_config_parse_value(hp_config_find_key("learning_rate"), "true", &v) == -1, "learning_rate: true");
 }
 
 /* Every value written by hp_config_format_value reads back to the same bits. */
@@ -92,6 +116,7 @@ int main(void)
 {
     RUN(defaults_follow_the_seed);
     RUN(format_parse_round_trip);
+    RUN(flip_probability_reads_booleans);
     RUN(bad_values_are_refused_with_the_key_name);
     RUN(networks_that_cannot_be_built);
     return testlib_finish();

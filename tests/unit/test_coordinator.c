@@ -45,6 +45,7 @@ typedef struct sim_worker {
     int epoch;         /* epochs done in it */
     int interrupt_at;  /* simulate a signal when this many epochs were reported in total (0: never) */
     int fatal_at;      /* report FATAL at this total (0: never) */
+    int stop_trial_seen; /* a STOP_TRIAL for its trial is queued: it trains one more epoch first */
 } sim_worker;
 
 typedef struct network {
@@ -114,7 +115,8 @@ static int worker_step(network *n, int r)
         } else if (e.type == HP_EV_ASSIGN) {
             w->assign = e;
             w->epoch = e.assign.from_epoch;
-        }
+            w->stop_trial_seen = 0;
+        } /* a STOP_TRIAL for a trial it no longer trains is stale */
         return 1;
     }
     if (w->assign.type != HP_EV_ASSIGN)
@@ -127,6 +129,21 @@ static int worker_step(network *n, int r)
             w->gone = 1;
             return 1;
         }
+    }
+    /* STOP_TRIAL for this trial: like the real worker, which notices it at an
+       epoch boundary after the epoch it was in (whose report rank 0 ignores) */
+    for (int i = q->head; i < q->tail; i++) {
+        hp_event e;
+        if (hp_event_decode(q->m[i].bytes, q->m[i].size, NULL, &e) != 0 || e.type != HP_EV_STOP_TRIAL ||
+            e.trial != w->assign.trial)
+            continue;
+        if (!w->stop_trial_seen) {
+            w->stop_trial_seen = 1;
+            break;
+        }
+        push_event(n, 0, r, &(hp_event){.type = HP_EV_FINISHED, .trial = w->assign.trial, .epoch = w->epoch});
+        w->assign.type = 0;
+        return 1;
     }
     if (w->interrupt_at && n->epochs_sent >= w->interrupt_at) { /* a signal to this worker */
         push_event(n, 0, r, &(hp_event){.type = HP_EV_INTERRUPTED, .trial = w->assign.trial, .epoch = w->epoch});
@@ -470,6 +487,98 @@ TEST(garbage_message_is_an_error_not_a_crash)
     free(dir);
 }
 
+/* The curves above under the median rule (max, n_startup_trials 2, no
+ * warm-up), one worker, trials in order, 4 epochs each:
+ *   trials 0, 1: fewer than 2 completed: no decision; trial 2: epoch-1 median
+ *   of {.5,.3} .4 < .6; trial 3: median of {.5,.3,.6} .5 > .2: stopped at 1;
+ *   trial 4 (.9) goes on; trial 5: median of {.5,.3,.6,.9} .55 > .1: stopped;
+ *   trial 6: .55 > .4: stopped; trial 7 (.8, then .95) goes on; trial 8:
+ *   epochs 1-2 median of {.5,.3,.6,.9,.8} .6 < .7, epochs 3-4 median of
+ *   {.51,.31,.65,.85,.95} .65 < best .75: completed.
+ * The worker sees each STOP_TRIAL one epoch late: that report is not recorded. */
+static const char *median_job =
+    "study: {name: median-curves, seed: 1, metric: val_accuracy}\n"
+    "data: {path: unused.h5, train_shards: [0], val_shards: [1], test_eval: false}\n"
+    "strategy: {name: grid, stopping: median, n_startup_trials: 2}\n"
+    "objective: {type: curves, file: curves.csv}\n"
+    "space:\n"
+    "  learning_rate: {grid: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09]}\n"
+    "fixed: {epochs: 4}\n";
+
+TEST(median_rule_hand_worked_late_reports_ignored)
+{
+    hp_study s;
+    network *n = calloc(1, sizeof *n);
+    char *dir = new_dir();
+    if (create_study(&s, median_job, dir) != 0) {
+        EXPECT(0, "create");
+        free(dir);
+        free(n);
+        return;
+    }
+    hp_coordinator c;
+    int rc = run_study(&s, n, 1, 0, 0, &c);
+    EXPECT(rc == 0 && s.finished && s.n_trials == 9, "rc %d finished %d trials %d", rc, s.finished, s.n_trials);
+    char got[256] = "";
+    for (int t = 0; t < s.n_trials; t++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d:%s:%d", t ? " " : "", t,
+                 hp_trial_status_name(hp_strategy_trial_status(s.strategy, t)), s.trials[t].n_epochs);
+    const char *want = "0:completed:4 1:completed:4 2:completed:4 3:stopped:1 4:completed:4 5:stopped:1 "
+                       "6:stopped:1 7:completed:4 8:completed:4";
+    EXPECT(strcmp(got, want) == 0, "got %s", got);
+    EXPECT(s.trials[3].stop_reason == HP_STOP_MEDIAN && s.trials[4].stop_reason == 0, "stop reasons");
+    EXPECT(n->epochs_sent == 6 * 4 + 3 * 2, "the worker trained one epoch past each stop (%ld epochs sent)",
+           n->epochs_sent);
+    hp_coordinator_release(&c);
+    hp_study_close(&s);
+    /* a resume's replay re-derives every decision (verify) */
+    EXPECT(hp_study_open(&s, dir, 0, 0) == 0, "reopen with verification: %s", hp_error_message());
+    hp_study_close(&s);
+    network_free(n);
+    free(n);
+    free(dir);
+}
+
+/* A budget of 10 epochs, two workers: each finishes the epoch it is in, the
+ * run ends as budget reached, and a larger budget completes the study. */
+TEST(budget_of_epochs_two_workers)
+{
+    hp_study s;
+    network *n = calloc(1, sizeof *n);
+    char *dir = new_dir();
+    char *text = hp_xasprintf("study: {name: budget, seed: 1, metric: val_accuracy, max_epochs_total: 10}\n%s",
+                        strchr(median_job, '\n') + 1);
+    if (create_study(&s, text, dir) != 0) {
+        EXPECT(0, "create");
+        free(text);
+        free(dir);
+        free(n);
+        return;
+    }
+    hp_coordinator c;
+    rr_turn = 0;
+    int rc = run_study(&s, n, 2, 0, 1, &c);
+    EXPECT(rc == 3 && s.budget_reached && !s.finished && c.budget_hit, "rc %d budget %d finished %d", rc,
+           s.budget_reached, s.finished);
+    EXPECT(s.epochs_total >= 10 && s.epochs_total <= 11, "%ld epochs recorded", s.epochs_total);
+    EXPECT(n->w[1].gone && n->w[2].gone && !c.stop, "both workers stopped, not as an interruption");
+    hp_coordinator_release(&c);
+    hp_study_close(&s);
+    network_free(n);
+    memset(n, 0, sizeof *n);
+    EXPECT(hp_study_open(&s, dir, 0, 0) == 0 && s.budget_reached, "reopen: %s", hp_error_message());
+    hp_event b = hp_event_make(HP_EV_BUDGET, -1, 0);
+    EXPECT(hp_study_record(&s, &b) == 0 && s.max_epochs_total == 0, "budget raised");
+    rc = run_study(&s, n, 2, 1, 1, &c);
+    EXPECT(rc == 0 && s.finished && !s.budget_reached && s.n_trials == 9, "resume rc %d finished %d", rc, s.finished);
+    hp_coordinator_release(&c);
+    hp_study_close(&s);
+    network_free(n);
+    free(n);
+    free(text);
+    free(dir);
+}
+
 int main(void)
 {
     snprintf(temp_root, sizeof temp_root, "/tmp/hptune-coord.XXXXXX");
@@ -482,6 +591,8 @@ int main(void)
     RUN(signal_to_one_worker_stops_everything_and_resumes);
     RUN(fatal_worker_error_stops_the_study);
     RUN(garbage_message_is_an_error_not_a_crash);
+    RUN(median_rule_hand_worked_late_reports_ignored);
+    RUN(budget_of_epochs_two_workers);
     char *cmd = hp_xasprintf("rm -rf %s", temp_root);
     if (system(cmd) != 0)
         printf("could not remove %s\n", temp_root);

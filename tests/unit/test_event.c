@@ -61,6 +61,14 @@ static hp_event sample_event(hp_event_type type)
     case HP_EV_STOP:
         e.flag = 1;
         break;
+    case HP_EV_STOP_TRIAL:
+        e.flag = HP_STOP_MEDIAN;
+        e.time = 1700000000.25;
+        break;
+    case HP_EV_BUDGET:
+        e.seconds = 5400.5;
+        e.epoch = 123456;
+        break;
     default:
         break;
     }
@@ -73,7 +81,7 @@ TEST(every_event_round_trips)
 {
     hp_event_type types[] = {HP_EV_ASSIGN, HP_EV_EPOCH, HP_EV_FINISHED, HP_EV_FAILED, HP_EV_INTERRUPTED,
                              HP_EV_RUN, HP_EV_ENDED, HP_EV_READY,   HP_EV_FATAL,  HP_EV_STOP,
-                             HP_EV_RESTARTED, HP_EV_TEST};
+                             HP_EV_RESTARTED, HP_EV_TEST, HP_EV_STOP_TRIAL, HP_EV_BUDGET};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         hp_event e = sample_event(types[i]), d;
         uint8_t *bytes;
@@ -102,6 +110,10 @@ TEST(every_event_round_trips)
                 same &= same_double(d.metrics[c], e.metrics[c]);
             EXPECT(same, "test record");
         }
+        if (types[i] == HP_EV_STOP_TRIAL)
+            EXPECT(d.trial == 7 && d.epoch == 3 && d.flag == HP_STOP_MEDIAN && d.time == 1700000000.25, "stop-trial");
+        if (types[i] == HP_EV_BUDGET)
+            EXPECT(d.seconds == 5400.5 && d.epoch == 123456, "budget");
         if (types[i] == HP_EV_ENDED || types[i] == HP_EV_RUN)
             EXPECT(d.seconds == 1234.5 && d.flag == 1, "ended");
         hp_event_release(&d);
@@ -181,6 +193,65 @@ TEST(configurations_decoded_by_key_name)
     free(bytes);
     free(names);
     hp_event_keymap_release(&map);
+    hp_event_release(&je);
+}
+
+/* A journal from before augment_flip became a probability (its table has no
+ * augment_rotate): its augment_flip 1 (true) is the flip of p = 0.5. */
+TEST(boolean_flip_of_older_journals_is_half)
+{
+    uint8_t *job;
+    size_t job_size = hp_event_encode_job("j.yaml", "study: {name: x}\n", &job);
+    hp_event je;
+    EXPECT(hp_event_decode(job, job_size, NULL, &je) == 0, "job record: %s", hp_error_message());
+    free(job);
+    for (int older = 0; older <= 1; older++) {
+        /* the table without augment_rotate (older) or as it is */
+        hp_event table = je;
+        char **names = calloc((size_t)je.n_keys + 1, sizeof *names);
+        int n = 0, dropped = -1;
+        for (int k = 0; k < je.n_keys; k++) {
+            if (older && strcmp(je.keys[k], "augment_rotate") == 0) {
+                dropped = k;
+                continue;
+            }
+            names[n++] = je.keys[k];
+        }
+        EXPECT(!older || dropped >= 0, "augment_rotate is a key");
+        table.keys = names;
+        table.n_keys = n;
+        hp_event_keymap map;
+        hp_event_keymap_init(&map, &table);
+        hp_event a = sample_event(HP_EV_ASSIGN);
+        a.config.augment_flip = 1.0f;
+        uint8_t *bytes;
+        size_t size = hp_event_encode(&a, &bytes);
+        /* drop the dropped column's 8 bytes and fix the count, length and crc */
+        size_t cfg_at = HP_EVENT_HEADER_BYTES + 5 * 4, new_size = older ? size - 8 : size;
+        uint8_t *re = calloc(size, 1);
+        size_t w = 0;
+        memcpy(re, bytes, cfg_at + 4);
+        w = cfg_at + 4;
+        for (int c = 0; c < je.n_keys; c++)
+            if (c != dropped) {
+                memcpy(re + w, bytes + cfg_at + 4 + (size_t)c * 8, 8);
+                w += 8;
+            }
+        memcpy(re + w, bytes + cfg_at + 4 + (size_t)je.n_keys * 8, 8); /* the time */
+        uint32_t cols = (uint32_t)n, payload = (uint32_t)(new_size - HP_EVENT_HEADER_BYTES - 4);
+        memcpy(re + cfg_at, &cols, 4);
+        memcpy(re + 8, &payload, 4);
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), re, (uInt)(new_size - 4));
+        memcpy(re + new_size - 4, &crc, 4);
+        hp_event d;
+        EXPECT(hp_event_decode(re, new_size, &map, &d) == 0, "decode: %s", hp_error_message());
+        EXPECT(d.config.augment_flip == (older ? 0.5f : 1.0f), "%s table: augment_flip %g",
+               older ? "older" : "current", (double)d.config.augment_flip);
+        free(re);
+        free(bytes);
+        free(names);
+        hp_event_keymap_release(&map);
+    }
     hp_event_release(&je);
 }
 
@@ -328,6 +399,7 @@ int main(void)
         return 1;
     RUN(every_event_round_trips);
     RUN(configurations_decoded_by_key_name);
+    RUN(boolean_flip_of_older_journals_is_half);
     RUN(torn_tail_dropped_mid_damage_refused);
     RUN(old_journal_and_empty_journal_refused);
     RUN(journal_disagreeing_with_strategy_is_named);

@@ -349,8 +349,9 @@ TEST(space_errors)
     EXPECT_VALID(HEAD RANDOM "space:\n  filters: {loguniform: [8, 64], step: 8}\n");
     EXPECT_ERROR(HEAD RANDOM "space:\n  activation: {uniform: [0, 2]}\n", "job.yaml:5:16: ", "space.activation",
                  "named values", "choice: [relu, leaky_relu, elu, tanh, sigmoid]");
-    EXPECT_ERROR(HEAD RANDOM "space:\n  seed: {randint: [0, 9]}\n", "job.yaml:5:3: ", "space.seed",
-                 "study.seed");
+    EXPECT_ERROR(HEAD RANDOM "space:\n  seed: {randint: [0, 9]}\n", "job.yaml:5:10: ", "space.seed",
+                 "choice: [1, 2, 3]");
+    EXPECT_VALID(HEAD RANDOM "space:\n  seed: {choice: [1, 2, 3]}\n"); /* the training seed, searched */
     EXPECT_VALID(HEAD GRID "fixed:\n  seed: 3\n"); /* one seed for every trial (best.yaml) */
     EXPECT_ERROR(HEAD RANDOM "space:\n  filters: {choice: [8]}\n  filters: {choice: [16]}\n", "job.yaml:6:3: ",
                  "duplicate key 'filters'", "line 5");
@@ -470,8 +471,10 @@ TEST(strategy_errors)
     EXPECT_VALID(HEAD "strategy: {name: asha, max_trials: 9, max_epochs: 9, brackets: 3}\n");
     EXPECT_ERROR(HEAD "strategy: {name: grid, max_trials: 9}\n", "job.yaml:3:24: ", "strategy.max_trials",
                  "grid runs every point");
-    EXPECT_ERROR(HEAD "strategy: {name: random, max_trials: 9, repeats: 2}\n", "job.yaml:3:41: ",
-                 "strategy.repeats: only used by strategy grid");
+    EXPECT_ERROR(HEAD "strategy: {name: tpe, max_trials: 9, repeats: 2}\n", "job.yaml:3:38: ",
+                 "strategy.repeats: only used by strategy grid and random");
+    EXPECT_ERROR(HEAD "strategy: {name: asha, max_trials: 9, max_epochs: 9, repeats: 2}\n", "job.yaml:3:54: ",
+                 "strategy.repeats: only used by strategy grid and random");
     EXPECT_ERROR(HEAD "strategy: {name: grid, max_epochs: 9}\n", "job.yaml:3:24: ",
                  "strategy.max_epochs: only used by strategy asha");
     EXPECT_ERROR(HEAD "strategy: {name: random, max_trials: 0}\n", "job.yaml:3:38: ", "too small");
@@ -781,6 +784,39 @@ TEST(fixed_seed_applies_to_every_trial)
     hp_job_release(&job);
 }
 
+/* fixed: filters: [..] gives each conv block its filters (block<b>_filters). */
+TEST(per_block_filter_lists)
+{
+    hp_job job;
+    const char *text = HEAD RANDOM "fixed:\n  num_blocks: 3\n  filters: [16, 40, 7]\n";
+    EXPECT(hp_job_parse(&job, text, "job.yaml") == 0, "%s", hp_error_message());
+    EXPECT(job.fixed.block_filters[0] == 16 && job.fixed.block_filters[1] == 40 && job.fixed.block_filters[2] == 7 &&
+               job.fixed.block_filters[3] == 0 && job.fixed.filters == 16,
+           "blocks %d %d %d %d, filters %d", job.fixed.block_filters[0], job.fixed.block_filters[1],
+           job.fixed.block_filters[2], job.fixed.block_filters[3], job.fixed.filters);
+    EXPECT(hp_config_block_filters(&job.fixed, 1) == 40 && hp_config_block_filters(&job.fixed, 2) == 7,
+           "the network's blocks follow the list");
+    hp_job_release(&job);
+    /* num_blocks after the list, and its default (3) */
+    EXPECT_VALID(HEAD RANDOM "fixed:\n  filters: [8, 8]\n  num_blocks: 2\n");
+    EXPECT_VALID(HEAD RANDOM "fixed: {filters: [8, 16, 32]}\n");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  num_blocks: 3\n  filters: [32, 64]\n", "job.yaml:6:12: ", "fixed.filters",
+                 "2 values for num_blocks: 3", "one value per block");
+    EXPECT_ERROR(HEAD RANDOM "fixed: {filters: [32, 64, 128, 256]}\n", "job.yaml:4:18: ", "4 values for num_blocks: 3");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [32, 0, 64]\n", "job.yaml:5:17: ", "fixed.filters[1]",
+                 "outside the valid range");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [32, many, 64]\n", "job.yaml:5:17: ", "fixed.filters[1]");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [32, 64, 64]\n  filter_growth: true\n", "job.yaml:5:12: ",
+                 "remove filter_growth");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [32, 64, 64]\nspace:\n  num_blocks: {choice: [2, 3]}\n",
+                 "job.yaml:5:12: ", "num_blocks cannot be searched");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [32, 64, 64]\nspace:\n  block2_filters: {choice: [8, 16]}\n",
+                 "job.yaml:7:3: ", "space.block2_filters", "also set in fixed: (line 5)");
+    EXPECT_ERROR(HEAD RANDOM "fixed:\n  filters: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n", "job.yaml:5:12: ", "9 values");
+    /* searching a block's filters directly */
+    EXPECT_VALID(HEAD RANDOM "fixed: {num_blocks: 2}\nspace:\n  block2_filters: {choice: [8, 16]}\n");
+}
+
 int main(void)
 {
     RUN(full_job_parses_every_section);
@@ -804,5 +840,6 @@ int main(void)
     RUN(asha_trials_train_to_max_epochs);
     RUN(grid_parameters_are_enumerated_under_asha);
     RUN(fixed_seed_applies_to_every_trial);
+    RUN(per_block_filter_lists);
     return testlib_finish();
 }

@@ -1350,12 +1350,13 @@ typedef struct xent_problem {
     int N, K;
     float *logits, *probs;
     uint8_t *labels;
+    float smoothing;
 } xent_problem;
 
 static double xent_loss(void *ctx)
 {
     xent_problem *p = ctx;
-    return softmax_xent_forward(p->probs, p->logits, p->labels, p->N, p->K);
+    return softmax_xent_forward(p->probs, p->logits, p->labels, p->N, p->K, p->smoothing);
 }
 
 TEST(test_softmax_xent)
@@ -1363,25 +1364,25 @@ TEST(test_softmax_xent)
     /* uniform logits: loss log K, probs 1/K */
     float logits[30] = {0}, probs[30];
     uint8_t labels[3] = {0, 4, 9};
-    double loss = softmax_xent_forward(probs, logits, labels, 3, 10);
+    double loss = softmax_xent_forward(probs, logits, labels, 3, 10, 0.0f);
     EXPECT_NEAR(loss, log(10.0), 1e-6, "uniform logits");
     for (int i = 0; i < 30; i++)
         EXPECT_NEAR(probs[i], 0.1, 1e-7, "uniform probs");
     /* huge logits: finite, loss = 1e4 when the label's logit is 1e4 below the max */
     float huge[3] = {1e4f, 0.0f, -1e4f}, hp[3];
     uint8_t label1 = 1, label0 = 0, label2 = 2;
-    loss = softmax_xent_forward(hp, huge, &label1, 1, 3);
+    loss = softmax_xent_forward(hp, huge, &label1, 1, 3, 0.0f);
     EXPECT(isfinite(loss), "loss with logits 1e4 is %g", loss);
     EXPECT_NEAR(loss, 1e4, 1e-2, "loss of the second class");
     EXPECT(hp[0] == 1.0f && hp[1] == 0.0f && hp[2] == 0.0f, "probs %g %g %g", hp[0], hp[1], hp[2]);
-    loss = softmax_xent_forward(hp, huge, &label0, 1, 3);
+    loss = softmax_xent_forward(hp, huge, &label0, 1, 3, 0.0f);
     EXPECT_NEAR(loss, 0.0, 1e-6, "loss of the winning class");
-    loss = softmax_xent_forward(hp, huge, &label2, 1, 3);
+    loss = softmax_xent_forward(hp, huge, &label2, 1, 3, 0.0f);
     EXPECT_NEAR(loss, 2e4, 1e-2, "loss of the losing class");
     /* gradient of the mean loss */
     hp_rng rng;
     hp_rng_seed(&rng, 71);
-    xent_problem p = {3, 7, alloc_floats(21), alloc_floats(21), NULL};
+    xent_problem p = {3, 7, alloc_floats(21), alloc_floats(21), NULL, 0.0f};
     uint8_t lab[3] = {6, 0, 3};
     p.labels = lab;
     fill_uniform(p.logits, 21, -3, 3, &rng);
@@ -1391,11 +1392,99 @@ TEST(test_softmax_xent)
         row_sum += p.probs[k];
     EXPECT_NEAR(row_sum, 1.0, 1e-6, "probabilities sum to 1");
     float *d_logits = alloc_floats(21);
-    softmax_xent_backward(d_logits, p.probs, p.labels, 3, 7, 1.0f / 3.0f);
+    softmax_xent_backward(d_logits, p.probs, p.labels, 3, 7, 1.0f / 3.0f, 0.0f);
     EXPECT_GRAD("softmax_xent d_logits", p.logits, d_logits, 21, STEP, xent_loss, &p, 1e-2);
     free(d_logits);
     free(p.logits);
     free(p.probs);
+}
+
+TEST(test_softmax_xent_label_smoothing)
+{
+    /* closed form: loss = -sum_k q_k log p_k with q = (1-e) onehot + e/K,
+       computed here from the probabilities in double */
+    hp_rng rng;
+    hp_rng_seed(&rng, 72);
+    const float smoothing = 0.3f;
+    xent_problem p = {4, 6, alloc_floats(24), alloc_floats(24), NULL, smoothing};
+    uint8_t lab[4] = {5, 0, 2, 2};
+    p.labels = lab;
+    fill_uniform(p.logits, 24, -4, 4, &rng);
+    double loss = xent_loss(&p), expected = 0.0;
+    for (int n = 0; n < 4; n++) {
+        double max = -INFINITY, sum = 0.0;
+        for (int k = 0; k < 6; k++)
+            max = fmax(max, p.logits[n * 6 + k]);
+        for (int k = 0; k < 6; k++)
+            sum += exp((double)p.logits[n * 6 + k] - max);
+        for (int k = 0; k < 6; k++) {
+            double q = (k == lab[n] ? 1.0 - smoothing : 0.0) + smoothing / 6.0;
+            expected -= q * ((double)p.logits[n * 6 + k] - max - log(sum)) / 4.0;
+        }
+    }
+    EXPECT_NEAR(loss, expected, 1e-9, "smoothed loss against the closed form");
+    float *d_logits = alloc_floats(24);
+    softmax_xent_backward(d_logits, p.probs, p.labels, 4, 6, 0.25f, smoothing);
+    EXPECT_GRAD("smoothed softmax_xent d_logits", p.logits, d_logits, 24, STEP, xent_loss, &p, 1e-2);
+    /* every row's gradient sums to 0 (both p and q are distributions) */
+    for (int n = 0; n < 4; n++) {
+        double row = 0.0;
+        for (int k = 0; k < 6; k++)
+            row += d_logits[n * 6 + k];
+        EXPECT_NEAR(row, 0.0, 1e-7, "gradient row sum");
+    }
+    /* smoothing 0 gives the plain loss bit for bit */
+    p.smoothing = 0.0f;
+    float *probs2 = alloc_floats(24);
+    double plain = 0.0;
+    for (int n = 0; n < 4; n++)
+        plain += softmax_xent_forward(probs2, p.logits + n * 6, lab + n, 1, 6, 0.0f) / 4.0;
+    EXPECT_NEAR(xent_loss(&p), plain, 1e-12, "smoothing 0 is the plain loss");
+    free(probs2);
+    free(d_logits);
+    free(p.logits);
+    free(p.probs);
+}
+
+/* ------------------------------------------------ global avg pooling ---- */
+
+typedef struct gap_problem {
+    int N, C, HW;
+    float *in, *out, *r;
+} gap_problem;
+
+static double gap_loss(void *ctx)
+{
+    gap_problem *p = ctx;
+    global_avg_pool_forward(p->out, p->in, p->N, p->C, p->HW);
+    return dot(p->out, p->r, (size_t)p->N * p->C);
+}
+
+TEST(test_global_avg_pool)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 73);
+    gap_problem p = {3, 5, 7 * 6, NULL, NULL, NULL};
+    size_t n_in = (size_t)p.N * p.C * p.HW, n_out = (size_t)p.N * p.C;
+    p.in = alloc_floats(n_in);
+    p.out = alloc_floats(n_out);
+    p.r = alloc_floats(n_out);
+    fill_uniform(p.in, n_in, -2, 2, &rng);
+    fill_uniform(p.r, n_out, -1, 1, &rng);
+    gap_loss(&p);
+    for (size_t plane = 0; plane < n_out; plane++) {
+        double mean = 0.0;
+        for (int i = 0; i < p.HW; i++)
+            mean += p.in[plane * p.HW + i];
+        EXPECT_NEAR(p.out[plane], mean / p.HW, 1e-6, "plane mean");
+    }
+    float *d_in = alloc_floats(n_in);
+    global_avg_pool_backward(d_in, p.r, p.N, p.C, p.HW);
+    EXPECT_GRAD("global_avg_pool d_in", p.in, d_in, n_in, LINEAR_STEP, gap_loss, &p, 1e-2);
+    free(d_in);
+    free(p.in);
+    free(p.out);
+    free(p.r);
 }
 
 /* ---------------------------------------------------- initialisation ---- */
@@ -1473,6 +1562,8 @@ int main(void)
     RUN(test_batchnorm_gradients);
     RUN(test_dropout);
     RUN(test_softmax_xent);
+    RUN(test_softmax_xent_label_smoothing);
+    RUN(test_global_avg_pool);
     RUN(test_init);
     return testlib_finish();
 }

@@ -31,7 +31,7 @@ static void config_with(hp_config *c, int blocks, int filters, int kernel, int b
 
 TEST(plan_matches_the_built_network)
 {
-    hp_config configs[5];
+    hp_config configs[8];
     config_with(&configs[0], 1, 4, 3, 0, 1, 8, 16);
     config_with(&configs[1], 3, 32, 3, 1, 1, 128, 64);
     config_with(&configs[2], 2, 8, 5, 0, 2, 16, 32);
@@ -40,7 +40,20 @@ TEST(plan_matches_the_built_network)
     configs[4].filter_growth = 1;
     configs[4].padding = HP_PAD_VALID;
     configs[4].conv_dropout = 0;
-    for (int i = 0; i < 5; i++) {
+    /* residual blocks (identity and projection shortcuts), global average pooling, mlp */
+    config_with(&configs[5], 3, 8, 3, 1, 1, 16, 16);
+    configs[5].residual = 1;
+    configs[5].convs_per_block = 2;
+    configs[5].filter_growth = 1;
+    configs[5].head_pool = HP_HEAD_GLOBAL_AVG;
+    config_with(&configs[6], 2, 6, 3, 0, 2, 10, 8);
+    configs[6].residual = 1;
+    configs[6].convs_per_block = 3;
+    configs[6].stride = 2;
+    config_with(&configs[7], 1, 4, 3, 0, 3, 32, 16);
+    configs[7].model = HP_MODEL_MLP;
+    configs[7].residual = 1;
+    for (int i = 0; i < 8; i++) {
         hp_net_plan plan;
         EXPECT(hp_net_plan_shapes(&plan, &configs[i], configs[i].batch_size) == 0, "plan %d: %s", i,
                hp_error_message());
@@ -80,6 +93,35 @@ TEST(hand_counted_network)
     EXPECT(plan.n_params == (size_t)params && plan.forward_flops == 2 * macs && plan.features == 8,
            "params %zu (want %ld), flops %.0f (want %.0f), features %d", plan.n_params, params,
            plan.forward_flops, 2 * macs, plan.features);
+}
+
+TEST(hand_counted_residual_network)
+{
+    /* block 1: conv 3->4 k3, conv 4->4 k3, shortcut 1x1 3->4 (with bias), on
+     * 32x32; max-pool 2 -> 16x16x4; global average -> 4 features; dense 4->8,
+     * dense 8->10 */
+    hp_config c;
+    config_with(&c, 1, 4, 3, 0, 1, 8, 16);
+    c.residual = 1;
+    c.convs_per_block = 2;
+    c.head_pool = HP_HEAD_GLOBAL_AVG;
+    hp_net_plan plan;
+    EXPECT(hp_net_plan_shapes(&plan, &c, 16) == 0, "plan: %s", hp_error_message());
+    long params = (3 * 4 * 9 + 4) + (4 * 4 * 9 + 4) + (3 * 4 + 4) + (4 * 8 + 8) + (8 * 10 + 10);
+    double macs = 32.0 * 32 * 4 * 27 + 32.0 * 32 * 4 * 36 + 32.0 * 32 * 4 * 3 + 4.0 * 8 + 8.0 * 10;
+    EXPECT(plan.n_params == (size_t)params && plan.forward_flops == 2 * macs && plan.features == 8,
+           "params %zu (want %ld), flops %.0f (want %.0f), features %d", plan.n_params, params,
+           plan.forward_flops, 2 * macs, plan.features);
+    /* mlp: 3072 -> 32 -> 32 (+ shortcut, no parameters) -> 10 */
+    hp_config_defaults(&c);
+    c.model = HP_MODEL_MLP;
+    c.residual = 1;
+    c.head_layers = 2;
+    c.head_units = 32;
+    EXPECT(hp_net_plan_shapes(&plan, &c, 16) == 0, "mlp plan: %s", hp_error_message());
+    params = (3072L * 32 + 32) + (32 * 32 + 32) + (32 * 10 + 10);
+    EXPECT(plan.n_params == (size_t)params && plan.forward_flops == 2.0 * (3072.0 * 32 + 32 * 32 + 320),
+           "mlp params %zu (want %ld)", plan.n_params, params);
 }
 
 TEST(unbuildable_configuration_says_why)
@@ -142,6 +184,7 @@ int main(void)
 {
     RUN(plan_matches_the_built_network);
     RUN(hand_counted_network);
+    RUN(hand_counted_residual_network);
     RUN(unbuildable_configuration_says_why);
     RUN(conv_switch_from_environment);
     return testlib_finish();

@@ -524,6 +524,35 @@ TEST(importance_without_information_is_zero)
     fixture_release(&fx);
 }
 
+/* Enough trials, but no parameter explains more than chance: the page says
+ * so, rather than asking for trials it already has.  x1 and x2 split the four
+ * trials {0,1}{2,3} while the metric alternates 0.5, 0.7: eta^2 = 0 for both,
+ * the other two are constant. */
+TEST(importance_below_chance_is_said_as_such)
+{
+    fixture fx;
+    fixture_init(&fx, 4, 1);
+    for (int i = 0; i < 4; i++) {
+        double *p = param_of(&fx, i);
+        p[0] = i / 2;
+        p[1] = i / 2;
+        p[2] = 0.01;
+        p[3] = 0;
+        set_metric(&fx, i, 0.5 + 0.2 * (i % 2));
+    }
+    double imp[MAX_PARAMS] = {9, 9, 9, 9};
+    EXPECT(hp_report_importance(&fx.r, imp) == 0, "importance ok");
+    EXPECT(imp[0] == 0 && imp[1] == 0 && imp[2] == 0 && imp[3] == 0, "no parameter above chance");
+    char *page = render(&fx.r, "below_chance.html");
+    EXPECT(page != NULL, "page written");
+    if (page) {
+        EXPECT(strstr(page, "than chance would with 4 trials") != NULL, "below-chance state named");
+        EXPECT(strstr(page, "Importance cannot be estimated yet") == NULL, "not the too-few-trials state");
+    }
+    free(page);
+    fixture_release(&fx);
+}
+
 /* ---------------------------------------------------------- empty states --- */
 
 TEST(empty_states)
@@ -750,6 +779,7 @@ int main(void)
     RUN(importance_counts_inactive_as_a_level);
     RUN(importance_compares_trials_at_a_common_epoch);
     RUN(importance_without_information_is_zero);
+    RUN(importance_below_chance_is_said_as_such);
     RUN(empty_states);
     RUN(curves_and_axes_are_marked_for_the_dom_checks);
     RUN(atomic_write_and_errors);

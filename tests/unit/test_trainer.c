@@ -38,7 +38,7 @@ static void small_config(hp_config *c)
     c->epochs = 3;
     c->batch_norm = 1;
     c->augment_crop = 2;
-    c->augment_flip = 1;
+    c->augment_flip = 0.5f;
     c->lr_schedule = HP_SCHED_COSINE;
     c->seed = 7;
 }
@@ -75,13 +75,12 @@ static int same_metrics(const hp_epoch_metrics *a, const hp_epoch_metrics *b)
 /* The stop callback is asked before each epoch and between batches: stop at
  * the k-th question for every k (epoch starts and ends included), save,
  * restore into a new trainer, finish, compare with the straight run. */
-TEST(interrupt_anywhere_resumes_bit_identically)
+static void interrupt_anywhere(const hp_config *config)
 {
     hp_dataset train, val;
     make_dataset(&train, 72, 1); /* 5 batches of 16, the last one partial */
     make_dataset(&val, 20, 2);
-    hp_config c;
-    small_config(&c);
+    hp_config c = *config;
     hp_trainer straight;
     if (hp_trainer_init(&straight, &c, &train, &val) != 0) {
         EXPECT(0, "%s", hp_error_message());
@@ -125,8 +124,44 @@ TEST(interrupt_anywhere_resumes_bit_identically)
     hp_dataset_release(&val);
 }
 
+TEST(interrupt_anywhere_resumes_bit_identically)
+{
+    hp_config c;
+    small_config(&c);
+    interrupt_anywhere(&c);
+}
+
+/* The model keys of issue 13: residual blocks with projections, global
+ * average pooling, batch-norm momentum/epsilon, label smoothing, clipping;
+ * and a residual mlp. */
+TEST(model_options_resume_bit_identically)
+{
+    hp_config c;
+    small_config(&c);
+    c.residual = 1;
+    c.convs_per_block = 2;
+    c.filter_growth = 1;
+    c.stride = 2;
+    c.num_blocks = 1;
+    c.head_pool = HP_HEAD_GLOBAL_AVG;
+    c.bn_momentum = 0.9f;
+    c.bn_epsilon = 1e-4f;
+    c.label_smoothing = 0.1f;
+    c.grad_clip_norm = 0.5f;
+    c.augment_rotate = 15.0f;
+    c.augment_flip = 0.3f;
+    interrupt_anywhere(&c);
+    small_config(&c);
+    c.model = HP_MODEL_MLP;
+    c.residual = 1;
+    c.head_layers = 2;
+    c.head_dropout = 0.2f;
+    interrupt_anywhere(&c);
+}
+
 int main(void)
 {
     RUN(interrupt_anywhere_resumes_bit_identically);
+    RUN(model_options_resume_bit_identically);
     return testlib_finish();
 }
