@@ -169,8 +169,8 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all packages present"; fi
 
-# The peer for bench --peers and bench-study: PyTorch is large (about 200 MB
-# with libtorch), so `make deps` leaves it out and the benchmarks say how to
+# The peer for bench --peers and bench-study: PyTorch is large (about 600 MB
+# with its dependencies), so `make deps` leaves it out and the benchmarks say how to
 # install it; this target does.
 BENCH_PKGS = python3-torch
 deps-bench: deps
