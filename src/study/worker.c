@@ -110,6 +110,26 @@ static int after_epoch(const hp_worker *w, const hp_assignment *a, int epoch)
     return after;
 }
 
+/* The end of a simulated epoch (curves, functions): wait as configured,
+ * report it, and follow what the coordinator decided after it.  Returns the
+ * work result when the assignment ends here, -1 to go on.  Every simulated
+ * epoch counts as checkpointed. */
+static int report_simulated_epoch(hp_worker *w, const hp_assignment *a, int epoch, const hp_event *m)
+{
+    simulate_training_time(w);
+    w->report(w->report_ctx, m);
+    int after = after_epoch(w, a, epoch);
+    if (after == HP_AFTER_EPOCH_END_TRIAL) {
+        send_done(w, a->trial, epoch);
+        return HP_WORK_DONE;
+    }
+    if (after == HP_AFTER_EPOCH_CHECKPOINT) {
+        send_interrupted(w, a->trial, epoch, 0);
+        return HP_WORK_INTERRUPTED;
+    }
+    return -1;
+}
+
 static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_config *config)
 {
     for (int epoch = a->from_epoch + 1; epoch <= a->to_epoch; epoch++) {
@@ -128,17 +148,9 @@ static hp_work_result run_curves(hp_worker *w, const hp_assignment *a, const hp_
                     return send_failed(w, a->trial, epoch, hp_error_message());
             }
         }
-        simulate_training_time(w);
-        w->report(w->report_ctx, &m);
-        int after = after_epoch(w, a, epoch);
-        if (after == HP_AFTER_EPOCH_END_TRIAL) {
-            send_done(w, a->trial, epoch);
-            return HP_WORK_DONE;
-        }
-        if (after == HP_AFTER_EPOCH_CHECKPOINT) { /* every epoch is checkpointed here */
-            send_interrupted(w, a->trial, epoch, 0);
-            return HP_WORK_INTERRUPTED;
-        }
+        int ended = report_simulated_epoch(w, a, epoch, &m);
+        if (ended >= 0)
+            return (hp_work_result)ended;
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;
@@ -267,17 +279,9 @@ static hp_work_result run_function(hp_worker *w, const hp_assignment *a, const h
         for (int k = 0; k < HP_METRIC_COLS; k++)
             m.metrics[k] = NAN;
         m.metrics[HP_COL_TRAIN_LOSS] = m.metrics[HP_COL_VAL_LOSS] = value;
-        simulate_training_time(w);
-        w->report(w->report_ctx, &m);
-        int after = after_epoch(w, a, epoch);
-        if (after == HP_AFTER_EPOCH_END_TRIAL) {
-            send_done(w, a->trial, epoch);
-            return HP_WORK_DONE;
-        }
-        if (after == HP_AFTER_EPOCH_CHECKPOINT) { /* every epoch is checkpointed here */
-            send_interrupted(w, a->trial, epoch, 0);
-            return HP_WORK_INTERRUPTED;
-        }
+        int ended = report_simulated_epoch(w, a, epoch, &m);
+        if (ended >= 0)
+            return (hp_work_result)ended;
     }
     send_done(w, a->trial, a->to_epoch);
     return HP_WORK_DONE;

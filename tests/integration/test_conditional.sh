@@ -133,21 +133,7 @@ fi
 
 # --- straight vs interrupted and resumed: random (repeats), tpe, bohb -----------
 command -v mpirun >/dev/null || { skip conditional_resume "mpirun not installed (make deps)"; exit 0; }
-epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | wc -l; }
-wait_for_epochs() { # dir n pid
-    for _ in $(seq 1200); do
-        [ "$(epochs_done "$1")" -ge "$2" ] && return 0
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-results() { "$HPTUNE" export "$1" --format csv | python3 -c '
-import csv, sys
-rows = list(csv.DictReader(sys.stdin))
-for r in sorted(rows, key=lambda r: (int(r["trial"]), int(r["epoch"]))):
-    r.pop("seconds")
-    print(",".join(r.values()))'; }
+results() { study_results "$1"; }
 
 cat >random.yaml <<'YAML'
 study: {name: cond-random, seed: 6}

@@ -86,13 +86,7 @@ else fail resume_after_freeing_space_bit_identical "differs:$differs; $(diff <(m
 
 # --- a study whose run directory fills up -------------------------------------
 # results without wall times, sorted (every recorded epoch of every trial)
-results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
-import csv, sys
-for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
-    r.pop("seconds")
-    if len(sys.argv) > 1:   # the values only (status and rung change as trials go on)
-        for k in ("status", "bracket", "rung"): r.pop(k)
-    print(",".join(r.values()))' ${2:-}; }
+results() { study_results "$1" ${2:+status bracket rung}; }   # with a 2nd argument: the values only
 epochs_recorded() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | grep -c ',completed,\|,running,\|,interrupted,'; }
 fill_disk() { dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null; sync; }
 # one error line, naming the file and the device, and saying how to continue

@@ -20,10 +20,7 @@ space:
 fixed: {num_blocks: 1, head_units: 8, batch_size: 16}
 output: {keep: all}
 YAML
-results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
-import csv, sys
-for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
-    r.pop("seconds"); print(",".join(r.values()))'; }
+results() { study_results "$1"; }
 epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | /usr/bin/python3 -c '
 import csv, sys; print(sum(1 for r in csv.DictReader(sys.stdin) if r["epoch"]))'; }
 

@@ -18,10 +18,7 @@ space:
 fixed: {epochs: 2}
 YAML
 # per-epoch results without the wall time, sorted
-results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
-import csv, sys
-for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
-    r.pop("seconds"); print(",".join(r.values()))'; }
+results() { study_results "$1"; }
 # the same study, slower per epoch (the function's values do not depend on it)
 sed 's/sleep_ms: 150/sleep_ms: 400/' job.yaml >slow.yaml
 "$HPTUNE" run job.yaml --out straight --quiet >straight.log 2>&1 || fail straight "$(cat straight.log)"

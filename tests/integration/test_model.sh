@@ -103,10 +103,7 @@ else fail check_shapes_residual_global_avg "want $want parameters: $(grep -E 're
 
 # --- a study with the new keys in space: killed after its rung-0 results,
 # resumed from the trials' checkpoints, equal to the straight run
-results() { "$HPTUNE" export "$1" --format csv | /usr/bin/python3 -c '
-import csv, sys
-for r in sorted(csv.DictReader(sys.stdin), key=lambda r: (int(r["trial"]), r["epoch"])):
-    r.pop("seconds"); print(",".join(r.values()))'; }
+results() { study_results "$1"; }
 cut_after_finished() { # dir n: byte offset after the n-th FINISHED record (event.h)
     /usr/bin/python3 - "$1/study.journal" "$2" <<'PY'
 import struct, sys

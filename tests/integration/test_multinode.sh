@@ -70,20 +70,13 @@ run_on() { # HOSTS NP hptune-args...
     timeout "${RUN_TIMEOUT:-120}" "$NH" exec ${HB}1 mpirun --mca plm_rsh_agent "$AGENT" --mca plm_rsh_no_tree_spawn 1 \
         --bind-to none ${HPTUNE_MPIRUN_ARGS:-} ${MPI_EXTRA:-} --host "$hosts" -np "$np" "$HPTUNE" "$@"
 }
-# per-epoch results "trial,epoch,metrics...,configuration..." sorted by trial
-# and epoch: without the wall time, and without the trial's status and rung
+# per-epoch results sorted by trial and epoch (lib.sh): without the wall time,
+# and without the trial's status and rung
 # (a running trial's epochs are the same epochs when it has completed)
-results() { "$HPTUNE" export "$1" --format csv | python3 -c '
-import csv, sys
-rows = list(csv.DictReader(sys.stdin))
-for r in sorted(rows, key=lambda r: (int(r["trial"]), int(r["epoch"]))):
-    for k in ("seconds", "status", "bracket", "rung"):
-        r.pop(k)
-    print(",".join([r.pop("trial"), r.pop("epoch")] + list(r.values())))'; }
+results() { study_results "$1" status bracket rung; }
 sequence() { "$HPTUNE" export "$1" --format json | python3 -c '
 import json, sys
 print(" ".join("[%d,%d,%d]" % tuple(a[:3]) for a in json.load(sys.stdin)["assignments"]))'; }
-epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | wc -l; }
 # the hptune ranks running on a host (not its Open MPI daemon)
 host_ranks() { local p; for p in $(ip netns pids "$NETNS_PREFIX-$1" 2>/dev/null); do
     [ "$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n1)" = "$HPTUNE" ] && echo "$p"; done; }

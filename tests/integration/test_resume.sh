@@ -6,24 +6,7 @@ command -v mpirun >/dev/null || { skip resume "mpirun not installed (make deps)"
 MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
 
 epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | grep -vc '^[0-9]*,[a-z]*,[0-9-]*,[0-9-]*,,'; }
-wait_for_epochs() { # dir n pid: poll the study until n epochs are recorded (bounded)
-    for _ in $(seq 1200); do
-        [ "$(epochs_done "$1")" -ge "$2" ] && return 0
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-# per-epoch results without the wall-time column, sorted
-results() { "$HPTUNE" export "$1" --format csv | python3 -c '
-import csv, sys
-rows = list(csv.DictReader(sys.stdin))
-for r in sorted(rows, key=lambda r: (int(r["trial"]), int(r["epoch"]))):
-    r.pop("seconds")
-    print(",".join(r.values()))'; }
-kill_study() { # pid: SIGKILL this test's mpirun and every rank it started (not other runs)
-    local pid=$1 ranks; ranks=$(pgrep -P "$pid" | xargs -r -n1 pgrep -P | tr '\n' ' ')
-    kill -KILL "$pid" $(pgrep -P "$pid") $ranks 2>/dev/null; wait "$pid" 2>/dev/null; sleep 0.5; }
+results() { study_results "$1"; }
 
 # --- grid CNN study: straight vs interrupted (USR1), killed (SIGKILL), other N
 python3 "$HPTUNE_ROOT/tests/integration/gen_cifar.py" data --per-batch 300 --test 50 >/dev/null

@@ -9,26 +9,8 @@
 cd "$TMP"
 command -v mpirun >/dev/null || { skip search "mpirun not installed (make deps)"; exit 0; }
 MPIRUN="mpirun --oversubscribe ${HPTUNE_MPIRUN_ARGS:-} -np"
+results() { study_results "$1"; }   # per-epoch results and configurations (lib.sh)
 
-epochs_done() { "$HPTUNE" export "$1" --format csv 2>/dev/null | tail -n +2 | wc -l; }
-wait_for_epochs() { # dir n pid
-    for _ in $(seq 1200); do
-        [ "$(epochs_done "$1")" -ge "$2" ] && return 0
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-# per-epoch results and configurations, without the wall-time column
-results() { "$HPTUNE" export "$1" --format csv | python3 -c '
-import csv, sys
-rows = list(csv.DictReader(sys.stdin))
-for r in sorted(rows, key=lambda r: (int(r["trial"]), int(r["epoch"]))):
-    r.pop("seconds")
-    print(",".join(r.values()))'; }
-kill_study() { # pid: SIGKILL this test's mpirun (or hptune) and every process it started
-    local pid=$1 ranks; ranks=$(pgrep -P "$pid" | xargs -r -n1 pgrep -P | tr '\n' ' ')
-    kill -KILL "$pid" $(pgrep -P "$pid") $ranks 2>/dev/null; wait "$pid" 2>/dev/null; sleep 0.3; }
 
 cat >tpe.yaml <<'YAML'
 study: {name: branin-tpe, seed: 3}

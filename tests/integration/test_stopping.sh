@@ -56,11 +56,7 @@ space:
 YAML
     [[ $2 == *asha* ]] || echo "fixed: {epochs: 20}"
 }
-results() { "$HPTUNE" export "$1" --format csv | python3 -c '
-import csv, sys
-for r in csv.DictReader(sys.stdin):
-    r.pop("seconds")
-    print(",".join(r.values()))'; }
+results() { study_results "$1"; }
 epochs_done() { "$HPTUNE" status "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["budget"]["epochs_total"])' 2>/dev/null || echo 0; }
 oracle() { # name dir metric mode args...
     local name=$1 dir=$2; shift 2
