@@ -16,11 +16,11 @@
  *         [0 -1  1  0]         [1/2 -1/2  1/2]
  *         [0  1  0 -1]         [ 0    0    1 ]
  *
- * F(2x2, 5x5): the Toom-Cook construction (Lavin's section 4, as his wincnn
- * does it) with the points 0, 1, -1, 1/2, -2, inf: A^T[i][j] = a_j^i,
- * G[j][k] = a_j^k / prod_{l != j} (a_j - a_l), the inf point's column of
- * A^T and row of G picking the last element, and B^T solved exactly (in
- * rationals) so that the identity holds:
+ * F(2x2, 5x5): the Toom-Cook construction (Lavin's section 4) with the
+ * points 0, 1, -1, 1/2, -2, inf: A^T[i][j] = a_j^i, G[j][k] = a_j^k /
+ * prod_{l != j} (a_j - a_l), the inf point's column of A^T and row of G
+ * picking the last element, and B^T solved exactly (in rationals) so that
+ * the identity holds:
  *
  *   B^T = [1 -3/2   -2  3/2   1  0]    G = [    1      0      0      0      0]
  *         [0   -1  1/2  5/2   1  0]        [  1/3    1/3    1/3    1/3    1/3]
@@ -34,8 +34,10 @@
  *
  * These points rather than Lavin's 0, 1, -1, 2, -2 (integer B^T with 4s and
  * 5s, G with 1/4, 1/6, 1/24): a float32 simulation of 64-channel tiles of
- * uniform [-1, 1] data gave a worst error of 6.7e-5 against 1.5e-4 for
- * 0, +-1, +-2 (median 2.5e-5 against 3.4e-5).  Every coefficient
+ * uniform [-1, 1] data gave a worst error of 7.7e-5 against 1.9e-4 for
+ * 0, +-1, +-2 (median 2.7e-5 against 3.7e-5; 0, +-1, +-1/2: 4.2e-5,
+ * 1.6e-4).  tests/bench/winograd_points.py derives the matrices, checks the
+ * identity exactly and repeats that comparison.  Every coefficient
  * of B^T and A^T is exact in binary; G's thirds and fifteenths are rounded
  * once (the backward uses the same rounded G, so it stays the adjoint).
  *
