@@ -26,9 +26,10 @@
 typedef enum { HP_PAD_SAME = 0, HP_PAD_VALID = 1 } hp_padding;
 
 /* How a convolution is computed.  AUTO (what conv2d_dims_init sets) picks
- * Winograd F(2x2,3x3) for 3x3 stride-1 layers with enough input channels
- * and im2col + sgemm for the rest; the others force one (tests and
- * benchmarks; WINOGRAD needs a 3x3 kernel and stride 1). */
+ * Winograd F(2x2,3x3) or F(2x2,5x5) for 3x3 and 5x5 stride-1 layers with
+ * enough input channels and im2col + sgemm for the rest; the others force
+ * one (tests and benchmarks; WINOGRAD needs a 3x3 or 5x5 kernel and
+ * stride 1). */
 typedef enum { HP_CONV_AUTO = 0, HP_CONV_IM2COL = 1, HP_CONV_WINOGRAD = 2 } hp_conv_algorithm;
 
 typedef struct conv2d_dims {
@@ -54,7 +55,7 @@ hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d);
 const char *conv2d_algorithm_name(const conv2d_dims *d);
 /* The HPTUNE_CONV setting: text "auto", "im2col" or "winograd" (NULL or
  * empty: auto) into *out; -1 (HP_ERR) for anything else.  "winograd" means
- * Winograd on every 3x3 stride-1 layer (also those with few input channels);
+ * Winograd on every 3x3 and 5x5 stride-1 layer (also those with few input channels);
  * other layers stay im2col. */
 int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out);
 /* out (N,OC,OH,OW) = conv(in (N,C,H,W), w (OC,C*KH*KW)) + b (OC) */

@@ -1,44 +1,79 @@
-/* conv_winograd.c - 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3).
+/* conv_winograd.c - 3x3 and 5x5 stride-1 convolution by Winograd's minimal
+ * filtering F(2x2, 3x3) and F(2x2, 5x5).
  *
  * Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR
- * 2016), section 4.1.  The output is cut into 2x2 tiles; tile (ty, tx) of
- * image n needs the 4x4 input patch d at rows 2ty - pad_top + [0,4), columns
- * 2tx - pad_left + [0,4) (zero outside the image), and
+ * 2016), section 4.  The output is cut into 2x2 tiles; for an r x r kernel
+ * (r = 3 or 5) tile (ty, tx) of image n needs the alpha x alpha input patch
+ * d (alpha = r + 1 = 4 or 6) at rows 2ty - pad_top + [0, alpha), columns
+ * 2tx - pad_left + [0, alpha) (zero outside the image), and
  *
- *     y (2x2) = A^T [ (G g G^T) .* (B^T d B) ] A          g: one 3x3 filter
+ *     y (2x2) = A^T [ (G g G^T) .* (B^T d B) ] A          g: one r x r filter
+ *
+ * F(2x2, 3x3) (Lavin's matrices, points 0, 1, -1, inf):
  *
  *   B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
  *         [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
  *         [0 -1  1  0]         [1/2 -1/2  1/2]
  *         [0  1  0 -1]         [ 0    0    1 ]
  *
- * Summed over the input channels, each of the 16 elements xi of the 4x4
- * transformed tile is a matrix product over a block of Tb tiles:
+ * F(2x2, 5x5): the Toom-Cook construction (Lavin's section 4) with the
+ * points 0, 1, -1, 1/2, -2, inf: A^T[i][j] = a_j^i, G[j][k] = a_j^k /
+ * prod_{l != j} (a_j - a_l), the inf point's column of A^T and row of G
+ * picking the last element, and B^T solved exactly (in rationals) so that
+ * the identity holds:
+ *
+ *   B^T = [1 -3/2   -2  3/2   1  0]    G = [    1      0      0      0      0]
+ *         [0   -1  1/2  5/2   1  0]        [  1/3    1/3    1/3    1/3    1/3]
+ *         [0    1 -5/2  1/2   1  0]        [ -1/3    1/3   -1/3    1/3   -1/3]
+ *         [0   -2   -1    2   1  0]        [-16/15 -8/15  -4/15  -2/15  -1/15]
+ *         [0  1/2   -1 -1/2   1  0]        [ 1/15  -2/15   4/15  -8/15  16/15]
+ *         [0    1 -3/2   -2 3/2  1]        [    0      0      0      0      1]
+ *
+ *   A^T = [1  1   1    1   1  0]
+ *         [0  1  -1  1/2  -2  1]
+ *
+ * These points rather than Lavin's 0, 1, -1, 2, -2 (integer B^T with 4s and
+ * 5s, G with 1/4, 1/6, 1/24): a float32 simulation of 64-channel tiles of
+ * uniform [-1, 1] data gave a worst error of 7.7e-5 against 1.9e-4 for
+ * 0, +-1, +-2 (median 2.7e-5 against 3.7e-5; 0, +-1, +-1/2: 4.2e-5,
+ * 1.6e-4).  tests/bench/winograd_points.py derives the matrices, checks the
+ * identity exactly and repeats that comparison.  Every coefficient
+ * of B^T and A^T is exact in binary; G's thirds and fifteenths are rounded
+ * once (the backward uses the same rounded G, so it stays the adjoint).
+ *
+ * Summed over the input channels, each of the xi = alpha^2 (16 or 36)
+ * elements of the transformed tile is a matrix product over a block of Tb
+ * tiles:
  *
  *     M[xi] (OC, Tb) = U[xi] (OC, C) . V[xi] (C, Tb)
  *     U[xi][oc][c] = (G g[oc][c] G^T)[xi],   V[xi][c][t] = (B^T d[c][t] B)[xi]
  *
- * i.e. 16 sgemm calls with 16 multiplies per 4 outputs instead of 36: 2.25x
- * fewer than im2col.  The backward pass is the exact adjoint of these steps
- * (so the gradient is the gradient of what forward computed):
+ * i.e. 16 (36) sgemm calls with 16 (36) multiplies per 4 outputs instead of
+ * 36 (100): 2.25x (2.78x) fewer than im2col.  The backward pass is the exact
+ * adjoint of these steps (so the gradient is the gradient of what forward
+ * computed):
  *
  *     DY[xi] = (A dY A^T)[xi]                   dY: the 2x2 output-gradient tile
  *     dU[xi] (OC, C) += DY[xi] (OC, Tb) . V[xi]^T (Tb, C)     over all blocks
  *     Z[xi] (C, Tb) = U[xi]^T (C, OC) . DY[xi] (OC, Tb)
- *     d_in += B Z B^T, overlapping 4x4 patches added up;  d_w += G^T dU G
+ *     d_in += B Z B^T, overlapping alpha x alpha patches added up;  d_w += G^T dU G
  *
  * Blocks are runs of whole tile rows (a tile row may follow one of another
- * image), sized so the block's V and M stay in L2 and the 16 products run
- * from cache.  Transforms are separable: a 4-point transform along the rows
- * of a block's tiles, then along the columns, each a loop over all the
+ * image), sized so the block's V and M stay in L2 and the products run
+ * from cache.  Transforms are separable: an alpha-point transform along the
+ * rows of a block's tiles, then along the columns, each a loop over all the
  * block's tiles of one channel (lanes of 8, so -O2 vectorises them).  The
  * row stride of every transformed array is ldt = Tb rounded up to 8; lanes
- * past Tb hold finite junk that no result reads.
+ * past Tb hold finite junk that no result reads.  3x3 layers with same
+ * padding and even widths have an AVX2 register path (conv_winograd_fast.h)
+ * that fuses gathering, transforms and scattering; 5x5 layers always take
+ * the general path.
  *
  * Numerics: the same products summed in another order than im2col's sgemm
  * (and the transforms add a few roundings): results differ from im2col in
- * the last bits, not in how they are computed run to run.  The order is
- * fixed, so results are reproducible for the same kernels and threads.
+ * the last bits (5x5: 3-12x more than 3x3, see test_layers.c), not in
+ * how they are computed run to run.  The order is fixed, so results are
+ * reproducible for the same kernels and threads.
  */
 #include "conv_winograd.h"
 #include "vecsum.h"
@@ -51,7 +86,16 @@
 
 #include "error.h"
 
-enum { XI = 16, LANES = 8, XI_GAP = 16 /* floats: one cache line */ };
+enum { LANES = 8, XI_GAP = 16 /* floats: one cache line */ };
+
+/* F(2, 5)'s filter transform, points 0, 1, -1, 1/2, -2, inf (header comment). */
+static const float G5[6][5] = {
+    {1, 0, 0, 0, 0},
+    {1.0f / 3, 1.0f / 3, 1.0f / 3, 1.0f / 3, 1.0f / 3},
+    {-1.0f / 3, 1.0f / 3, -1.0f / 3, 1.0f / 3, -1.0f / 3},
+    {-16.0f / 15, -8.0f / 15, -4.0f / 15, -2.0f / 15, -1.0f / 15},
+    {1.0f / 15, -2.0f / 15, 4.0f / 15, -8.0f / 15, 16.0f / 15},
+    {0, 0, 0, 0, 1}};
 
 /* Target tiles per block.  Measured on the CIFAR layers (32 and 64
    channels, OpenBLAS SkylakeX kernel): the 16 products of 32-128 tiles run
@@ -59,22 +103,29 @@ enum { XI = 16, LANES = 8, XI_GAP = 16 /* floats: one cache line */ };
 #ifndef WINOGRAD_BLOCK_TILES
 #define WINOGRAD_BLOCK_TILES 128
 #endif
+/* The same for 5x5 (36 planes per tile), measured on 120 channels at 16x16
+   and 8x8: 32 tiles ran 5-15% faster forward than 56 or 128, backward the
+   same within noise. */
+#ifndef WINOGRAD_BLOCK_TILES5
+#define WINOGRAD_BLOCK_TILES5 32
+#endif
 
 /* Geometry and workspace of one call. */
 typedef struct plan {
+    int r, alpha, xi;   /* kernel size 3 or 5; tile input alpha = r + 1; xi = alpha^2 elements */
     int TH, TW;         /* tiles per image: ceil(OH/2) x ceil(OW/2) */
     int rows;           /* tile rows in the batch: N*TH */
     int block_rows;     /* tile rows per block */
     size_t ldt;         /* row stride of the transformed arrays: block tiles rounded up to 8 */
-    size_t row_len;     /* padded input row: 2*TW + 2 */
+    size_t row_len;     /* padded input row: 2*TW + r - 1 */
     size_t u_xi, v_xi, m_xi; /* distance between the xi planes of U/dU, V, M */
-    float *U;           /* (16, OC, C) transformed filters, planes u_xi apart */
-    float *dU;          /* (16, OC, C) their gradient (backward), the same */
-    float *V;           /* (16, C, ldt) transformed input tiles, v_xi apart; Z in backward */
-    float *M;           /* (16, OC, ldt) products, m_xi apart; DY in backward */
-    float *S1, *S2;     /* (16, ldt) each: per-channel scratch */
+    float *U;           /* (xi, OC, C) transformed filters, planes u_xi apart */
+    float *dU;          /* (xi, OC, C) their gradient (backward), the same */
+    float *V;           /* (xi, C, ldt) transformed input tiles, v_xi apart; Z in backward */
+    float *M;           /* (xi, OC, ldt) products, m_xi apart; DY in backward */
+    float *S1, *S2;     /* (xi, ldt) each: per-channel scratch */
     float *rowbuf;      /* 8 rows of row_stride */
-    float *rows_buf;    /* 8 * block_rows rows of row_stride */
+    float *rows_buf;    /* alpha^2/2 * block_rows rows of row_stride (8 or 18 per tile row) */
     size_t row_stride;  /* round_up8(row_len) + 8 */
 } plan;
 
@@ -84,31 +135,35 @@ static size_t round_up8(size_t n) { return (n + LANES - 1) / LANES * LANES; }
 static size_t plan_init(plan *p, const conv2d_dims *d, float *ws)
 {
     memset(p, 0, sizeof *p);
+    p->r = d->KH;
+    p->alpha = p->r + 1;
+    p->xi = p->alpha * p->alpha;
     p->TH = (d->OH + 1) / 2;
     p->TW = (d->OW + 1) / 2;
     p->rows = d->N * p->TH;
-    p->block_rows = WINOGRAD_BLOCK_TILES / p->TW;
+    p->block_rows = (p->r == 3 ? WINOGRAD_BLOCK_TILES : WINOGRAD_BLOCK_TILES5) / p->TW;
     if (p->block_rows < 1)
         p->block_rows = 1;
     if (p->block_rows > p->rows)
         p->block_rows = p->rows;
     p->ldt = round_up8((size_t)p->block_rows * p->TW);
-    p->row_len = 2 * (size_t)p->TW + 2;
+    p->row_len = 2 * (size_t)p->TW + (size_t)p->r - 1;
     p->row_stride = round_up8(p->row_len) + LANES;
-    /* The 16 planes of each array are one cache line more than their size
+    /* The xi planes of each array are one cache line more than their size
        apart: whole multiples of 4 KB put the 16 rows a transform touches in
        one L1 set, which holds fewer (measured: 1.5x slower transforms). */
     p->u_xi = (size_t)d->OC * d->C + XI_GAP;
     p->v_xi = (size_t)d->C * p->ldt + XI_GAP;
     p->m_xi = (size_t)d->OC * p->ldt + XI_GAP;
-    const size_t sizes[8] = {XI * p->u_xi,
-                             XI * p->u_xi,
-                             XI * p->v_xi,
-                             XI * p->m_xi,
-                             (size_t)XI * p->ldt,
-                             (size_t)XI * p->ldt,
+    const size_t xi = (size_t)p->xi;
+    const size_t sizes[8] = {xi * p->u_xi,
+                             xi * p->u_xi,
+                             xi * p->v_xi,
+                             xi * p->m_xi,
+                             xi * p->ldt,
+                             xi * p->ldt,
                              8 * p->row_stride,
-                             8 * (size_t)p->block_rows * p->row_stride};
+                             xi / 2 * (size_t)p->block_rows * p->row_stride};
     float **slots[8] = {&p->U, &p->dU, &p->V, &p->M, &p->S1, &p->S2, &p->rowbuf, &p->rows_buf};
     size_t total = 0;
     for (int i = 0; i < 8; i++) {
@@ -117,6 +172,11 @@ static size_t plan_init(plan *p, const conv2d_dims *d, float *ws)
         total += sizes[i];
     }
     return total;
+}
+
+int conv_winograd_shape(const conv2d_dims *d)
+{
+    return (d->KH == 3 || d->KH == 5) && d->KW == d->KH && d->stride == 1;
 }
 
 size_t conv_winograd_workspace_floats(const conv2d_dims *d)
@@ -209,6 +269,110 @@ static void rows_b(float *restrict o0, float *restrict o1, float *restrict o2, f
         }
 }
 
+/* The four F(2,5) transforms written out (B^T, B, A^T, A of the header
+   comment), each output the sum of its nonzero terms in column order. */
+#define LANE_LOOP(...)                                                                              \
+    for (size_t j = 0; j < n; j += LANES)                                                          \
+        for (int l = 0; l < LANES; l++) {                                                          \
+            const size_t e = j + l;                                                                \
+            __VA_ARGS__                                                                            \
+        }
+static void rows_bt6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                     float *restrict o4, float *restrict o5, const float *restrict i0,
+                     const float *restrict i1, const float *restrict i2, const float *restrict i3,
+                     const float *restrict i4, const float *restrict i5, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e], x4 = i4[e], x5 = i5[e];
+              o0[e] = x0 + -1.5f * x1 + -2.0f * x2 + 1.5f * x3 + x4;
+              o1[e] = -x1 + 0.5f * x2 + 2.5f * x3 + x4;
+              o2[e] = x1 + -2.5f * x2 + 0.5f * x3 + x4;
+              o3[e] = -2.0f * x1 + -x2 + 2.0f * x3 + x4;
+              o4[e] = 0.5f * x1 + -x2 + -0.5f * x3 + x4;
+              o5[e] = x1 + -1.5f * x2 + -2.0f * x3 + 1.5f * x4 + x5;)
+}
+static void rows_b6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                    float *restrict o4, float *restrict o5, const float *restrict i0,
+                    const float *restrict i1, const float *restrict i2, const float *restrict i3,
+                    const float *restrict i4, const float *restrict i5, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e], x4 = i4[e], x5 = i5[e];
+              o0[e] = x0;
+              o1[e] = -1.5f * x0 + -x1 + x2 + -2.0f * x3 + 0.5f * x4 + x5;
+              o2[e] = -2.0f * x0 + 0.5f * x1 + -2.5f * x2 + -x3 + -x4 + -1.5f * x5;
+              o3[e] = 1.5f * x0 + 2.5f * x1 + 0.5f * x2 + 2.0f * x3 + -0.5f * x4 + -2.0f * x5;
+              o4[e] = x0 + x1 + x2 + x3 + x4 + 1.5f * x5;
+              o5[e] = x5;)
+}
+static void rows_at6(float *restrict o0, float *restrict o1, const float *restrict i0,
+                     const float *restrict i1, const float *restrict i2, const float *restrict i3,
+                     const float *restrict i4, const float *restrict i5, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e], x4 = i4[e], x5 = i5[e];
+              o0[e] = x0 + x1 + x2 + x3 + x4;
+              o1[e] = x1 + -x2 + 0.5f * x3 + -2.0f * x4 + x5;)
+}
+static void rows_a6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                    float *restrict o4, float *restrict o5, const float *restrict i0,
+                    const float *restrict i1, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e];
+              o0[e] = x0;
+              o1[e] = x0 + x1;
+              o2[e] = x0 + -x1;
+              o3[e] = x0 + 0.5f * x1;
+              o4[e] = x0 + -2.0f * x1;
+              o5[e] = x1;)
+}
+#undef LANE_LOOP
+
+/* The four transforms of a plan's size on rows of lanes: alpha = 4 by the
+   F(2,3) functions above, 6 by F(2,5)'s matrices.  o and in hold the row
+   pointers (alpha or 2 of them). */
+static void lanes_bt(const plan *p, float *const o[], const float *const in[], size_t n)
+{
+    if (p->alpha == 4)
+        rows_bt(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], n);
+    else
+        rows_bt6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], in[2], in[3], in[4], in[5], n);
+}
+static void lanes_b(const plan *p, float *const o[], const float *const in[], size_t n)
+{
+    if (p->alpha == 4)
+        rows_b(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], n);
+    else
+        rows_b6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], in[2], in[3], in[4], in[5], n);
+}
+static void lanes_at(const plan *p, float *const o[], const float *const in[], size_t n)
+{
+    if (p->alpha == 4)
+        rows_at(o[0], o[1], in[0], in[1], in[2], in[3], n);
+    else
+        rows_at6(o[0], o[1], in[0], in[1], in[2], in[3], in[4], in[5], n);
+}
+static void lanes_a(const plan *p, float *const o[], const float *const in[], size_t n)
+{
+    if (p->alpha == 4)
+        rows_a(o[0], o[1], o[2], o[3], in[0], in[1], n);
+    else
+        rows_a6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], n);
+}
+/* A^T, + bias, ReLU (see rows_at_bias) */
+static void lanes_at_bias(const plan *p, float *const o[], const float *const in[], float bias,
+                          int relu, size_t n)
+{
+    if (p->alpha == 4) {
+        rows_at_bias(o[0], o[1], in[0], in[1], in[2], in[3], bias, relu, n);
+        return;
+    }
+    rows_at6(o[0], o[1], in[0], in[1], in[2], in[3], in[4], in[5], n);
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < n; j += LANES)
+            for (int l = 0; l < LANES; l++) {
+                const float v = o[i][j + l] + bias;
+                o[i][j + l] = relu ? (v > 0.0f ? v : 0.0f) : v;
+            }
+}
+
 /* ------------------------------------------------------ (de)interleave -- */
 
 /* even[j] = src[2j], odd[j] = src[2j+1], j in [0, pairs) */
@@ -281,6 +445,26 @@ static inline void add_pair(float *restrict dst, const float *restrict a, const 
         dst[j] = a[j] + b[j];
 }
 
+/* dst[j] (+)= (a[j] + b[j]) + c[j], j in [0, n): add_pair for three rows */
+static inline void add_triple(float *restrict dst, const float *restrict a, const float *restrict b,
+                              const float *restrict c, size_t n, int accumulate)
+{
+    size_t j = 0;
+    if (accumulate) {
+        for (; j + LANES <= n; j += LANES)
+            for (int l = 0; l < LANES; l++)
+                dst[j + l] += (a[j + l] + b[j + l]) + c[j + l];
+        for (; j < n; j++)
+            dst[j] += (a[j] + b[j]) + c[j];
+        return;
+    }
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            dst[j + l] = (a[j + l] + b[j + l]) + c[j + l];
+    for (; j < n; j++)
+        dst[j] = (a[j] + b[j]) + c[j];
+}
+
 /* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost more) */
 static inline void copy_floats(float *restrict dst, const float *restrict src, size_t n)
 {
@@ -295,7 +479,7 @@ static inline void copy_floats(float *restrict dst, const float *restrict src, s
 /* ------------------------------------------------------------- filters -- */
 
 /* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (3x3). */
-static void transform_filters(float *U, size_t per_xi, const float *w, const conv2d_dims *d)
+static void transform_filters3(float *U, size_t per_xi, const float *w, const conv2d_dims *d)
 {
     const size_t filters = (size_t)d->OC * d->C;
     for (size_t f = 0; f < filters; f++) {
@@ -318,14 +502,14 @@ static void transform_filters(float *U, size_t per_xi, const float *w, const con
     }
 }
 
-/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters). */
-static void accumulate_filter_gradient(float *d_w, const float *dU, size_t per_xi,
+/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters3). */
+static void accumulate_filter_gradient3(float *d_w, const float *dU, size_t per_xi,
                                        const conv2d_dims *d)
 {
     const size_t filters = (size_t)d->OC * d->C;
     for (size_t f = 0; f < filters; f++) {
         float x[4][4], p[3][4];
-        for (int xi = 0; xi < XI; xi++)
+        for (int xi = 0; xi < 16; xi++)
             x[xi / 4][xi % 4] = dU[(size_t)xi * per_xi + f];
         for (int j = 0; j < 4; j++) { /* G^T x: 3x4 */
             const float h = 0.5f * (x[1][j] + x[2][j]);
@@ -341,6 +525,87 @@ static void accumulate_filter_gradient(float *d_w, const float *dU, size_t per_x
             g[3 * k + 2] += h + p[k][3];
         }
     }
+}
+
+/* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (5x5, G: G5), eight
+   filters at a time (lane l: filter f0 + l; lanes past the last are zero). */
+static void transform_filters5(float *U, size_t per_xi, const float *w, const conv2d_dims *d)
+{
+    const size_t filters = (size_t)d->OC * d->C;
+    for (size_t f0 = 0; f0 < filters; f0 += LANES) {
+        const int nf = filters - f0 < LANES ? (int)(filters - f0) : LANES;
+        float g[25][LANES], t[6][5][LANES], u[LANES];
+        for (int q = 0; q < 25; q++)
+            for (int l = 0; l < LANES; l++)
+                g[q][l] = l < nf ? w[25 * (f0 + (size_t)l) + (size_t)q] : 0.0f;
+        for (int i = 0; i < 6; i++) /* G g: 6x5 */
+            for (int col = 0; col < 5; col++) {
+                for (int l = 0; l < LANES; l++)
+                    t[i][col][l] = G5[i][0] * g[col][l];
+                for (int k = 1; k < 5; k++)
+                    for (int l = 0; l < LANES; l++)
+                        t[i][col][l] += G5[i][k] * g[5 * k + col][l];
+            }
+        for (int i = 0; i < 6; i++) /* (G g) G^T: 6x6 */
+            for (int j = 0; j < 6; j++) {
+                for (int l = 0; l < LANES; l++)
+                    u[l] = t[i][0][l] * G5[j][0];
+                for (int k = 1; k < 5; k++)
+                    for (int l = 0; l < LANES; l++)
+                        u[l] += t[i][k][l] * G5[j][k];
+                memcpy(U + (size_t)(6 * i + j) * per_xi + f0, u, (size_t)nf * sizeof *u);
+            }
+    }
+}
+
+/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters5),
+   eight filters at a time. */
+static void accumulate_filter_gradient5(float *d_w, const float *dU, size_t per_xi,
+                                        const conv2d_dims *d)
+{
+    const size_t filters = (size_t)d->OC * d->C;
+    for (size_t f0 = 0; f0 < filters; f0 += LANES) {
+        const int nf = filters - f0 < LANES ? (int)(filters - f0) : LANES;
+        float x[36][LANES], q[5][6][LANES], g[LANES];
+        for (int xi = 0; xi < 36; xi++) {
+            memset(x[xi], 0, sizeof x[xi]);
+            memcpy(x[xi], dU + (size_t)xi * per_xi + f0, (size_t)nf * sizeof *dU);
+        }
+        for (int k = 0; k < 5; k++) /* G^T x: 5x6 */
+            for (int j = 0; j < 6; j++) {
+                for (int l = 0; l < LANES; l++)
+                    q[k][j][l] = G5[0][k] * x[j][l];
+                for (int i = 1; i < 6; i++)
+                    for (int l = 0; l < LANES; l++)
+                        q[k][j][l] += G5[i][k] * x[6 * i + j][l];
+            }
+        for (int k = 0; k < 5; k++) /* (G^T x) G: 5x5 */
+            for (int m = 0; m < 5; m++) {
+                for (int l = 0; l < LANES; l++)
+                    g[l] = q[k][0][l] * G5[0][m];
+                for (int j = 1; j < 6; j++)
+                    for (int l = 0; l < LANES; l++)
+                        g[l] += q[k][j][l] * G5[j][m];
+                for (int l = 0; l < nf; l++)
+                    d_w[25 * (f0 + (size_t)l) + (size_t)(5 * k + m)] += g[l];
+            }
+    }
+}
+
+static void transform_filters(const plan *p, const float *w, const conv2d_dims *d)
+{
+    if (p->r == 3)
+        transform_filters3(p->U, p->u_xi, w, d);
+    else
+        transform_filters5(p->U, p->u_xi, w, d);
+}
+
+static void accumulate_filter_gradient(const plan *p, float *d_w, const conv2d_dims *d)
+{
+    if (p->r == 3)
+        accumulate_filter_gradient3(d_w, p->dU, p->u_xi, d);
+    else
+        accumulate_filter_gradient5(d_w, p->dU, p->u_xi, d);
 }
 
 /* --------------------------------------------------------------- input -- */
@@ -385,16 +650,17 @@ static inline void split_columns(float *restrict c0, float *restrict c1, float *
     }
 }
 
-/* V[.][c] of one block (tile rows [r0, r0 + R)): the 4x4 patches of channel c
-   gathered as 16 rows of lanes in S1 (lane = tile), then B^T along the patch
-   rows (into S2) and along the patch columns (into V). */
+/* V[.][c] of one block (tile rows [r0, r0 + R)): the alpha x alpha patches
+   of channel c gathered as xi rows of lanes in S1 (lane = tile), then B^T
+   along the patch rows (into S2) and along the patch columns (into V). */
 static void transform_input(const plan *p, float *V, const float *in, int c, int r0, int R,
                             const conv2d_dims *d)
 {
     const int TW = p->TW, H = d->H, W = d->W, pl = d->pad_left;
+    const int al = p->alpha;
     const size_t ldt = p->ldt, Tb = (size_t)R * TW, xi_stride = p->v_xi;
     float *D = p->S1, *T = p->S2;
-    /* Two passes: the block's patch rows padded into rows_buf (row 4rr + k:
+    /* Two passes: the block's patch rows padded into rows_buf (row al rr + k:
        input row 2ty - pad_top + k, padded[j] = column j - pad_left, 0
        outside), then split into D.  Splitting right after each copy made
        the loads wait for the copy's stores to forward (misaligned
@@ -404,9 +670,9 @@ static void transform_input(const plan *p, float *V, const float *in, int c, int
     for (int rr = 0; rr < R; rr++) {
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         const float *plane = in + ((size_t)n * d->C + c) * H * W;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < al; k++) {
             const int y = 2 * ty - d->pad_top + k;
-            float *padded = p->rows_buf + (size_t)(4 * rr + k) * stride;
+            float *padded = p->rows_buf + (size_t)(al * rr + k) * stride;
             if (y < 0 || y >= H) {
                 memset(padded, 0, p->row_len * sizeof *padded);
                 continue;
@@ -419,34 +685,43 @@ static void transform_input(const plan *p, float *V, const float *in, int c, int
         }
     }
     for (int rr = 0; rr < R; rr++)
-        for (int k = 0; k < 4; k++) {
-            float *c0 = D + (size_t)(4 * k) * ldt + (size_t)rr * TW;
-            split_columns(c0, c0 + ldt, c0 + 2 * ldt, c0 + 3 * ldt,
-                          p->rows_buf + (size_t)(4 * rr + k) * stride, TW);
+        for (int k = 0; k < al; k++) {
+            float *c0 = D + (size_t)(al * k) * ldt + (size_t)rr * TW;
+            const float *padded = p->rows_buf + (size_t)(al * rr + k) * stride;
+            split_columns(c0, c0 + ldt, c0 + 2 * ldt, c0 + 3 * ldt, padded, TW);
+            if (al == 6) /* columns 4, 5: c4[tx] = p[2tx + 4], c5[tx] = p[2tx + 5] */
+                deinterleave(c0 + 4 * ldt, c0 + 5 * ldt, padded + 4, TW);
         }
     if (Tb < ldt)
-        for (int i = 0; i < XI; i++)
+        for (int i = 0; i < p->xi; i++)
             memset(D + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *D);
-    /* rows of D are (patch row k, patch column l) at 4k + l */
-    for (int l = 0; l < 4; l++)
-        rows_bt(T + (size_t)(0 + l) * ldt, T + (size_t)(4 + l) * ldt, T + (size_t)(8 + l) * ldt,
-                T + (size_t)(12 + l) * ldt, D + (size_t)(0 + l) * ldt, D + (size_t)(4 + l) * ldt,
-                D + (size_t)(8 + l) * ldt, D + (size_t)(12 + l) * ldt, ldt);
+    /* rows of D are (patch row k, patch column l) at al k + l */
+    float *o[6];
+    const float *x[6];
+    for (int l = 0; l < al; l++) {
+        for (int k = 0; k < al; k++) {
+            o[k] = T + (size_t)(al * k + l) * ldt;
+            x[k] = D + (size_t)(al * k + l) * ldt;
+        }
+        lanes_bt(p, o, x, ldt);
+    }
     float *Vc = V + (size_t)c * ldt;
-    for (int i = 0; i < 4; i++)
-        rows_bt(Vc + (4 * i + 0) * xi_stride, Vc + (4 * i + 1) * xi_stride,
-                Vc + (4 * i + 2) * xi_stride, Vc + (4 * i + 3) * xi_stride,
-                T + (size_t)(4 * i + 0) * ldt, T + (size_t)(4 * i + 1) * ldt,
-                T + (size_t)(4 * i + 2) * ldt, T + (size_t)(4 * i + 3) * ldt, ldt);
+    for (int i = 0; i < al; i++) {
+        for (int j = 0; j < al; j++) {
+            o[j] = Vc + (size_t)(al * i + j) * xi_stride;
+            x[j] = T + (size_t)(al * i + j) * ldt;
+        }
+        lanes_bt(p, o, x, ldt);
+    }
 }
 
-/* Lanes [Tb, ldt) of every row of a product (16 planes xi_stride apart of
-   `count` rows): zero, so the transforms never meet stale or uninitialised
-   memory. */
-static void clear_tail(float *X, size_t xi_stride, size_t count, size_t Tb, size_t ldt)
+/* Lanes [Tb, ldt) of every row of a product (n_xi planes xi_stride apart
+   of `count` rows): zero, so the transforms never meet stale or
+   uninitialised memory. */
+static void clear_tail(float *X, int n_xi, size_t xi_stride, size_t count, size_t Tb, size_t ldt)
 {
     if (Tb < ldt)
-        for (size_t xi = 0; xi < XI; xi++)
+        for (size_t xi = 0; xi < (size_t)n_xi; xi++)
             for (size_t i = 0; i < count; i++)
                 memset(X + xi * xi_stride + i * ldt + Tb, 0, (ldt - Tb) * sizeof *X);
 }
@@ -580,12 +855,13 @@ static inline __m128 shift_down4(__m128 v, float last)
 #endif
 
 /* Vector width of the fast path for d, or 0 for the general one: AVX2,
-   "same" padding (1 on each side) and an even width that splits into
+   a 3x3 kernel, "same" padding (1 on each side) and an even width that splits into
    tiles in groups of 8 or 4. */
 static int fast_width(const plan *p, const conv2d_dims *d)
 {
 #ifdef __AVX2__
-    if (d->pad_top != 1 || d->pad_left != 1 || d->OW != d->W || d->OH != d->H || d->W % 2 != 0)
+    if (p->r != 3 || d->pad_top != 1 || d->pad_left != 1 || d->OW != d->W || d->OH != d->H ||
+        d->W % 2 != 0)
         return 0;
     return p->TW % 8 == 0 ? 8 : p->TW % 4 == 0 ? 4 : 0;
 #else
@@ -598,7 +874,7 @@ static int fast_width(const plan *p, const conv2d_dims *d)
 /* -------------------------------------------------------------- forward -- */
 
 /* out plane oc of the block's tiles = act(A^T M A + bias), the general way:
-   A^T along the patch rows (S2 row 4a + j), along the columns (S1 rows
+   A^T along the patch rows (S2 row alpha a + j), along the columns (S1 rows
    y00, y01, y10, y11), then interleaved into the output rows. */
 static void transform_output(const plan *p, float *out, const float *M, int oc, int r0, int R,
                              const conv2d_dims *d, float bias, int act, float alpha)
@@ -606,15 +882,24 @@ static void transform_output(const plan *p, float *out, const float *M, int oc, 
     const int TW = p->TW, OH = d->OH, OW = d->OW;
     const size_t ldt = p->ldt, m_xi = p->m_xi;
     float *Y = p->S1, *S = p->S2, *row = p->rowbuf;
+    const int al = p->alpha;
     const float *m = M + (size_t)oc * ldt; /* row xi at m + xi * m_xi */
-    for (int j = 0; j < 4; j++)
-        rows_at(S + (size_t)j * ldt, S + (size_t)(4 + j) * ldt, m + j * m_xi, m + (4 + j) * m_xi,
-                m + (8 + j) * m_xi, m + (12 + j) * m_xi, ldt);
-    for (int a = 0; a < 2; a++)
-        rows_at_bias(Y + (size_t)(2 * a) * ldt, Y + (size_t)(2 * a + 1) * ldt,
-                     S + (size_t)(4 * a) * ldt, S + (size_t)(4 * a + 1) * ldt,
-                     S + (size_t)(4 * a + 2) * ldt, S + (size_t)(4 * a + 3) * ldt, bias,
-                     act == HP_ACT_RELU, ldt);
+    float *o[2];
+    const float *x[6];
+    for (int j = 0; j < al; j++) {
+        o[0] = S + (size_t)j * ldt;
+        o[1] = S + (size_t)(al + j) * ldt;
+        for (int i = 0; i < al; i++)
+            x[i] = m + (size_t)(al * i + j) * m_xi;
+        lanes_at(p, o, x, ldt);
+    }
+    for (int a = 0; a < 2; a++) {
+        o[0] = Y + (size_t)(2 * a) * ldt;
+        o[1] = Y + (size_t)(2 * a + 1) * ldt;
+        for (int j = 0; j < al; j++)
+            x[j] = S + (size_t)(al * a + j) * ldt;
+        lanes_at_bias(p, o, x, bias, act == HP_ACT_RELU, ldt);
+    }
     if (act != CONV_NO_ACTIVATION && act != HP_ACT_RELU)
         activation_forward(Y, Y, 4 * ldt, (hp_activation)act, alpha);
     for (int rr = 0; rr < R; rr++) {
@@ -655,23 +940,23 @@ static void block_input(const plan *p, int fast, float *V, const float *in, int 
 void conv_winograd_forward(float *out, float *ws, const float *in, const float *w, const float *b,
                            const conv2d_dims *d, int act, float alpha)
 {
-    if (d->KH != 3 || d->KW != 3 || d->stride != 1)
-        HP_PANIC("conv_winograd_forward: needs a 3x3 kernel and stride 1");
+    if (!conv_winograd_shape(d))
+        HP_PANIC("conv_winograd_forward: needs a 3x3 or 5x5 kernel and stride 1");
     plan p;
     plan_init(&p, d, ws);
     const int fast = fast_width(&p, d);
     const int OC = d->OC, C = d->C, TW = p.TW, OH = d->OH, OW = d->OW;
     const size_t ldt = p.ldt, m_xi = p.m_xi, v_xi = p.v_xi;
-    transform_filters(p.U, p.u_xi, w, d);
+    transform_filters(&p, w, d);
     for (int r0 = 0; r0 < p.rows; r0 += p.block_rows) {
         const int R = p.rows - r0 < p.block_rows ? p.rows - r0 : p.block_rows;
         const size_t Tb = (size_t)R * TW;
         block_input(&p, fast, p.V, in, r0, R, d);
-        for (int xi = 0; xi < XI; xi++)
+        for (int xi = 0; xi < p.xi; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)Tb, C, 1.0f,
                         p.U + xi * p.u_xi, C, p.V + xi * v_xi, (int)ldt, 0.0f,
                         p.M + xi * m_xi, (int)ldt);
-        clear_tail(p.M, m_xi, (size_t)OC, Tb, ldt);
+        clear_tail(p.M, p.xi, m_xi, (size_t)OC, Tb, ldt);
         for (int oc = 0; oc < OC; oc++) {
             if (!fast) {
                 transform_output(&p, out, p.M, oc, r0, R, d, b[oc], act, alpha);
@@ -730,19 +1015,29 @@ static void transform_output_gradient(const plan *p, float *DY, const float *d_o
     if (Tb < ldt)
         for (int i = 0; i < 4; i++)
             memset(G + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *G);
-    for (int b = 0; b < 2; b++)
-        rows_a(T + (size_t)(0 + b) * ldt, T + (size_t)(4 + b) * ldt, T + (size_t)(8 + b) * ldt,
-               T + (size_t)(12 + b) * ldt, G + (size_t)b * ldt, G + (size_t)(2 + b) * ldt, ldt);
+    const int al = p->alpha;
+    float *o[6];
+    const float *x[2];
+    for (int b = 0; b < 2; b++) { /* T row al i + b */
+        for (int i = 0; i < al; i++)
+            o[i] = T + (size_t)(al * i + b) * ldt;
+        x[0] = G + (size_t)b * ldt;
+        x[1] = G + (size_t)(2 + b) * ldt;
+        lanes_a(p, o, x, ldt);
+    }
     float *DYo = DY + (size_t)oc * ldt;
-    for (int i = 0; i < 4; i++)
-        rows_a(DYo + (4 * i + 0) * xi_stride, DYo + (4 * i + 1) * xi_stride,
-               DYo + (4 * i + 2) * xi_stride, DYo + (4 * i + 3) * xi_stride,
-               T + (size_t)(4 * i + 0) * ldt, T + (size_t)(4 * i + 1) * ldt, ldt);
+    for (int i = 0; i < al; i++) {
+        for (int j = 0; j < al; j++)
+            o[j] = DYo + (size_t)(al * i + j) * xi_stride;
+        x[0] = T + (size_t)(al * i) * ldt;
+        x[1] = T + (size_t)(al * i + 1) * ldt;
+        lanes_a(p, o, x, ldt);
+    }
 }
 
-/* d_in (channel c) += B Z[.][c] B^T of every tile of the block, the 4x4
-   patches overlapping by 2 with their neighbours; patch cells outside the
-   image (padding) are dropped. */
+/* d_in (channel c) += B Z[.][c] B^T of every tile of the block, the
+   alpha x alpha patches overlapping by alpha - 2 with their neighbours;
+   patch cells outside the image (padding) are dropped. */
 static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c, int r0, int R,
                                const conv2d_dims *d, int fast)
 {
@@ -750,16 +1045,24 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
     const size_t ldt = p->ldt, xi_stride = p->v_xi;
     float *T = p->S1, *Q = p->S2;
     const float *Zc = Z + (size_t)c * ldt;
-    /* B along the patch rows (into T, row 4k + l), then along the columns (into Q) */
-    for (int l = 0; l < 4; l++)
-        rows_b(T + (size_t)(0 + l) * ldt, T + (size_t)(4 + l) * ldt, T + (size_t)(8 + l) * ldt,
-               T + (size_t)(12 + l) * ldt, Zc + (0 + l) * xi_stride, Zc + (4 + l) * xi_stride,
-               Zc + (8 + l) * xi_stride, Zc + (12 + l) * xi_stride, ldt);
-    for (int k = 0; k < 4; k++)
-        rows_b(Q + (size_t)(4 * k + 0) * ldt, Q + (size_t)(4 * k + 1) * ldt,
-               Q + (size_t)(4 * k + 2) * ldt, Q + (size_t)(4 * k + 3) * ldt,
-               T + (size_t)(4 * k + 0) * ldt, T + (size_t)(4 * k + 1) * ldt,
-               T + (size_t)(4 * k + 2) * ldt, T + (size_t)(4 * k + 3) * ldt, ldt);
+    const int al = p->alpha, half = al / 2;
+    float *o[6];
+    const float *x[6];
+    /* B along the patch rows (into T, row al k + l), then along the columns (into Q) */
+    for (int l = 0; l < al; l++) {
+        for (int k = 0; k < al; k++) {
+            o[k] = T + (size_t)(al * k + l) * ldt;
+            x[k] = Zc + (size_t)(al * k + l) * xi_stride;
+        }
+        lanes_b(p, o, x, ldt);
+    }
+    for (int k = 0; k < al; k++) {
+        for (int l = 0; l < al; l++) {
+            o[l] = Q + (size_t)(al * k + l) * ldt;
+            x[l] = T + (size_t)(al * k + l) * ldt;
+        }
+        lanes_b(p, o, x, ldt);
+    }
 #ifdef __AVX2__
     if (fast == 8) {
         input_gradient_fast8(p, d_in, Q, c, r0, R, d);
@@ -774,35 +1077,44 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
 #endif
     /* Two passes (see transform_input): the rows of every patch interleaved
        into rows_buf, then added into d_in.  Patch row k of the tiles of a
-       tile row covers columns x' = 2tx + l in [0, 2TW + 2) of image row
-       2ty - pad_top + k: columns 0, 1 of tile tx ("left", at 2tx) and 2, 3
-       of tile tx - 1 ("right", at 2tx - 2 + 2). */
+       tile row covers columns x' = 2tx + l in [0, row_len) of image row
+       2ty - pad_top + k.  Phase h < alpha/2 gathers patch columns 2h, 2h + 1
+       of every tile (at 2tx + 2h): for 3x3, columns 0, 1 of tile tx ("left")
+       and 2, 3 of tile tx - 1 ("right"); for 5x5 also 4, 5 of tile tx - 2. */
     const size_t stride = p->row_stride;
     for (int rr = 0; rr < R; rr++)
-        for (int k = 0; k < 4; k++) {
-            const float *q = Q + (size_t)(4 * k) * ldt + (size_t)rr * TW;
-            float *left = p->rows_buf + (size_t)(8 * rr + 2 * k) * stride, *right = left + stride;
-            interleave(left, q, q + ldt, TW);
-            left[2 * TW] = left[2 * TW + 1] = 0.0f;
-            right[0] = right[1] = 0.0f;
-            interleave(right + 2, q + 2 * ldt, q + 3 * ldt, TW);
+        for (int k = 0; k < al; k++) {
+            const float *q = Q + (size_t)(al * k) * ldt + (size_t)rr * TW;
+            float *phase = p->rows_buf + (size_t)(half * (al * rr + k)) * stride;
+            for (int h = 0; h < half; h++, phase += stride) {
+                for (int j = 0; j < 2 * h; j++)
+                    phase[j] = 0.0f;
+                interleave(phase + 2 * h, q + (size_t)(2 * h) * ldt, q + (size_t)(2 * h + 1) * ldt,
+                           TW);
+                for (size_t j = 2 * (size_t)(h + TW); j < p->row_len; j++)
+                    phase[j] = 0.0f;
+            }
         }
     const int pl = d->pad_left; /* x' of image column 0 */
     const int count = W < (int)p->row_len - pl ? W : (int)p->row_len - pl;
     for (int rr = 0; rr < R; rr++) {
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         float *plane = d_in + ((size_t)n * d->C + c) * H * W;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < al; k++) {
             const int y = 2 * ty - d->pad_top + k;
             if (y < 0 || y >= H)
                 continue;
-            const float *left = p->rows_buf + (size_t)(8 * rr + 2 * k) * stride + pl;
+            const float *left = p->rows_buf + (size_t)(half * (al * rr + k)) * stride + pl;
             /* the first patch to reach a row stores it (no pass zeroing d_in
                first): every row of d_in is reached, row y first by tile row 0
-               or as patch row 2 or 3 (patch rows 0, 1 were the previous tile
-               row's 2, 3) */
-            const int first_touch = ty == 0 || k >= 2;
-            add_pair(plane + (size_t)y * W, left, left + stride, (size_t)count, !first_touch);
+               or as patch row alpha - 2 or alpha - 1 (the patch rows before
+               were the previous tile row's last but two) */
+            const int first_touch = ty == 0 || k >= al - 2;
+            if (half == 2)
+                add_pair(plane + (size_t)y * W, left, left + stride, (size_t)count, !first_touch);
+            else
+                add_triple(plane + (size_t)y * W, left, left + stride, left + 2 * stride,
+                           (size_t)count, !first_touch);
         }
     }
 }
@@ -810,8 +1122,8 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
 void conv_winograd_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
                             const float *in, const float *w, const conv2d_dims *d)
 {
-    if (d->KH != 3 || d->KW != 3 || d->stride != 1)
-        HP_PANIC("conv_winograd_backward: needs a 3x3 kernel and stride 1");
+    if (!conv_winograd_shape(d))
+        HP_PANIC("conv_winograd_backward: needs a 3x3 or 5x5 kernel and stride 1");
     plan p;
     plan_init(&p, d, ws);
     const int fast = fast_width(&p, d);
@@ -822,8 +1134,8 @@ void conv_winograd_backward(float *d_in, float *d_w, float *d_b, float *ws, cons
     for (int n = 0; n < d->N; n++)
         for (int oc = 0; oc < OC; oc++)
             d_b[oc] += hp_sum_floats(d_out + ((size_t)n * OC + oc) * ohw, ohw);
-    transform_filters(p.U, p.u_xi, w, d);
-    memset(p.dU, 0, XI * p.u_xi * sizeof *p.dU);
+    transform_filters(&p, w, d);
+    memset(p.dU, 0, (size_t)p.xi * p.u_xi * sizeof *p.dU);
     for (int r0 = 0; r0 < p.rows; r0 += p.block_rows) {
         const int R = p.rows - r0 < p.block_rows ? p.rows - r0 : p.block_rows;
         const size_t Tb = (size_t)R * TW;
@@ -841,20 +1153,20 @@ void conv_winograd_backward(float *d_in, float *d_w, float *d_b, float *ws, cons
 #endif
             transform_output_gradient(&p, p.M, d_out, oc, r0, R, d);
         }
-        for (int xi = 0; xi < XI; xi++)
+        for (int xi = 0; xi < p.xi; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)Tb, 1.0f,
                         p.M + xi * m_xi, (int)ldt, p.V + xi * v_xi, (int)ldt, 1.0f,
                         p.dU + xi * p.u_xi, C);
         if (!d_in)
             continue;
         /* Z overwrites V, which is spent */
-        for (int xi = 0; xi < XI; xi++)
+        for (int xi = 0; xi < p.xi; xi++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)Tb, OC, 1.0f,
                         p.U + xi * p.u_xi, C, p.M + xi * m_xi, (int)ldt, 0.0f,
                         p.V + xi * v_xi, (int)ldt);
-        clear_tail(p.V, v_xi, (size_t)C, Tb, ldt);
+        clear_tail(p.V, p.xi, v_xi, (size_t)C, Tb, ldt);
         for (int c = 0; c < C; c++)
             add_input_gradient(&p, d_in, p.V, c, r0, R, d, fast);
     }
-    accumulate_filter_gradient(d_w, p.dU, p.u_xi, d);
+    accumulate_filter_gradient(&p, d_w, d);
 }

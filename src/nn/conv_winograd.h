@@ -1,6 +1,7 @@
-/* conv_winograd.h - the Winograd F(2x2, 3x3) path of conv2d (private to src/nn/).
+/* conv_winograd.h - the Winograd F(2x2, 3x3) and F(2x2, 5x5) path of conv2d
+ * (private to src/nn/).
  *
- * layer_conv2d.c calls these for 3x3 stride-1 layers (conv2d_algorithm);
+ * layer_conv2d.c calls these for 3x3 and 5x5 stride-1 layers (conv2d_algorithm);
  * the arguments and conventions are conv2d_forward_act's and
  * conv2d_backward's (layers.h).  act is an hp_activation, or
  * CONV_NO_ACTIVATION for a plain convolution.
@@ -14,6 +15,8 @@
 
 enum { CONV_NO_ACTIVATION = -1 };
 
+/* 1 if d is a shape this path computes (3x3 or 5x5 kernel, stride 1), else 0. */
+int conv_winograd_shape(const conv2d_dims *d);
 /* Scratch floats of conv_winograd_forward and conv_winograd_backward. */
 size_t conv_winograd_workspace_floats(const conv2d_dims *d);
 void conv_winograd_forward(float *out, float *ws, const float *in, const float *w, const float *b,

@@ -56,7 +56,7 @@ static int add_conv(net_builder *b, int filters, int stride, const hp_config *c)
     if (conv2d_dims_init(&L->conv, b->net->max_batch, b->C, b->H, b->W, filters, c->kernel_size,
                          c->kernel_size, stride, (hp_padding)c->padding) != 0)
         return -1;
-    const int winograd_shape = c->kernel_size == 3 && stride == 1;
+    const int winograd_shape = (c->kernel_size == 3 || c->kernel_size == 5) && stride == 1;
     if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm == HP_CONV_WINOGRAD && !winograd_shape))
         L->conv.algorithm = HP_CONV_IM2COL;
     else if (b->conv_algorithm == HP_CONV_WINOGRAD)

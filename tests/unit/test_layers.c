@@ -546,13 +546,69 @@ TEST(test_conv_multi_chunk)
            saw_single_image_chunks, saw_multi_image_chunks);
 }
 
-/* Winograd F(2x2,3x3) (forced, also where AUTO would pick im2col) against
-   the naive loops, forward and backward, on shapes that take each of its
-   paths: the 8- and 4-tile register paths (same padding, even widths 16,
-   32, 8, 24), the general path (odd sizes, widths 6 and 2, valid padding),
-   partial tile rows and columns, and blocks that end inside an image
-   (N = 5 at 32x32 is 80 tile rows in blocks of 8; at 8x8, 20 rows in blocks
-   of 32).  d_in starts as NaN: every element must be written. */
+/* One Winograd case (forced, also where AUTO would pick im2col) against the
+   naive loops, forward and backward.  Each difference is divided by the
+   size of the sums it comes from (1 + K*K*C products of size <= 1 per output,
+   1 + K*K*OC per d_in, 1 + N*OH*OW per d_w and d_b) and must stay below tol;
+   the largest of these ratios go to worst[0..3] (forward, d_in, d_w, d_b).
+   d_in and out start as NaN: every element must be written. */
+static void check_winograd_case(hp_rng *rng, int N, int C, int H, int W, int OC, int K,
+                                hp_padding pad, double tol, double worst[4])
+{
+    const conv_case cc = {K, K, 1, pad};
+    conv_problem p;
+    if (conv_problem_init(&p, N, C, H, W, OC, cc, rng) != 0) {
+        EXPECT(0, "init failed: %s", hp_error_message());
+        return;
+    }
+    p.d.algorithm = HP_CONV_WINOGRAD;
+    free(p.ws);
+    p.ws = alloc_workspace(&p.d);
+    char what[96];
+    snprintf(what, sizeof what, "%dx%d N %d C %d %dx%d OC %d %s", K, K, N, C, H, W, OC,
+             pad_name(pad));
+    float *ref = alloc_floats(p.n_out);
+    int OH, OW;
+    for (size_t i = 0; i < p.n_out; i++)
+        p.out[i] = NAN;
+    conv_loss(&p);
+    conv_reference(ref, p.in, p.w, p.b, N, C, H, W, OC, K, K, 1, pad, &OH, &OW);
+    float *d_in = alloc_floats(p.n_in), *d_w = alloc_floats(p.n_w), *d_b = alloc_floats(OC);
+    float *r_in = alloc_floats(p.n_in), *r_w = alloc_floats(p.n_w), *r_b = alloc_floats(OC);
+    for (size_t i = 0; i < p.n_in; i++)
+        d_in[i] = NAN;
+    conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
+    conv_backward_reference(r_in, r_w, r_b, p.R, p.in, p.w, &p.d);
+    const double pixels = (double)N * p.d.OH * p.d.OW;
+    const double ratio[4] = {max_abs_diff(p.out, ref, p.n_out) / (1 + K * K * C),
+                             max_abs_diff(d_in, r_in, p.n_in) / (1 + K * K * OC),
+                             max_abs_diff(d_w, r_w, p.n_w) / (1 + pixels),
+                             max_abs_diff(d_b, r_b, OC) / (1 + pixels)};
+    static const char *const names[4] = {"forward", "d_in", "d_w", "d_b"};
+    for (int i = 0; i < 4; i++) {
+        /* !(a < b) also catches NaN */
+        EXPECT(ratio[i] < tol, "%s: %s differs by %g per product (tolerance %g)", what, names[i],
+               ratio[i], tol);
+        if (!(ratio[i] <= worst[i]))
+            worst[i] = ratio[i];
+    }
+    EXPECT(workspace_guard_intact(p.ws, &p.d), "%s: workspace guard overwritten", what);
+    free(ref);
+    free(d_in);
+    free(d_w);
+    free(d_b);
+    free(r_in);
+    free(r_w);
+    free(r_b);
+    conv_problem_free(&p);
+}
+
+/* Winograd F(2x2,3x3) against the naive loops on shapes that take each of
+   its paths: the 8- and 4-tile register paths (same padding, even widths
+   16, 32, 8, 24), the general path (odd sizes, widths 6 and 2, valid
+   padding), partial tile rows and columns, and blocks that end inside an
+   image (N = 5 at 32x32 is 80 tile rows in blocks of 8; at 8x8, 20 rows in
+   blocks of 32). */
 TEST(test_conv_winograd_matches_naive)
 {
     hp_rng rng;
@@ -565,67 +621,60 @@ TEST(test_conv_winograd_matches_naive)
         {2, 8, 9, 8, 4, HP_PAD_VALID},   {4, 3, 1, 2, 2, HP_PAD_SAME},
         {2, 9, 3, 3, 5, HP_PAD_VALID},   {1, 16, 2, 2, 33, HP_PAD_SAME},
     };
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        const int N = cases[ci].N, C = cases[ci].C, H = cases[ci].H, W = cases[ci].W;
-        const int OC = cases[ci].OC;
-        const conv_case cc = {3, 3, 1, cases[ci].pad};
-        conv_problem p;
-        if (conv_problem_init(&p, N, C, H, W, OC, cc, &rng) != 0) {
-            EXPECT(0, "init failed: %s", hp_error_message());
-            continue;
-        }
-        p.d.algorithm = HP_CONV_WINOGRAD;
-        free(p.ws);
-        p.ws = alloc_workspace(&p.d);
-        char what[96];
-        snprintf(what, sizeof what, "N %d C %d %dx%d OC %d %s", N, C, H, W, OC, pad_name(cc.pad));
-        float *ref = alloc_floats(p.n_out);
-        int OH, OW;
-        for (size_t i = 0; i < p.n_out; i++)
-            p.out[i] = NAN;
-        conv_loss(&p);
-        conv_reference(ref, p.in, p.w, p.b, N, C, H, W, OC, 3, 3, 1, cc.pad, &OH, &OW);
-        /* outputs are sums of 9C products of size <= 1 plus the bias */
-        EXPECT(max_abs_diff(p.out, ref, p.n_out) < 1e-4 * (1 + 9 * C), "%s: forward differs by %g",
-               what, max_abs_diff(p.out, ref, p.n_out));
-        float *d_in = alloc_floats(p.n_in), *d_w = alloc_floats(p.n_w), *d_b = alloc_floats(OC);
-        float *r_in = alloc_floats(p.n_in), *r_w = alloc_floats(p.n_w), *r_b = alloc_floats(OC);
-        for (size_t i = 0; i < p.n_in; i++)
-            d_in[i] = NAN;
-        conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
-        conv_backward_reference(r_in, r_w, r_b, p.R, p.in, p.w, &p.d);
-        EXPECT(max_abs_diff(d_in, r_in, p.n_in) < 1e-4 * (1 + 9 * OC), "%s: d_in differs by %g",
-               what, max_abs_diff(d_in, r_in, p.n_in));
-        const double pixels = (double)N * p.d.OH * p.d.OW;
-        EXPECT(max_abs_diff(d_w, r_w, p.n_w) < 1e-4 * (1 + pixels), "%s: d_w differs by %g", what,
-               max_abs_diff(d_w, r_w, p.n_w));
-        EXPECT(max_abs_diff(d_b, r_b, OC) < 1e-4 * (1 + pixels), "%s: d_b differs by %g", what,
-               max_abs_diff(d_b, r_b, OC));
-        EXPECT(workspace_guard_intact(p.ws, &p.d), "%s: workspace guard overwritten", what);
-        free(ref);
-        free(d_in);
-        free(d_w);
-        free(d_b);
-        free(r_in);
-        free(r_w);
-        free(r_b);
-        conv_problem_free(&p);
-    }
+    double worst[4] = {0, 0, 0, 0};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        check_winograd_case(&rng, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
+                            cases[ci].OC, 3, cases[ci].pad, 1e-4, worst);
+    if (getenv("HPTUNE_TEST_VERBOSE"))
+        printf("winograd 3x3 worst per product: forward %.3g d_in %.3g d_w %.3g d_b %.3g\n",
+               worst[0], worst[1], worst[2], worst[3]);
+}
+
+/* Winograd F(2x2,5x5) the same way: same padding (2 on each side) with even
+   and odd sizes, widths from 2 to 32, valid padding (down to a 5x5 input:
+   one output), blocks ending inside an image (N = 5 at 32x32 is 80 tile
+   rows in blocks of 3; at 8x8, 20 rows in blocks of 14), and a 64-channel
+   case whose sums are long.  F(2,5)'s transforms have larger coefficients
+   (up to 5/2 in B^T, 16/15 in G) and more terms than F(2,3)'s: the worst
+   ratios measured here (HPTUNE_TEST_VERBOSE=1) are 1.0e-7 forward,
+   1.2e-7 d_in, 1.2e-6 d_w (3x3: 3e-8, 3e-8, 1e-7); the tolerance 1e-5 is
+   8x the largest, 10x tighter than 3x3's 1e-4. */
+TEST(test_conv_winograd5_matches_naive)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 23);
+    static const struct { int N, C, H, W, OC; hp_padding pad; } cases[] = {
+        {2, 8, 16, 16, 12, HP_PAD_SAME}, {5, 4, 32, 32, 3, HP_PAD_SAME},
+        {5, 8, 8, 8, 5, HP_PAD_SAME},    {2, 3, 9, 24, 4, HP_PAD_SAME},
+        {3, 5, 7, 6, 7, HP_PAD_SAME},    {2, 8, 5, 9, 6, HP_PAD_SAME},
+        {3, 5, 7, 6, 7, HP_PAD_VALID},   {2, 8, 9, 8, 4, HP_PAD_VALID},
+        {4, 3, 1, 2, 2, HP_PAD_SAME},    {2, 9, 5, 5, 5, HP_PAD_VALID},
+        {1, 16, 2, 2, 33, HP_PAD_SAME},  {2, 64, 16, 16, 32, HP_PAD_SAME},
+    };
+    double worst[4] = {0, 0, 0, 0};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        check_winograd_case(&rng, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
+                            cases[ci].OC, 5, cases[ci].pad, 1e-5, worst);
+    if (getenv("HPTUNE_TEST_VERBOSE"))
+        printf("winograd 5x5 worst per product: forward %.3g d_in %.3g d_w %.3g d_b %.3g\n",
+               worst[0], worst[1], worst[2], worst[3]);
 }
 
 /* The Winograd gradient is the exact adjoint of its forward pass: central
    differences of L = sum(out * R) against conv2d_backward, for d_in, d_w,
-   d_b, on the register path (8x8) and the general one (7x6, valid 6x5). */
+   d_b, on the register path (8x8) and the general one (7x6, valid 6x5);
+   then F(2,5) on the same shapes (general path only; valid 6x5 is 2x1). */
 TEST(test_conv_winograd_gradients)
 {
     hp_rng rng;
     hp_rng_seed(&rng, 22);
     static const struct { int H, W; hp_padding pad; } shapes[] = {
         {8, 8, HP_PAD_SAME}, {7, 6, HP_PAD_SAME}, {6, 5, HP_PAD_VALID}};
-    for (int si = 0; si < 3; si++) {
-        const conv_case cc = {3, 3, 1, shapes[si].pad};
+    for (int si = 0; si < 6; si++) {
+        const int K = si < 3 ? 3 : 5;
+        const conv_case cc = {K, K, 1, shapes[si % 3].pad};
         conv_problem p;
-        if (conv_problem_init(&p, 2, 4, shapes[si].H, shapes[si].W, 3, cc, &rng) != 0) {
+        if (conv_problem_init(&p, 2, 4, shapes[si % 3].H, shapes[si % 3].W, 3, cc, &rng) != 0) {
             EXPECT(0, "init failed: %s", hp_error_message());
             continue;
         }
@@ -636,8 +685,8 @@ TEST(test_conv_winograd_gradients)
         conv_loss(&p);
         conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
         char what[96], prefix[64];
-        snprintf(prefix, sizeof prefix, "winograd %dx%d %s", shapes[si].H, shapes[si].W,
-                 pad_name(cc.pad));
+        snprintf(prefix, sizeof prefix, "winograd %dx%d on %dx%d %s", K, K, shapes[si % 3].H,
+                 shapes[si % 3].W, pad_name(cc.pad));
         snprintf(what, sizeof what, "%s: d_in", prefix);
         EXPECT_GRAD(what, p.in, d_in, p.n_in, LINEAR_STEP, conv_loss, &p, 1e-2);
         snprintf(what, sizeof what, "%s: d_w", prefix);
@@ -651,7 +700,8 @@ TEST(test_conv_winograd_gradients)
     }
 }
 
-/* AUTO: Winograd exactly for 3x3 stride-1 layers with >= 8 input channels. */
+/* AUTO: Winograd exactly for 3x3 and 5x5 stride-1 layers with >= 8 input
+   channels. */
 TEST(test_conv_algorithm_choice)
 {
     conv2d_dims d;
@@ -663,7 +713,17 @@ TEST(test_conv_algorithm_choice)
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 2, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "stride 2: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
-    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "5x5: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "5x5: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 1, HP_PAD_VALID) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "5x5 valid: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 3, 32, 32, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "5x5, 3 channels: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 2, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "5x5 stride 2: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 5, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "3x5: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 2, 2, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "2x2: %s", conv2d_algorithm_name(&d));
     d.algorithm = HP_CONV_IM2COL;
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "forced im2col");
 }
@@ -1548,6 +1608,7 @@ int main(void)
     RUN(test_conv_multi_chunk);
     RUN(test_conv_backward_conventions);
     RUN(test_conv_winograd_matches_naive);
+    RUN(test_conv_winograd5_matches_naive);
     RUN(test_conv_winograd_gradients);
     RUN(test_conv_algorithm_choice);
     RUN(test_dense);

@@ -316,9 +316,9 @@ TEST(invalid_combinations_are_refused)
     EXPECT(hp_config_validate(&c) == -1 && strstr(hp_error_message(), "block 2"), "%s", hp_error_message());
 }
 
-/* The same end-to-end checks with every 3x3 stride-1 conv on Winograd
- * (HPTUNE_CONV=winograd; these small layers would otherwise stay im2col):
- * its backward pass must be the adjoint inside residual blocks too. */
+/* The same end-to-end checks with every 3x3 (then 5x5) stride-1 conv on
+ * Winograd (HPTUNE_CONV=winograd; these small layers would otherwise stay
+ * im2col): its backward pass must be the adjoint inside residual blocks too. */
 TEST(residual_block_gradients_winograd)
 {
     setenv("HPTUNE_CONV", "winograd", 1);
@@ -341,6 +341,22 @@ TEST(residual_block_gradients_winograd)
     small_config(&c);
     c.convs_per_block = 2;
     check_gradients("winograd: plain, 2 convs per block", &c, 60, 2e-2);
+    /* 5x5 kernels: F(2x2,5x5) in the same residual blocks */
+    small_config(&c);
+    c.kernel_size = 5;
+    c.residual = 1;
+    c.convs_per_block = 2;
+    c.batch_norm = 1;
+    c.head_pool = HP_HEAD_GLOBAL_AVG;
+    hp_rng_seed_for(&rng, 5, 2, HP_STREAM_TEST);
+    EXPECT(hp_net_init(&net, &c, BATCH, &rng) == 0, "%s", hp_error_message());
+    winograd = 0;
+    for (int i = 0; i < net.n_layers; i++)
+        winograd += net.layers[i].kind == HP_LAYER_CONV && net.layers[i].conv.KH == 5 &&
+                    conv2d_algorithm(&net.layers[i].conv) == HP_CONV_WINOGRAD;
+    EXPECT(winograd == 4, "%d of 4 5x5 convs on Winograd", winograd);
+    hp_net_release(&net);
+    check_gradients("winograd 5x5: residual, batch norm, global avg", &c, 60, 2e-2);
     unsetenv("HPTUNE_CONV");
 }
 
