@@ -72,6 +72,12 @@ done
 [ -x "$TMP/hptune" ] || { fail slurm_multinode_binary "could not copy a working $HPTUNE"; exit 0; }
 export HPTUNE=$TMP/hptune
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Both nodes are this machine (UTS namespaces, one network stack): keep Open
+# MPI's TCP on the loopback interface.  Over eth0 a rank's connect() to
+# another once failed with EINPROGRESS in a CI run and the job hung until its
+# time limit ("Open MPI failed to TCP connect to a peer"); ranks on the two
+# nodes still talk TCP, not shared memory (checked below).
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 cd "$TMP" || exit 1
 
 job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n1 | cut -d= -f2; }
