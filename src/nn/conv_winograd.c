@@ -808,20 +808,6 @@ static inline __m128 shift_down4(__m128 v, float last)
 #define ZERO_LAST(v) _mm256_blend_ps((v), _mm256_setzero_ps(), 0x80)
 #define WG_NAME(x) x##8
 #include "conv_winograd_fast.h"
-#undef WG_W
-#undef VEC
-#undef VLOAD
-#undef VSTORE
-#undef VZERO
-#undef VSET1
-#undef VMAX
-#undef SPLIT
-#undef MERGE
-#undef SHIFT_UP
-#undef SHIFT_DOWN
-#undef ZERO_FIRST
-#undef ZERO_LAST
-#undef WG_NAME
 
 #define WG_W 4
 #define VEC __m128
@@ -838,20 +824,6 @@ static inline __m128 shift_down4(__m128 v, float last)
 #define ZERO_LAST(v) _mm_blend_ps((v), _mm_setzero_ps(), 0x8)
 #define WG_NAME(x) x##4
 #include "conv_winograd_fast.h"
-#undef WG_W
-#undef VEC
-#undef VLOAD
-#undef VSTORE
-#undef VZERO
-#undef VSET1
-#undef VMAX
-#undef SPLIT
-#undef MERGE
-#undef SHIFT_UP
-#undef SHIFT_DOWN
-#undef ZERO_FIRST
-#undef ZERO_LAST
-#undef WG_NAME
 #endif
 
 /* Vector width of the fast path for d, or 0 for the general one: AVX2,

@@ -16,7 +16,8 @@
  * Needs, defined by the includer: WG_W, VEC, VLOAD(p), VSTORE(p, v),
  * VZERO(), VMAX(a, b), SPLIT(a, b, ev, od) (deinterleave 2 WG_W floats),
  * MERGE(ev, od, lo, hi) (interleave), SHIFT_UP(v, first), SHIFT_DOWN(v, last),
- * ZERO_FIRST(v), ZERO_LAST(v), and WG_NAME(x) (x with the width appended).
+ * ZERO_FIRST(v), ZERO_LAST(v), and WG_NAME(x) (x with the width appended);
+ * this file undefines them at its end, so the next inclusion can define them anew.
  */
 
 /* V[.][c] of one block (see transform_input) */
@@ -179,3 +180,18 @@ static void WG_NAME(input_gradient_fast)(const plan *p, float *d_in, const float
         }
     }
 }
+
+#undef WG_W
+#undef VEC
+#undef VLOAD
+#undef VSTORE
+#undef VZERO
+#undef VSET1
+#undef VMAX
+#undef SPLIT
+#undef MERGE
+#undef SHIFT_UP
+#undef SHIFT_DOWN
+#undef ZERO_FIRST
+#undef ZERO_LAST
+#undef WG_NAME
