@@ -146,10 +146,13 @@ void hp_net_describe(const hp_net *net, char *buf, size_t size);
  * "maxpool 32x32->16x16", "dropout 0.25", "dense 512->128",
  * "add conv1x1 32->64 s2 im2col" (a projected shortcut). */
 void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size);
-/* Multiply-adds of layer i's forward pass per image (conv, dense and a
- * shortcut's 1x1 projection; 0 for the others).  Its backward costs 2x that (weight and input gradients),
- * 1x for the first layer (no input gradient). */
-double hp_net_layer_macs(const hp_net *net, int i);
+/* Floating-point operations per image of layer i (conv, dense and a
+ * shortcut's 1x1 projection; 0 for the others), counted as the direct
+ * computation's 2 per multiply-add: forward 2 MAC; backward 2 MAC for the
+ * weight gradient plus 2 MAC for the input gradient, which the first layer
+ * does not compute.  Timers divided into these give GFLOPS (bench, train
+ * --time-layers); a Winograd layer so shows its speed, not its arithmetic. */
+void hp_net_layer_flops(const hp_net *net, int i, double *forward, double *backward);
 const char *hp_layer_kind_name(hp_layer_kind kind);
 
 #endif

@@ -429,9 +429,8 @@ static double measure_rate(void (*fn)(net_bench *), net_bench *b, double min_sec
 
 /* Training time split by layer kind and by layer (net->timing), plus the
  * optimizer step timed here; "other" is the loss, zero-grad and the timers
- * themselves.  GFLOPS of a conv or dense layer: forward 2 MAC, backward
- * 2 MAC for the weight gradient plus 2 MAC for the input gradient (not
- * computed for the first layer). */
+ * themselves.  GFLOPS of a conv or dense layer as hp_net_layer_flops counts
+ * them. */
 static void measure_split(net_bench *b, net_result *res, double seconds)
 {
     hp_net *net = &b->net;
@@ -475,10 +474,10 @@ static void measure_split(net_bench *b, net_result *res, double seconds)
         hp_net_layer_name(net, i, lp->name, sizeof lp->name);
         lp->forward_ms = 1e3 * L->forward_seconds / (double)batches;
         lp->backward_ms = 1e3 * L->backward_seconds / (double)batches;
-        const double macs = hp_net_layer_macs(net, i) * BATCH; /* per batch */
-        lp->forward_gflops = lp->forward_ms > 0 ? 2.0 * macs / (1e-3 * lp->forward_ms) / 1e9 : 0.0;
-        lp->backward_gflops =
-            lp->backward_ms > 0 ? (i == 0 ? 2.0 : 4.0) * macs / (1e-3 * lp->backward_ms) / 1e9 : 0.0;
+        double forward_flops, backward_flops; /* per image */
+        hp_net_layer_flops(net, i, &forward_flops, &backward_flops);
+        lp->forward_gflops = lp->forward_ms > 0 ? forward_flops * BATCH / (1e-3 * lp->forward_ms) / 1e9 : 0.0;
+        lp->backward_gflops = lp->backward_ms > 0 ? backward_flops * BATCH / (1e-3 * lp->backward_ms) / 1e9 : 0.0;
     }
 }
 

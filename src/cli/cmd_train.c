@@ -82,11 +82,9 @@ static void print_confusion(const int64_t *cm, const hp_dataset *ds)
 
 /* --time-layers: the share of each layer kind, then every layer's forward
  * and backward seconds (training and validation), their share of all layers'
- * time and, for conv and dense layers, GFLOPS: forward 2 x its multiply-adds
- * x forward_images, backward 4 x (2 x for the first layer, which computes no
- * input gradient) x backward_images.  The GFLOPS need whole epochs (not a
- * run resumed mid-epoch); a Winograd layer's count is the direct
- * convolution's, so it shows the speed it achieves, not its arithmetic. */
+ * time and, for conv and dense layers, GFLOPS (hp_net_layer_flops per image
+ * x forward_images or backward_images).  The GFLOPS need whole epochs (not
+ * a run resumed mid-epoch). */
 static void print_layer_times(const hp_net *net, double forward_images, double backward_images,
                               int whole_epochs)
 {
@@ -106,15 +104,17 @@ static void print_layer_times(const hp_net *net, double forward_images, double b
             continue;
         char name[96];
         hp_net_layer_name(net, i, name, sizeof name);
-        const double macs = whole_epochs ? hp_net_layer_macs(net, i) : 0.0;
+        double forward_flops = 0.0, backward_flops = 0.0;
+        if (whole_epochs)
+            hp_net_layer_flops(net, i, &forward_flops, &backward_flops);
         printf("  %-32s forward %8.2f s %5.1f%%", name, L->forward_seconds, 100.0 * L->forward_seconds / total);
-        if (macs > 0 && L->forward_seconds > 0)
-            printf(" %6.1f GFLOPS", 2.0 * macs * forward_images / L->forward_seconds / 1e9);
+        if (forward_flops > 0 && L->forward_seconds > 0)
+            printf(" %6.1f GFLOPS", forward_flops * forward_images / L->forward_seconds / 1e9);
         else
             printf("              ");
         printf("   backward %8.2f s %5.1f%%", L->backward_seconds, 100.0 * L->backward_seconds / total);
-        if (macs > 0 && L->backward_seconds > 0)
-            printf(" %6.1f GFLOPS", (i == 0 ? 2.0 : 4.0) * macs * backward_images / L->backward_seconds / 1e9);
+        if (backward_flops > 0 && L->backward_seconds > 0)
+            printf(" %6.1f GFLOPS", backward_flops * backward_images / L->backward_seconds / 1e9);
         printf("\n");
     }
 }

@@ -692,14 +692,16 @@ void hp_net_layer_name(const hp_net *net, int i, char *buf, size_t size)
     }
 }
 
-double hp_net_layer_macs(const hp_net *net, int i)
+void hp_net_layer_flops(const hp_net *net, int i, double *forward, double *backward)
 {
     const hp_layer *L = &net->layers[i];
+    double macs = 0.0;
     if (L->kind == HP_LAYER_CONV || (L->kind == HP_LAYER_ADD && L->projection))
-        return conv2d_forward_macs(&L->conv) / L->conv.N;
-    if (L->kind == HP_LAYER_DENSE)
-        return (double)L->dense_in * L->dense_out;
-    return 0.0;
+        macs = conv2d_forward_macs(&L->conv) / L->conv.N;
+    else if (L->kind == HP_LAYER_DENSE)
+        macs = (double)L->dense_in * L->dense_out;
+    *forward = 2.0 * macs;
+    *backward = (i == 0 ? 2.0 : 4.0) * macs; /* hp_net_backward: no d_in for layer 0 */
 }
 
 void hp_net_describe(const hp_net *net, char *buf, size_t size)
