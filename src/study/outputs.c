@@ -549,24 +549,22 @@ static config_group *group_configs(const hp_study *s, int *n_groups)
         c->trials = hp_xcalloc((size_t)c->n_runs, sizeof *c->trials);
         memcpy(c->trials, order + j, (size_t)c->n_runs * sizeof *c->trials); /* ids ascending (tie order) */
         c->first = c->trials[0];
+        double *done = hp_xcalloc((size_t)c->n_runs, sizeof *done); /* completed runs' final values */
         double sum = 0;
         for (int r = 0; r < c->n_runs; r++) {
             int t = c->trials[r];
             double v = hp_study_value(s, t, s->trials[t].n_epochs);
             if (hp_study_trial_state(s, t) == HP_TRIAL_COMPLETED && isfinite(v)) {
+                done[c->n_done++] = v;
                 sum += v;
-                c->n_done++;
             }
         }
         c->mean = c->n_done ? sum / c->n_done : NAN;
         double squares = 0;
-        for (int r = 0; r < c->n_runs; r++) {
-            int t = c->trials[r];
-            double v = hp_study_value(s, t, s->trials[t].n_epochs);
-            if (hp_study_trial_state(s, t) == HP_TRIAL_COMPLETED && isfinite(v))
-                squares += (v - c->mean) * (v - c->mean);
-        }
+        for (int r = 0; r < c->n_done; r++)
+            squares += (done[r] - c->mean) * (done[r] - c->mean);
         c->std = c->n_done >= 2 ? sqrt(squares / (c->n_done - 1)) : NAN;
+        free(done);
         j = end;
     }
     qsort(g, (size_t)count, sizeof *g, compare_groups_by_first);
