@@ -93,6 +93,16 @@ typedef enum hp_event_type {
 } hp_event_type;
 #define HP_EV_TYPE_COUNT 16
 
+/* ENDED's flag: how the run ended. */
+#define HP_ENDED_INTERRUPTED 0
+#define HP_ENDED_FINISHED 1
+#define HP_ENDED_BUDGET 2 /* a study budget was reached: resumable with a larger one */
+
+/* STOP's flag (coordinator to worker): what to do before exiting. */
+#define HP_STOP_FINISHED 0     /* the study is done: the worker is idle */
+#define HP_STOP_INTERRUPT 1    /* checkpoint where you are (mid-epoch) and report INTERRUPTED */
+#define HP_STOP_AT_EPOCH_END 2 /* a budget: finish the epoch, checkpoint, report INTERRUPTED */
+
 /* STOP_TRIAL's flag: why the coordinator ended the trial early. */
 #define HP_STOP_EARLY 1  /* early stopping: completed (early stop at epoch e) */
 #define HP_STOP_MEDIAN 2 /* the median stopping rule: stopped */
@@ -111,9 +121,9 @@ typedef struct hp_event {
                                        TEST: images evaluated */
     double seconds;                 /* ENDED: elapsed seconds of the study; RUN: unix time;
                                        BUDGET: max_time */
-    int flag;                       /* ENDED: 1 finished, 0 interrupted, 2 a budget was reached;
-                                       STOP: 1 interrupt, 0 finished, 2 checkpoint at the end of
-                                       the epoch (a budget); RUN: workers; STOP_TRIAL: HP_STOP_* */
+    int flag;                       /* ENDED: HP_ENDED_*; STOP: HP_STOP_FINISHED,
+                                       HP_STOP_INTERRUPT or HP_STOP_AT_EPOCH_END; RUN: workers;
+                                       STOP_TRIAL: HP_STOP_EARLY or HP_STOP_MEDIAN */
     double time;                    /* ASSIGN EPOCH FINISHED FAILED STOP_TRIAL: unix seconds recorded */
     int version;                    /* JOB: journal format version */
     char *text;                     /* FAILED FATAL RESTARTED: reason; JOB: job text;

@@ -407,7 +407,7 @@ static int wait_and_handle(hp_coordinator *c, const hp_transport *t, const volat
 static void stop_workers(hp_coordinator *c, const hp_transport *t, int interrupt, double timeout_s)
 {
     hp_event stop = hp_event_make(HP_EV_STOP, -1, 0);
-    stop.flag = interrupt;
+    stop.flag = interrupt ? HP_STOP_INTERRUPT : HP_STOP_FINISHED;
     for (int r = 1; r <= c->n_workers; r++)
         if (c->worker[r] != HP_WORKER_GONE)
             send_event(t, r, &stop);
@@ -444,7 +444,7 @@ int hp_coordinator_run(hp_coordinator *c, const hp_transport *t, const volatile 
         if (c->budget_hit && !c->budget_stop_sent) {
             /* every worker finishes the epoch it is in, checkpoints and says INTERRUPTED */
             hp_event budget_stop = hp_event_make(HP_EV_STOP, -1, 0);
-            budget_stop.flag = 2;
+            budget_stop.flag = HP_STOP_AT_EPOCH_END;
             for (int r = 1; r <= c->n_workers; r++)
                 if (c->worker[r] != HP_WORKER_GONE && send_event(t, r, &budget_stop) != 0)
                     rc = -1;
@@ -665,10 +665,10 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     double elapsed = elapsed_total(c);
     hp_event end = hp_event_make(HP_EV_ENDED, -1, 0);
     end.seconds = elapsed;
-    end.flag = !interrupted && c->strategy_done;
     int budget = !interrupted && !c->strategy_done && c->budget_hit;
-    if (budget)
-        end.flag = 2;
+    end.flag = !interrupted && c->strategy_done ? HP_ENDED_FINISHED
+               : budget                         ? HP_ENDED_BUDGET
+                                                : HP_ENDED_INTERRUPTED;
     if (c->journal_failed) {
         /* nothing more can be recorded; the journal ends with its last
            complete record, which is all a resume needs */
@@ -681,8 +681,8 @@ int hp_coordinator_finish(hp_coordinator *c, int rc, int stop_signal, int resuma
     if (hp_study_record(s, &end) != 0 || hp_study_sync(s) != 0) {
         hp_error_print();
         rc = -1;
-    } else if (end.flag) {
-        evaluate_best_on_test(c); /* before the outputs, which show it */
+    } else if (end.flag != HP_ENDED_INTERRUPTED) {
+        evaluate_best_on_test(c); /* finished or budget reached: before the outputs, which show it */
     }
     char *outputs_error = NULL; /* study.h5/best.yaml: after a fatal error, part of its message */
     if (hp_study_write_snapshot(s, elapsed) != 0 || hp_study_write_best_yaml(s) != 0) {

@@ -169,8 +169,8 @@ static int apply_end(hp_study *s, const hp_event *e)
 {
     s->elapsed_before = e->seconds;
     s->run_open = 0;
-    s->budget_reached = e->flag == 2;
-    if (e->flag != 1)
+    s->budget_reached = e->flag == HP_ENDED_BUDGET;
+    if (e->flag != HP_ENDED_FINISHED)
         return 0;
     if (s->verify) {
         hp_event next;

@@ -445,7 +445,7 @@ static int serve_should_stop(void *ctx)
     size_t size;
     if (sc->t->wait(sc->t->ctx, 0, HP_EV_STOP, 0, NULL, &from, &bytes, &size) == 1) {
         hp_event e;
-        int at_epoch_end = hp_event_decode(bytes, size, NULL, &e) == 0 && e.flag == 2;
+        int at_epoch_end = hp_event_decode(bytes, size, NULL, &e) == 0 && e.flag == HP_STOP_AT_EPOCH_END;
         free(bytes);
         if (at_epoch_end)
             sc->epoch_stop_received = 1;
