@@ -26,11 +26,17 @@
 typedef enum { HP_PAD_SAME = 0, HP_PAD_VALID = 1 } hp_padding;
 
 /* How a convolution is computed.  AUTO (what conv2d_dims_init sets) picks
- * Winograd F(2x2,3x3) or F(2x2,5x5) for 3x3 and 5x5 stride-1 layers with
- * enough input channels and im2col + sgemm for the rest; the others force
- * one (tests and benchmarks; WINOGRAD needs a 3x3 or 5x5 kernel and
- * stride 1). */
-typedef enum { HP_CONV_AUTO = 0, HP_CONV_IM2COL = 1, HP_CONV_WINOGRAD = 2 } hp_conv_algorithm;
+ * Winograd for 3x3 and 5x5 stride-1 layers with enough input channels
+ * (conv2d_algorithm says which tiles) and im2col + sgemm for the rest; the
+ * others force one (tests and benchmarks; the Winograd ones need a 3x3 or
+ * 5x5 kernel and stride 1): WINOGRAD computes F(2x2,3x3) or F(2x2,5x5),
+ * WINOGRAD4 F(4x4,3x3) or F(4x4,5x5). */
+typedef enum {
+    HP_CONV_AUTO = 0,
+    HP_CONV_IM2COL = 1,
+    HP_CONV_WINOGRAD = 2,
+    HP_CONV_WINOGRAD4 = 3
+} hp_conv_algorithm;
 
 typedef struct conv2d_dims {
     int N;            /* batch */
@@ -50,12 +56,13 @@ int conv2d_dims_init(conv2d_dims *d, int N, int C, int H, int W, int OC, int KH,
 /* Scratch floats needed by forward and backward (im2col or Winograd buffers). */
 size_t conv2d_workspace_floats(const conv2d_dims *d);
 /* The algorithm d resolves to (never AUTO), and its name ("im2col",
- * "winograd"). */
+ * "winograd", "winograd4"). */
 hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d);
 const char *conv2d_algorithm_name(const conv2d_dims *d);
-/* The HPTUNE_CONV setting: text "auto", "im2col" or "winograd" (NULL or
- * empty: auto) into *out; -1 (HP_ERR) for anything else.  "winograd" means
- * Winograd on every 3x3 and 5x5 stride-1 layer (also those with few input channels);
+/* The HPTUNE_CONV setting: text "auto", "im2col", "winograd" or "winograd4"
+ * (NULL or empty: auto) into *out; -1 (HP_ERR) for anything else.
+ * "winograd" ("winograd4") means Winograd with 2x2 (4x4) output tiles on
+ * every 3x3 and 5x5 stride-1 layer (also those with few input channels);
  * other layers stay im2col. */
 int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out);
 /* out (N,OC,OH,OW) = conv(in (N,C,H,W), w (OC,C*KH*KW)) + b (OC) */

@@ -75,12 +75,18 @@
  * how they are computed run to run.  The order is fixed, so results are
  * reproducible for the same kernels and threads.
  */
+/* GCC turns the copy-like rows of the transforms (o0 = x0 ...) and short
+   copies into memmove/memcpy calls on rows of 8-32 floats, which cost more
+   than the copies (4.5% of a 5x5 network's training, perf). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
 #include "conv_winograd.h"
 #include "vecsum.h"
 
 #include <cblas.h>
 #include <string.h>
-#ifdef __AVX2__
+#if defined(__AVX2__) || defined(__SSE__)
 #include <immintrin.h>
 #endif
 
@@ -88,13 +94,31 @@
 
 enum { LANES = 8, XI_GAP = 16 /* floats: one cache line */ };
 
-/* F(2, 5)'s filter transform, points 0, 1, -1, 1/2, -2, inf (header comment). */
-static const float G5[6][5] = {
+/* The filter transforms G (alpha x r) of F(2,5), F(4,3) and F(4,5) (header
+   comment), rows of 8 floats (the largest r is 5: the rest is unused). */
+typedef float gmatrix[8][8];
+static const gmatrix G25 = {
     {1, 0, 0, 0, 0},
     {1.0f / 3, 1.0f / 3, 1.0f / 3, 1.0f / 3, 1.0f / 3},
     {-1.0f / 3, 1.0f / 3, -1.0f / 3, 1.0f / 3, -1.0f / 3},
     {-16.0f / 15, -8.0f / 15, -4.0f / 15, -2.0f / 15, -1.0f / 15},
     {1.0f / 15, -2.0f / 15, 4.0f / 15, -8.0f / 15, 16.0f / 15},
+    {0, 0, 0, 0, 1}};
+static const gmatrix G43 = {
+    {1, 0, 0},
+    {1.0f / 3, 1.0f / 3, 1.0f / 3},
+    {-1.0f / 3, 1.0f / 3, -1.0f / 3},
+    {-16.0f / 15, -8.0f / 15, -4.0f / 15},
+    {1.0f / 15, -2.0f / 15, 4.0f / 15},
+    {0, 0, 1}};
+static const gmatrix G45 = {
+    {-1, 0, 0, 0, 0},
+    {-2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9},
+    {-2.0f / 9, 2.0f / 9, -2.0f / 9, 2.0f / 9, -2.0f / 9},
+    {1.0f / 90, 1.0f / 45, 2.0f / 45, 4.0f / 45, 8.0f / 45},
+    {1.0f / 90, -1.0f / 45, 2.0f / 45, -4.0f / 45, 8.0f / 45},
+    {32.0f / 45, 16.0f / 45, 8.0f / 45, 4.0f / 45, 2.0f / 45},
+    {32.0f / 45, -16.0f / 45, 8.0f / 45, -4.0f / 45, 2.0f / 45},
     {0, 0, 0, 0, 1}};
 
 /* Target tiles per block.  Measured on the CIFAR layers (32 and 64
@@ -109,15 +133,20 @@ static const float G5[6][5] = {
 #ifndef WINOGRAD_BLOCK_TILES5
 #define WINOGRAD_BLOCK_TILES5 32
 #endif
+/* The same for 4x4 output tiles (36 or 64 planes per tile). */
+#ifndef WINOGRAD_BLOCK_TILES4
+#define WINOGRAD_BLOCK_TILES4 32
+#endif
 
 /* Geometry and workspace of one call. */
 typedef struct plan {
-    int r, alpha, xi;   /* kernel size 3 or 5; tile input alpha = r + 1; xi = alpha^2 elements */
-    int TH, TW;         /* tiles per image: ceil(OH/2) x ceil(OW/2) */
+    int m;              /* output tile m x m: 2 or 4 */
+    int r, alpha, xi;   /* kernel size 3 or 5; tile input alpha = m + r - 1; xi = alpha^2 elements */
+    int TH, TW;         /* tiles per image: ceil(OH/m) x ceil(OW/m) */
     int rows;           /* tile rows in the batch: N*TH */
     int block_rows;     /* tile rows per block */
     size_t ldt;         /* row stride of the transformed arrays: block tiles rounded up to 8 */
-    size_t row_len;     /* padded input row: 2*TW + r - 1 */
+    size_t row_len;     /* padded input row: m*TW + r - 1 */
     size_t u_xi, v_xi, m_xi; /* distance between the xi planes of U/dU, V, M */
     float *U;           /* (xi, OC, C) transformed filters, planes u_xi apart */
     float *dU;          /* (xi, OC, C) their gradient (backward), the same */
@@ -125,30 +154,40 @@ typedef struct plan {
     float *M;           /* (xi, OC, ldt) products, m_xi apart; DY in backward */
     float *S1, *S2;     /* (xi, ldt) each: per-channel scratch */
     float *rowbuf;      /* 8 rows of row_stride */
-    float *rows_buf;    /* alpha^2/2 * block_rows rows of row_stride (8 or 18 per tile row) */
-    size_t row_stride;  /* round_up8(row_len) + 8 */
+    float *rows_buf;    /* phases * alpha * block_rows rows of row_stride (phases = ceil(alpha/m)) */
+    size_t row_fill;    /* floats of a padded row the gathers read: row_len or a little more */
+    size_t row_stride;  /* round_up8(row_fill) + 8 */
 } plan;
 
 static size_t round_up8(size_t n) { return (n + LANES - 1) / LANES * LANES; }
 
+/* Groups of m patch columns in an alpha-wide patch (add_input_gradient). */
+static int plan_phases(const plan *p) { return (p->alpha + p->m - 1) / p->m; }
+
 /* Fills p; with ws == NULL only the sizes (the total is returned). */
-static size_t plan_init(plan *p, const conv2d_dims *d, float *ws)
+static size_t plan_init(plan *p, const conv2d_dims *d, int m, float *ws)
 {
     memset(p, 0, sizeof *p);
+    p->m = m;
     p->r = d->KH;
-    p->alpha = p->r + 1;
+    p->alpha = m + p->r - 1;
     p->xi = p->alpha * p->alpha;
-    p->TH = (d->OH + 1) / 2;
-    p->TW = (d->OW + 1) / 2;
+    p->TH = (d->OH + m - 1) / m;
+    p->TW = (d->OW + m - 1) / m;
     p->rows = d->N * p->TH;
-    p->block_rows = (p->r == 3 ? WINOGRAD_BLOCK_TILES : WINOGRAD_BLOCK_TILES5) / p->TW;
+    const int block_tiles = m == 4 ? WINOGRAD_BLOCK_TILES4
+                            : p->r == 3 ? WINOGRAD_BLOCK_TILES : WINOGRAD_BLOCK_TILES5;
+    p->block_rows = block_tiles / p->TW;
     if (p->block_rows < 1)
         p->block_rows = 1;
     if (p->block_rows > p->rows)
         p->block_rows = p->rows;
     p->ldt = round_up8((size_t)p->block_rows * p->TW);
-    p->row_len = 2 * (size_t)p->TW + (size_t)p->r - 1;
-    p->row_stride = round_up8(p->row_len) + LANES;
+    p->row_len = (size_t)m * p->TW + (size_t)p->r - 1;
+    /* the gathers read m-wide groups: up to column m (TW + phases) - 1 */
+    const size_t groups_end = (size_t)m * (p->TW + plan_phases(p));
+    p->row_fill = groups_end > p->row_len ? groups_end : p->row_len;
+    p->row_stride = round_up8(p->row_fill) + LANES;
     /* The xi planes of each array are one cache line more than their size
        apart: whole multiples of 4 KB put the 16 rows a transform touches in
        one L1 set, which holds fewer (measured: 1.5x slower transforms). */
@@ -163,7 +202,7 @@ static size_t plan_init(plan *p, const conv2d_dims *d, float *ws)
                              xi * p->ldt,
                              xi * p->ldt,
                              8 * p->row_stride,
-                             xi / 2 * (size_t)p->block_rows * p->row_stride};
+                             (size_t)plan_phases(p) * p->alpha * p->block_rows * p->row_stride};
     float **slots[8] = {&p->U, &p->dU, &p->V, &p->M, &p->S1, &p->S2, &p->rowbuf, &p->rows_buf};
     size_t total = 0;
     for (int i = 0; i < 8; i++) {
@@ -179,10 +218,10 @@ int conv_winograd_shape(const conv2d_dims *d)
     return (d->KH == 3 || d->KH == 5) && d->KW == d->KH && d->stride == 1;
 }
 
-size_t conv_winograd_workspace_floats(const conv2d_dims *d)
+size_t conv_winograd_workspace_floats(const conv2d_dims *d, int m)
 {
     plan p;
-    return plan_init(&p, d, NULL);
+    return plan_init(&p, d, m, NULL);
 }
 
 /* ------------------------------------------------- lane-wise transforms -- */
@@ -323,38 +362,160 @@ static void rows_a6(float *restrict o0, float *restrict o1, float *restrict o2, 
               o4[e] = x0 + -2.0f * x1;
               o5[e] = x1;)
 }
+
+/* F(4,3) (alpha 6, points 0, 1, -1, 1/2, -2, inf: the same points as F(2,5),
+   so the same B^T and B, rows_bt6 and rows_b6) and F(4,5) (alpha 8, points
+   0, 1, -1, 2, -2, 1/2, -1/2, inf); the matrices are in the header comment,
+   written here with the pairs the points' symmetry gives (s = x1 + x2,
+   d = x1 - x2, ...), which halves the additions. */
+static void rows_at4_6(float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, const float *restrict i0, const float *restrict i1,
+                       const float *restrict i2, const float *restrict i3,
+                       const float *restrict i4, const float *restrict i5, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x3 = i3[e], x4 = i4[e], x5 = i5[e];
+              const float s = i1[e] + i2[e], d = i1[e] - i2[e];
+              o0[e] = x0 + s + x3 + x4;
+              o1[e] = d + 0.5f * x3 + -2.0f * x4;
+              o2[e] = s + 0.25f * x3 + 4.0f * x4;
+              o3[e] = d + 0.125f * x3 + -8.0f * x4 + x5;)
+}
+static void rows_a4_6(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, float *restrict o4, float *restrict o5,
+                      const float *restrict i0, const float *restrict i1,
+                      const float *restrict i2, const float *restrict i3, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e];
+              const float even = x0 + x2, odd = x1 + x3;
+              o0[e] = x0;
+              o1[e] = even + odd;
+              o2[e] = even - odd;
+              o3[e] = x0 + 0.5f * x1 + 0.25f * x2 + 0.125f * x3;
+              o4[e] = x0 + -2.0f * x1 + 4.0f * x2 + -8.0f * x3;
+              o5[e] = x3;)
+}
+static void rows_bt8(float *restrict o0, float *restrict o1, float *restrict o2,
+                     float *restrict o3, float *restrict o4, float *restrict o5,
+                     float *restrict o6, float *restrict o7, const float *restrict i0,
+                     const float *restrict i1, const float *restrict i2,
+                     const float *restrict i3, const float *restrict i4,
+                     const float *restrict i5, const float *restrict i6,
+                     const float *restrict i7, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e], x4 = i4[e], x5 = i5[e],
+                          x6 = i6[e], x7 = i7[e];
+              const float a1 = x2 + x6 - 4.25f * x4, b1 = x1 + x5 - 4.25f * x3;
+              const float a2 = x6 + 0.25f * x2 - 1.25f * x4, b2 = 0.5f * x1 - 2.5f * x3 + 2.0f * x5;
+              const float a3 = x6 + 4.0f * x2 - 5.0f * x4, b3 = 2.0f * x1 - 2.5f * x3 + 0.5f * x5;
+              o0[e] = (x6 - x0) + 5.25f * (x2 - x4);
+              o1[e] = a1 + b1;
+              o2[e] = a1 - b1;
+              o3[e] = a2 + b2;
+              o4[e] = a2 - b2;
+              o5[e] = a3 + b3;
+              o6[e] = a3 - b3;
+              o7[e] = (x7 - x1) + 5.25f * (x3 - x5);)
+}
+static void rows_b8(float *restrict o0, float *restrict o1, float *restrict o2,
+                    float *restrict o3, float *restrict o4, float *restrict o5,
+                    float *restrict o6, float *restrict o7, const float *restrict i0,
+                    const float *restrict i1, const float *restrict i2,
+                    const float *restrict i3, const float *restrict i4,
+                    const float *restrict i5, const float *restrict i6,
+                    const float *restrict i7, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x7 = i7[e];
+              const float s1 = i1[e] + i2[e], d1 = i1[e] - i2[e];
+              const float s2 = i3[e] + i4[e], d2 = i3[e] - i4[e];
+              const float s3 = i5[e] + i6[e], d3 = i5[e] - i6[e];
+              o0[e] = -x0;
+              o1[e] = d1 + 0.5f * d2 + 2.0f * d3 - x7;
+              o2[e] = 5.25f * x0 + s1 + 0.25f * s2 + 4.0f * s3;
+              o3[e] = -4.25f * d1 - 2.5f * d2 - 2.5f * d3 + 5.25f * x7;
+              o4[e] = -5.25f * x0 - 4.25f * s1 - 1.25f * s2 - 5.0f * s3;
+              o5[e] = d1 + 2.0f * d2 + 0.5f * d3 - 5.25f * x7;
+              o6[e] = x0 + s1 + s2 + s3;
+              o7[e] = x7;)
+}
+static void rows_at4_8(float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, const float *restrict i0, const float *restrict i1,
+                       const float *restrict i2, const float *restrict i3,
+                       const float *restrict i4, const float *restrict i5,
+                       const float *restrict i6, const float *restrict i7, size_t n)
+{
+    LANE_LOOP(const float s1 = i1[e] + i2[e], d1 = i1[e] - i2[e];
+              const float s2 = i3[e] + i4[e], d2 = i3[e] - i4[e];
+              const float s3 = i5[e] + i6[e], d3 = i5[e] - i6[e];
+              o0[e] = i0[e] + s1 + s2 + s3;
+              o1[e] = d1 + 2.0f * d2 + 0.5f * d3;
+              o2[e] = s1 + 4.0f * s2 + 0.25f * s3;
+              o3[e] = d1 + 8.0f * d2 + 0.125f * d3 + i7[e];)
+}
+static void rows_a4_8(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, float *restrict o4, float *restrict o5,
+                      float *restrict o6, float *restrict o7, const float *restrict i0,
+                      const float *restrict i1, const float *restrict i2,
+                      const float *restrict i3, size_t n)
+{
+    LANE_LOOP(const float x0 = i0[e], x1 = i1[e], x2 = i2[e], x3 = i3[e];
+              const float e1 = x0 + x2, f1 = x1 + x3;
+              const float e2 = x0 + 4.0f * x2, f2 = 2.0f * x1 + 8.0f * x3;
+              const float e3 = x0 + 0.25f * x2, f3 = 0.5f * x1 + 0.125f * x3;
+              o0[e] = x0;
+              o1[e] = e1 + f1;
+              o2[e] = e1 - f1;
+              o3[e] = e2 + f2;
+              o4[e] = e2 - f2;
+              o5[e] = e3 + f3;
+              o6[e] = e3 - f3;
+              o7[e] = x3;)
+}
 #undef LANE_LOOP
 
-/* The four transforms of a plan's size on rows of lanes: alpha = 4 by the
-   F(2,3) functions above, 6 by F(2,5)'s matrices.  o and in hold the row
-   pointers (alpha or 2 of them). */
+/* The four transforms of a plan's size on rows of lanes: F(2,3) (alpha 4),
+   F(2,5) (alpha 6, m 2), F(4,3) (alpha 6, m 4), F(4,5) (alpha 8).  o and in
+   hold the row pointers (alpha or m of them). */
 static void lanes_bt(const plan *p, float *const o[], const float *const in[], size_t n)
 {
     if (p->alpha == 4)
         rows_bt(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], n);
-    else
+    else if (p->alpha == 6)
         rows_bt6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], in[2], in[3], in[4], in[5], n);
+    else
+        rows_bt8(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], in[0], in[1], in[2], in[3], in[4],
+                 in[5], in[6], in[7], n);
 }
 static void lanes_b(const plan *p, float *const o[], const float *const in[], size_t n)
 {
     if (p->alpha == 4)
         rows_b(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], n);
-    else
+    else if (p->alpha == 6)
         rows_b6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], in[2], in[3], in[4], in[5], n);
+    else
+        rows_b8(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], in[0], in[1], in[2], in[3], in[4],
+                in[5], in[6], in[7], n);
 }
 static void lanes_at(const plan *p, float *const o[], const float *const in[], size_t n)
 {
     if (p->alpha == 4)
         rows_at(o[0], o[1], in[0], in[1], in[2], in[3], n);
-    else
+    else if (p->alpha == 6 && p->m == 2)
         rows_at6(o[0], o[1], in[0], in[1], in[2], in[3], in[4], in[5], n);
+    else if (p->alpha == 6)
+        rows_at4_6(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], in[4], in[5], n);
+    else
+        rows_at4_8(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], n);
 }
 static void lanes_a(const plan *p, float *const o[], const float *const in[], size_t n)
 {
     if (p->alpha == 4)
         rows_a(o[0], o[1], o[2], o[3], in[0], in[1], n);
-    else
+    else if (p->alpha == 6 && p->m == 2)
         rows_a6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], n);
+    else if (p->alpha == 6)
+        rows_a4_6(o[0], o[1], o[2], o[3], o[4], o[5], in[0], in[1], in[2], in[3], n);
+    else
+        rows_a4_8(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], in[0], in[1], in[2], in[3], n);
 }
 /* A^T, + bias, ReLU (see rows_at_bias) */
 static void lanes_at_bias(const plan *p, float *const o[], const float *const in[], float bias,
@@ -364,8 +525,8 @@ static void lanes_at_bias(const plan *p, float *const o[], const float *const in
         rows_at_bias(o[0], o[1], in[0], in[1], in[2], in[3], bias, relu, n);
         return;
     }
-    rows_at6(o[0], o[1], in[0], in[1], in[2], in[3], in[4], in[5], n);
-    for (int i = 0; i < 2; i++)
+    lanes_at(p, o, in, n);
+    for (int i = 0; i < p->m; i++)
         for (size_t j = 0; j < n; j += LANES)
             for (int l = 0; l < LANES; l++) {
                 const float v = o[i][j + l] + bias;
@@ -425,6 +586,49 @@ static inline void interleave(float *restrict dst, const float *restrict even, c
     }
 }
 
+/* c_s[j] = src[4j + s], s in [0, 4), j in [0, n) (4x4 output tiles) */
+static inline void deinterleave4(float *restrict c0, float *restrict c1, float *restrict c2,
+                                 float *restrict c3, const float *restrict src, int n)
+{
+    int j = 0;
+#ifdef __SSE__
+    for (; j + 4 <= n; j += 4) {
+        __m128 a = _mm_loadu_ps(src + 4 * j), b = _mm_loadu_ps(src + 4 * j + 4);
+        __m128 c = _mm_loadu_ps(src + 4 * j + 8), e = _mm_loadu_ps(src + 4 * j + 12);
+        _MM_TRANSPOSE4_PS(a, b, c, e);
+        _mm_storeu_ps(c0 + j, a);
+        _mm_storeu_ps(c1 + j, b);
+        _mm_storeu_ps(c2 + j, c);
+        _mm_storeu_ps(c3 + j, e);
+    }
+#endif
+    for (; j < n; j++) {
+        c0[j] = src[4 * j];
+        c1[j] = src[4 * j + 1];
+        c2[j] = src[4 * j + 2];
+        c3[j] = src[4 * j + 3];
+    }
+}
+
+/* dst[4j + s] = c[s][j], s in [0, 4), j in [0, n); a NULL c[s] is zeros */
+static inline void interleave4(float *restrict dst, const float *const c[4], int n)
+{
+    int j = 0;
+#ifdef __SSE__
+    for (; j + 4 <= n; j += 4) {
+        __m128 v[4];
+        for (int q = 0; q < 4; q++)
+            v[q] = c[q] ? _mm_loadu_ps(c[q] + j) : _mm_setzero_ps();
+        _MM_TRANSPOSE4_PS(v[0], v[1], v[2], v[3]);
+        for (int q = 0; q < 4; q++)
+            _mm_storeu_ps(dst + 4 * j + 4 * q, v[q]);
+    }
+#endif
+    for (; j < n; j++)
+        for (int q = 0; q < 4; q++)
+            dst[4 * j + q] = c[q] ? c[q][j] : 0.0f;
+}
+
 /* dst[j] (+)= a[j] + b[j], j in [0, n): added when accumulate, else stored */
 static inline void add_pair(float *restrict dst, const float *restrict a, const float *restrict b,
                             size_t n, int accumulate)
@@ -465,10 +669,15 @@ static inline void add_triple(float *restrict dst, const float *restrict a, cons
         dst[j] = (a[j] + b[j]) + c[j];
 }
 
-/* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost more) */
+/* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost more;
+   without the intrinsics GCC turns the loop back into a memcpy call) */
 static inline void copy_floats(float *restrict dst, const float *restrict src, size_t n)
 {
     size_t j = 0;
+#ifdef __AVX2__
+    for (; j + LANES <= n; j += LANES)
+        _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
+#endif
     for (; j + LANES <= n; j += LANES)
         for (int l = 0; l < LANES; l++)
             dst[j + l] = src[j + l];
@@ -527,85 +736,138 @@ static void accumulate_filter_gradient3(float *d_w, const float *dU, size_t per_
     }
 }
 
-/* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (5x5, G: G5), eight
-   filters at a time (lane l: filter f0 + l; lanes past the last are zero). */
-static void transform_filters5(float *U, size_t per_xi, const float *w, const conv2d_dims *d)
+/* out_i = sum_k G45[i][k] in_k on rows of 8 lanes (in_k at in + k * is,
+   out_i at out + i * os), with the pairs of F(4,5)'s points (1 and -1, 2 and
+   -2, 1/2 and -1/2) sharing their even and odd sums: row 2p - 1 is E + O,
+   row 2p is E - O.  Half the multiplications of the row-by-row product. */
+static inline void g45_lanes(float *restrict out, size_t os, const float *restrict in, size_t is)
 {
-    const size_t filters = (size_t)d->OC * d->C;
+    for (int l = 0; l < LANES; l++) {
+        const float g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l], g3 = in[3 * is + l],
+                    g4 = in[4 * is + l];
+        const float e1 = g0 + g2 + g4, o1 = g1 + g3;
+        const float e2 = (1.0f / 90) * g0 + (2.0f / 45) * g2 + (8.0f / 45) * g4;
+        const float o2 = (1.0f / 45) * g1 + (4.0f / 45) * g3;
+        const float e3 = (32.0f / 45) * g0 + (8.0f / 45) * g2 + (2.0f / 45) * g4;
+        const float o3 = (16.0f / 45) * g1 + (4.0f / 45) * g3;
+        out[l] = -g0;
+        out[os + l] = (-2.0f / 9) * (e1 + o1);
+        out[2 * os + l] = (-2.0f / 9) * (e1 - o1);
+        out[3 * os + l] = e2 + o2;
+        out[4 * os + l] = e2 - o2;
+        out[5 * os + l] = e3 + o3;
+        out[6 * os + l] = e3 - o3;
+        out[7 * os + l] = g4;
+    }
+}
+
+/* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (r x r, G: the
+   plan's alpha x r matrix), eight filters at a time (lane l: filter f0 + l;
+   lanes past the last are zero).  F(4,5)'s G by g45_lanes. */
+static void transform_filters_g(float *U, size_t per_xi, const float *w, const conv2d_dims *d,
+                                const gmatrix G, int al, int r)
+{
+    const size_t filters = (size_t)d->OC * d->C, rr = (size_t)r * r;
+    const int g45 = G == G45;
     for (size_t f0 = 0; f0 < filters; f0 += LANES) {
         const int nf = filters - f0 < LANES ? (int)(filters - f0) : LANES;
-        float g[25][LANES], t[6][5][LANES], u[LANES];
-        for (int q = 0; q < 25; q++)
+        float g[25][LANES], t[8][5][LANES], tt[5][8][LANES], u[8][8][LANES];
+        for (size_t q = 0; q < rr; q++)
             for (int l = 0; l < LANES; l++)
-                g[q][l] = l < nf ? w[25 * (f0 + (size_t)l) + (size_t)q] : 0.0f;
-        for (int i = 0; i < 6; i++) /* G g: 6x5 */
-            for (int col = 0; col < 5; col++) {
-                for (int l = 0; l < LANES; l++)
-                    t[i][col][l] = G5[i][0] * g[col][l];
-                for (int k = 1; k < 5; k++)
+                g[q][l] = l < nf ? w[rr * (f0 + (size_t)l) + q] : 0.0f;
+        if (g45) {
+            for (int col = 0; col < 5; col++) /* G g, column by column */
+                g45_lanes(&t[0][col][0], 5 * LANES, &g[col][0], 5 * LANES);
+            for (int i = 0; i < 8; i++) /* (G g)^T, so that G applies to its rows */
+                for (int k = 0; k < 5; k++)
                     for (int l = 0; l < LANES; l++)
-                        t[i][col][l] += G5[i][k] * g[5 * k + col][l];
+                        tt[k][i][l] = t[i][k][l];
+            for (int i = 0; i < 8; i++) /* u[j][i] = (G (G g)^T)[j][i] = ((G g) G^T)[i][j] */
+                g45_lanes(&u[0][i][0], 8 * LANES, &tt[0][i][0], 8 * LANES);
+            for (int i = 0; i < 8; i++)
+                for (int j = 0; j < 8; j++) {
+                    float *dst = U + (size_t)(8 * i + j) * per_xi + f0;
+                    for (int l = 0; l < nf; l++)
+                        dst[l] = u[j][i][l];
+                }
+            continue;
+        }
+        for (int i = 0; i < al; i++) /* G g: alpha x r */
+            for (int col = 0; col < r; col++) {
+                for (int l = 0; l < LANES; l++)
+                    t[i][col][l] = G[i][0] * g[col][l];
+                for (int k = 1; k < r; k++)
+                    for (int l = 0; l < LANES; l++)
+                        t[i][col][l] += G[i][k] * g[r * k + col][l];
             }
-        for (int i = 0; i < 6; i++) /* (G g) G^T: 6x6 */
-            for (int j = 0; j < 6; j++) {
+        for (int i = 0; i < al; i++) /* (G g) G^T: alpha x alpha */
+            for (int j = 0; j < al; j++) {
+                float *dst = U + (size_t)(al * i + j) * per_xi + f0;
+                float v[LANES];
                 for (int l = 0; l < LANES; l++)
-                    u[l] = t[i][0][l] * G5[j][0];
-                for (int k = 1; k < 5; k++)
+                    v[l] = t[i][0][l] * G[j][0];
+                for (int k = 1; k < r; k++)
                     for (int l = 0; l < LANES; l++)
-                        u[l] += t[i][k][l] * G5[j][k];
-                memcpy(U + (size_t)(6 * i + j) * per_xi + f0, u, (size_t)nf * sizeof *u);
+                        v[l] += t[i][k][l] * G[j][k];
+                for (int l = 0; l < nf; l++)
+                    dst[l] = v[l];
             }
     }
 }
 
-/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters5),
+/* d_w[oc][c] += G^T dU[.][oc][c] G (the adjoint of transform_filters_g),
    eight filters at a time. */
-static void accumulate_filter_gradient5(float *d_w, const float *dU, size_t per_xi,
-                                        const conv2d_dims *d)
+static void accumulate_filter_gradient_g(float *d_w, const float *dU, size_t per_xi,
+                                         const conv2d_dims *d, const gmatrix G, int al, int r)
 {
-    const size_t filters = (size_t)d->OC * d->C;
+    const size_t filters = (size_t)d->OC * d->C, rr = (size_t)r * r;
     for (size_t f0 = 0; f0 < filters; f0 += LANES) {
         const int nf = filters - f0 < LANES ? (int)(filters - f0) : LANES;
-        float x[36][LANES], q[5][6][LANES], g[LANES];
-        for (int xi = 0; xi < 36; xi++) {
-            memset(x[xi], 0, sizeof x[xi]);
-            memcpy(x[xi], dU + (size_t)xi * per_xi + f0, (size_t)nf * sizeof *dU);
-        }
-        for (int k = 0; k < 5; k++) /* G^T x: 5x6 */
-            for (int j = 0; j < 6; j++) {
+        float x[64][LANES], q[5][8][LANES], g[LANES];
+        for (int xi = 0; xi < al * al; xi++)
+            for (int l = 0; l < LANES; l++)
+                x[xi][l] = l < nf ? dU[(size_t)xi * per_xi + f0 + (size_t)l] : 0.0f;
+        for (int k = 0; k < r; k++) /* G^T x: r x alpha */
+            for (int j = 0; j < al; j++) {
                 for (int l = 0; l < LANES; l++)
-                    q[k][j][l] = G5[0][k] * x[j][l];
-                for (int i = 1; i < 6; i++)
+                    q[k][j][l] = G[0][k] * x[j][l];
+                for (int i = 1; i < al; i++)
                     for (int l = 0; l < LANES; l++)
-                        q[k][j][l] += G5[i][k] * x[6 * i + j][l];
+                        q[k][j][l] += G[i][k] * x[al * i + j][l];
             }
-        for (int k = 0; k < 5; k++) /* (G^T x) G: 5x5 */
-            for (int m = 0; m < 5; m++) {
+        for (int k = 0; k < r; k++) /* (G^T x) G: r x r */
+            for (int m = 0; m < r; m++) {
                 for (int l = 0; l < LANES; l++)
-                    g[l] = q[k][0][l] * G5[0][m];
-                for (int j = 1; j < 6; j++)
+                    g[l] = q[k][0][l] * G[0][m];
+                for (int j = 1; j < al; j++)
                     for (int l = 0; l < LANES; l++)
-                        g[l] += q[k][j][l] * G5[j][m];
+                        g[l] += q[k][j][l] * G[j][m];
                 for (int l = 0; l < nf; l++)
-                    d_w[25 * (f0 + (size_t)l) + (size_t)(5 * k + m)] += g[l];
+                    d_w[rr * (f0 + (size_t)l) + (size_t)(r * k + m)] += g[l];
             }
     }
+}
+
+/* The plan's G: F(2,5)'s, F(4,3)'s or F(4,5)'s (F(2,3) has its own code). */
+static const float (*plan_g(const plan *p))[8]
+{
+    return p->m == 2 ? G25 : p->r == 3 ? G43 : G45;
 }
 
 static void transform_filters(const plan *p, const float *w, const conv2d_dims *d)
 {
-    if (p->r == 3)
+    if (p->r == 3 && p->m == 2)
         transform_filters3(p->U, p->u_xi, w, d);
     else
-        transform_filters5(p->U, p->u_xi, w, d);
+        transform_filters_g(p->U, p->u_xi, w, d, plan_g(p), p->alpha, p->r);
 }
 
 static void accumulate_filter_gradient(const plan *p, float *d_w, const conv2d_dims *d)
 {
-    if (p->r == 3)
+    if (p->r == 3 && p->m == 2)
         accumulate_filter_gradient3(d_w, p->dU, p->u_xi, d);
     else
-        accumulate_filter_gradient5(d_w, p->dU, p->u_xi, d);
+        accumulate_filter_gradient_g(d_w, p->dU, p->u_xi, d, plan_g(p), p->alpha, p->r);
 }
 
 /* --------------------------------------------------------------- input -- */
@@ -671,16 +933,16 @@ static void transform_input(const plan *p, float *V, const float *in, int c, int
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         const float *plane = in + ((size_t)n * d->C + c) * H * W;
         for (int k = 0; k < al; k++) {
-            const int y = 2 * ty - d->pad_top + k;
+            const int y = p->m * ty - d->pad_top + k;
             float *padded = p->rows_buf + (size_t)(al * rr + k) * stride;
             if (y < 0 || y >= H) {
-                memset(padded, 0, p->row_len * sizeof *padded);
+                memset(padded, 0, p->row_fill * sizeof *padded);
                 continue;
             }
             for (int j = 0; j < pl; j++)
                 padded[j] = 0.0f;
             copy_floats(padded + pl, plane + (size_t)y * W, (size_t)count);
-            for (size_t j = (size_t)(pl + count); j < p->row_len; j++)
+            for (size_t j = (size_t)(pl + count); j < p->row_fill; j++)
                 padded[j] = 0.0f;
         }
     }
@@ -688,6 +950,18 @@ static void transform_input(const plan *p, float *V, const float *in, int c, int
         for (int k = 0; k < al; k++) {
             float *c0 = D + (size_t)(al * k) * ldt + (size_t)rr * TW;
             const float *padded = p->rows_buf + (size_t)(al * rr + k) * stride;
+            if (p->m == 4) {
+                /* patch column 4q + s of tile tx is padded[4tx + 4q + s];
+                   columns past alpha (6, 7 of F(4,3)) go to T, not yet in use */
+                for (int q = 0; 4 * q < al; q++) {
+                    float *cols[4];
+                    for (int s4 = 0; s4 < 4; s4++)
+                        cols[s4] = 4 * q + s4 < al ? c0 + (size_t)(4 * q + s4) * ldt
+                                                : T + (size_t)(s4 - 2) * ldt + (size_t)rr * TW;
+                    deinterleave4(cols[0], cols[1], cols[2], cols[3], padded + 4 * q, TW);
+                }
+                continue;
+            }
             split_columns(c0, c0 + ldt, c0 + 2 * ldt, c0 + 3 * ldt, padded, TW);
             if (al == 6) /* columns 4, 5: c4[tx] = p[2tx + 4], c5[tx] = p[2tx + 5] */
                 deinterleave(c0 + 4 * ldt, c0 + 5 * ldt, padded + 4, TW);
@@ -696,8 +970,8 @@ static void transform_input(const plan *p, float *V, const float *in, int c, int
         for (int i = 0; i < p->xi; i++)
             memset(D + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *D);
     /* rows of D are (patch row k, patch column l) at al k + l */
-    float *o[6];
-    const float *x[6];
+    float *o[8];
+    const float *x[8];
     for (int l = 0; l < al; l++) {
         for (int k = 0; k < al; k++) {
             o[k] = T + (size_t)(al * k + l) * ldt;
@@ -832,7 +1106,7 @@ static inline __m128 shift_down4(__m128 v, float last)
 static int fast_width(const plan *p, const conv2d_dims *d)
 {
 #ifdef __AVX2__
-    if (p->r != 3 || d->pad_top != 1 || d->pad_left != 1 || d->OW != d->W || d->OH != d->H ||
+    if (p->m != 2 || p->r != 3 || d->pad_top != 1 || d->pad_left != 1 || d->OW != d->W || d->OH != d->H ||
         d->W % 2 != 0)
         return 0;
     return p->TW % 8 == 0 ? 8 : p->TW % 4 == 0 ? 4 : 0;
@@ -846,47 +1120,50 @@ static int fast_width(const plan *p, const conv2d_dims *d)
 /* -------------------------------------------------------------- forward -- */
 
 /* out plane oc of the block's tiles = act(A^T M A + bias), the general way:
-   A^T along the patch rows (S2 row alpha a + j), along the columns (S1 rows
-   y00, y01, y10, y11), then interleaved into the output rows. */
+   A^T along the patch rows (S2 row alpha a + j), along the columns (S1 row
+   m a + b: tile element (a, b)), then interleaved into the output rows. */
 static void transform_output(const plan *p, float *out, const float *M, int oc, int r0, int R,
                              const conv2d_dims *d, float bias, int act, float alpha)
 {
-    const int TW = p->TW, OH = d->OH, OW = d->OW;
+    const int TW = p->TW, OH = d->OH, OW = d->OW, m = p->m;
     const size_t ldt = p->ldt, m_xi = p->m_xi;
     float *Y = p->S1, *S = p->S2, *row = p->rowbuf;
     const int al = p->alpha;
-    const float *m = M + (size_t)oc * ldt; /* row xi at m + xi * m_xi */
-    float *o[2];
-    const float *x[6];
+    const float *mo = M + (size_t)oc * ldt; /* row xi at mo + xi * m_xi */
+    float *o[8];
+    const float *x[8];
     for (int j = 0; j < al; j++) {
-        o[0] = S + (size_t)j * ldt;
-        o[1] = S + (size_t)(al + j) * ldt;
+        for (int a = 0; a < m; a++)
+            o[a] = S + (size_t)(al * a + j) * ldt;
         for (int i = 0; i < al; i++)
-            x[i] = m + (size_t)(al * i + j) * m_xi;
+            x[i] = mo + (size_t)(al * i + j) * m_xi;
         lanes_at(p, o, x, ldt);
     }
-    for (int a = 0; a < 2; a++) {
-        o[0] = Y + (size_t)(2 * a) * ldt;
-        o[1] = Y + (size_t)(2 * a + 1) * ldt;
+    for (int a = 0; a < m; a++) {
+        for (int b = 0; b < m; b++)
+            o[b] = Y + (size_t)(m * a + b) * ldt;
         for (int j = 0; j < al; j++)
             x[j] = S + (size_t)(al * a + j) * ldt;
         lanes_at_bias(p, o, x, bias, act == HP_ACT_RELU, ldt);
     }
     if (act != CONV_NO_ACTIVATION && act != HP_ACT_RELU)
-        activation_forward(Y, Y, 4 * ldt, (hp_activation)act, alpha);
+        activation_forward(Y, Y, (size_t)(m * m) * ldt, (hp_activation)act, alpha);
     for (int rr = 0; rr < R; rr++) {
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         float *plane = out + ((size_t)n * d->OC + oc) * OH * OW;
         const size_t lane = (size_t)rr * TW;
-        for (int a = 0; a < 2 && 2 * ty + a < OH; a++) {
-            float *dst = plane + (size_t)(2 * ty + a) * OW;
-            const float *y0 = Y + (size_t)(2 * a) * ldt + lane, *y1 = y0 + ldt;
-            if (OW == 2 * TW) {
-                interleave(dst, y0, y1, TW);
-            } else { /* odd width: the last tile's right column is cut */
-                interleave(row, y0, y1, TW);
-                memcpy(dst, row, (size_t)OW * sizeof *dst);
+        for (int a = 0; a < m && m * ty + a < OH; a++) {
+            float *dst = plane + (size_t)(m * ty + a) * OW;
+            const float *y0 = Y + (size_t)(m * a) * ldt + lane;
+            float *target = OW == m * TW ? dst : row; /* else the last tile's right columns are cut */
+            if (m == 2) {
+                interleave(target, y0, y0 + ldt, TW);
+            } else {
+                const float *c[4] = {y0, y0 + ldt, y0 + 2 * ldt, y0 + 3 * ldt};
+                interleave4(target, c, TW);
             }
+            if (target == row)
+                memcpy(dst, row, (size_t)OW * sizeof *dst);
         }
     }
 }
@@ -910,12 +1187,12 @@ static void block_input(const plan *p, int fast, float *V, const float *in, int 
 }
 
 void conv_winograd_forward(float *out, float *ws, const float *in, const float *w, const float *b,
-                           const conv2d_dims *d, int act, float alpha)
+                           const conv2d_dims *d, int m, int act, float alpha)
 {
-    if (!conv_winograd_shape(d))
-        HP_PANIC("conv_winograd_forward: needs a 3x3 or 5x5 kernel and stride 1");
+    if (!conv_winograd_shape(d) || (m != 2 && m != 4))
+        HP_PANIC("conv_winograd_forward: needs a 3x3 or 5x5 kernel, stride 1 and 2x2 or 4x4 tiles");
     plan p;
-    plan_init(&p, d, ws);
+    plan_init(&p, d, m, ws);
     const int fast = fast_width(&p, d);
     const int OC = d->OC, C = d->C, TW = p.TW, OH = d->OH, OW = d->OW;
     const size_t ldt = p.ldt, m_xi = p.m_xi, v_xi = p.v_xi;
@@ -955,54 +1232,59 @@ void conv_winograd_forward(float *out, float *ws, const float *in, const float *
 
 /* ------------------------------------------------------------- backward -- */
 
-/* DY[.][oc] of one block: the 2x2 output-gradient tiles of plane oc gathered
-   as 4 rows of lanes (row 2a + b: tile element (a, b); 0 past the edge),
-   then A along the tile rows (into S2) and along the columns (into DY). */
+/* DY[.][oc] of one block: the m x m output-gradient tiles of plane oc
+   gathered as m^2 rows of lanes (row m a + b: tile element (a, b); 0 past
+   the edge), then A along the tile rows (into S2) and along the columns
+   (into DY). */
 static void transform_output_gradient(const plan *p, float *DY, const float *d_out, int oc, int r0,
                                       int R, const conv2d_dims *d)
 {
-    const int TW = p->TW, OH = d->OH, OW = d->OW;
+    const int TW = p->TW, OH = d->OH, OW = d->OW, m = p->m;
     const size_t ldt = p->ldt, Tb = (size_t)R * TW, xi_stride = p->m_xi;
     float *G = p->S1, *T = p->S2, *row = p->rowbuf;
     for (int rr = 0; rr < R; rr++) {
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         const float *plane = d_out + ((size_t)n * d->OC + oc) * OH * OW;
         const size_t lane = (size_t)rr * TW;
-        for (int a = 0; a < 2; a++) {
-            float *even = G + (size_t)(2 * a) * ldt + lane, *odd = even + ldt;
-            if (2 * ty + a >= OH) {
-                memset(even, 0, (size_t)TW * sizeof *even);
-                memset(odd, 0, (size_t)TW * sizeof *odd);
+        for (int a = 0; a < m; a++) {
+            float *c0 = G + (size_t)(m * a) * ldt + lane;
+            if (m * ty + a >= OH) {
+                for (int b = 0; b < m; b++)
+                    memset(c0 + (size_t)b * ldt, 0, (size_t)TW * sizeof *c0);
                 continue;
             }
-            const float *src = plane + (size_t)(2 * ty + a) * OW;
-            if (OW != 2 * TW) { /* odd width: a zero column completes the last tile */
+            const float *src = plane + (size_t)(m * ty + a) * OW;
+            if (OW != m * TW) { /* zero columns complete the last tile */
                 memcpy(row, src, (size_t)OW * sizeof *row);
-                row[OW] = 0.0f;
+                for (int j = OW; j < m * TW; j++)
+                    row[j] = 0.0f;
                 src = row;
             }
-            deinterleave(even, odd, src, TW);
+            if (m == 2)
+                deinterleave(c0, c0 + ldt, src, TW);
+            else
+                deinterleave4(c0, c0 + ldt, c0 + 2 * ldt, c0 + 3 * ldt, src, TW);
         }
     }
     if (Tb < ldt)
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < m * m; i++)
             memset(G + (size_t)i * ldt + Tb, 0, (ldt - Tb) * sizeof *G);
     const int al = p->alpha;
-    float *o[6];
-    const float *x[2];
-    for (int b = 0; b < 2; b++) { /* T row al i + b */
+    float *o[8];
+    const float *x[8];
+    for (int b = 0; b < m; b++) { /* T row al i + b */
         for (int i = 0; i < al; i++)
             o[i] = T + (size_t)(al * i + b) * ldt;
-        x[0] = G + (size_t)b * ldt;
-        x[1] = G + (size_t)(2 + b) * ldt;
+        for (int a = 0; a < m; a++)
+            x[a] = G + (size_t)(m * a + b) * ldt;
         lanes_a(p, o, x, ldt);
     }
     float *DYo = DY + (size_t)oc * ldt;
     for (int i = 0; i < al; i++) {
         for (int j = 0; j < al; j++)
             o[j] = DYo + (size_t)(al * i + j) * xi_stride;
-        x[0] = T + (size_t)(al * i) * ldt;
-        x[1] = T + (size_t)(al * i + 1) * ldt;
+        for (int b = 0; b < m; b++)
+            x[b] = T + (size_t)(al * i + b) * ldt;
         lanes_a(p, o, x, ldt);
     }
 }
@@ -1017,9 +1299,9 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
     const size_t ldt = p->ldt, xi_stride = p->v_xi;
     float *T = p->S1, *Q = p->S2;
     const float *Zc = Z + (size_t)c * ldt;
-    const int al = p->alpha, half = al / 2;
-    float *o[6];
-    const float *x[6];
+    const int al = p->alpha, m = p->m, phases = plan_phases(p);
+    float *o[8];
+    const float *x[8];
     /* B along the patch rows (into T, row al k + l), then along the columns (into Q) */
     for (int l = 0; l < al; l++) {
         for (int k = 0; k < al; k++) {
@@ -1049,21 +1331,30 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
 #endif
     /* Two passes (see transform_input): the rows of every patch interleaved
        into rows_buf, then added into d_in.  Patch row k of the tiles of a
-       tile row covers columns x' = 2tx + l in [0, row_len) of image row
-       2ty - pad_top + k.  Phase h < alpha/2 gathers patch columns 2h, 2h + 1
-       of every tile (at 2tx + 2h): for 3x3, columns 0, 1 of tile tx ("left")
-       and 2, 3 of tile tx - 1 ("right"); for 5x5 also 4, 5 of tile tx - 2. */
+       tile row covers columns x' = m tx + l in [0, row_len) of image row
+       m ty - pad_top + k.  Phase h < ceil(alpha/m) gathers patch columns
+       [m h, m h + m) of every tile (at m tx + m h): for F(2,3), columns 0, 1
+       of tile tx ("left") and 2, 3 of tile tx - 1 ("right"); for F(2,5)
+       also 4, 5 of tile tx - 2; for 4x4 tiles columns 0-3 of tile tx and
+       4-7 of tile tx - 1 (6 and 7 are zero for F(4,3)). */
     const size_t stride = p->row_stride;
     for (int rr = 0; rr < R; rr++)
         for (int k = 0; k < al; k++) {
             const float *q = Q + (size_t)(al * k) * ldt + (size_t)rr * TW;
-            float *phase = p->rows_buf + (size_t)(half * (al * rr + k)) * stride;
-            for (int h = 0; h < half; h++, phase += stride) {
-                for (int j = 0; j < 2 * h; j++)
+            float *phase = p->rows_buf + (size_t)(phases * (al * rr + k)) * stride;
+            for (int h = 0; h < phases; h++, phase += stride) {
+                for (int j = 0; j < m * h; j++)
                     phase[j] = 0.0f;
-                interleave(phase + 2 * h, q + (size_t)(2 * h) * ldt, q + (size_t)(2 * h + 1) * ldt,
-                           TW);
-                for (size_t j = 2 * (size_t)(h + TW); j < p->row_len; j++)
+                if (m == 2) {
+                    interleave(phase + 2 * h, q + (size_t)(2 * h) * ldt,
+                               q + (size_t)(2 * h + 1) * ldt, TW);
+                } else {
+                    const float *cols[4];
+                    for (int s4 = 0; s4 < 4; s4++)
+                        cols[s4] = 4 * h + s4 < al ? q + (size_t)(4 * h + s4) * ldt : NULL;
+                    interleave4(phase + 4 * h, cols, TW);
+                }
+                for (size_t j = (size_t)m * (h + TW); j < p->row_len; j++)
                     phase[j] = 0.0f;
             }
         }
@@ -1073,16 +1364,16 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         float *plane = d_in + ((size_t)n * d->C + c) * H * W;
         for (int k = 0; k < al; k++) {
-            const int y = 2 * ty - d->pad_top + k;
+            const int y = m * ty - d->pad_top + k;
             if (y < 0 || y >= H)
                 continue;
-            const float *left = p->rows_buf + (size_t)(half * (al * rr + k)) * stride + pl;
+            const float *left = p->rows_buf + (size_t)(phases * (al * rr + k)) * stride + pl;
             /* the first patch to reach a row stores it (no pass zeroing d_in
                first): every row of d_in is reached, row y first by tile row 0
-               or as patch row alpha - 2 or alpha - 1 (the patch rows before
-               were the previous tile row's last but two) */
-            const int first_touch = ty == 0 || k >= al - 2;
-            if (half == 2)
+               or as patch row k >= alpha - m (the patch rows before were the
+               previous tile row's last alpha - m) */
+            const int first_touch = ty == 0 || k >= al - m;
+            if (phases == 2)
                 add_pair(plane + (size_t)y * W, left, left + stride, (size_t)count, !first_touch);
             else
                 add_triple(plane + (size_t)y * W, left, left + stride, left + 2 * stride,
@@ -1092,12 +1383,12 @@ static void add_input_gradient(const plan *p, float *d_in, const float *Z, int c
 }
 
 void conv_winograd_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
-                            const float *in, const float *w, const conv2d_dims *d)
+                            const float *in, const float *w, const conv2d_dims *d, int m)
 {
-    if (!conv_winograd_shape(d))
-        HP_PANIC("conv_winograd_backward: needs a 3x3 or 5x5 kernel and stride 1");
+    if (!conv_winograd_shape(d) || (m != 2 && m != 4))
+        HP_PANIC("conv_winograd_backward: needs a 3x3 or 5x5 kernel, stride 1 and 2x2 or 4x4 tiles");
     plan p;
-    plan_init(&p, d, ws);
+    plan_init(&p, d, m, ws);
     const int fast = fast_width(&p, d);
     const int OC = d->OC, C = d->C, TW = p.TW;
     const size_t ldt = p.ldt, m_xi = p.m_xi, v_xi = p.v_xi;

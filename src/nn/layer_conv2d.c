@@ -124,21 +124,44 @@ static int conv_chunk_images(const conv2d_dims *d)
 #define WINOGRAD_AUTO_5X5 1
 #endif
 
+/* AUTO's output tiles: 4x4 (F(4x4,5x5)) for every 5x5 layer, measured
+   1.2-1.6x faster than 2x2 from 4x4 to 16x16 outputs (52 and 120
+   channels); for 3x3, 4x4 tiles (F(4x4,3x3), general path) from outputs of
+   WINOGRAD4_MIN_SIZE3 up, 1.2x faster than 2x2's register path at 16x16,
+   equal at 8x8 and slower at 4x4 (123 channels; README, Performance). */
+#ifndef WINOGRAD4_MIN_SIZE3
+#define WINOGRAD4_MIN_SIZE3 16
+#endif
+
+static int is_winograd(hp_conv_algorithm a) { return a == HP_CONV_WINOGRAD || a == HP_CONV_WINOGRAD4; }
+
 hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d)
 {
     const int winograd_shape = conv_winograd_shape(d);
-    if (d->algorithm == HP_CONV_WINOGRAD && !winograd_shape)
+    if (is_winograd(d->algorithm) && !winograd_shape)
         HP_PANIC("conv2d: Winograd forced on a %dx%d stride-%d layer (needs 3x3 or 5x5, stride 1)",
                  d->KH, d->KW, d->stride);
     if (d->algorithm != HP_CONV_AUTO)
         return d->algorithm;
     const int auto_shape = winograd_shape && (d->KH == 3 || WINOGRAD_AUTO_5X5);
-    return auto_shape && d->C >= WINOGRAD_MIN_CHANNELS ? HP_CONV_WINOGRAD : HP_CONV_IM2COL;
+    if (!auto_shape || d->C < WINOGRAD_MIN_CHANNELS)
+        return HP_CONV_IM2COL;
+    if (d->KH == 5 || (d->OH >= WINOGRAD4_MIN_SIZE3 && d->OW >= WINOGRAD4_MIN_SIZE3))
+        return HP_CONV_WINOGRAD4;
+    return HP_CONV_WINOGRAD;
+}
+
+/* The output tile of d's Winograd algorithm (2 or 4), 0 for im2col. */
+static int winograd_tile(const conv2d_dims *d)
+{
+    const hp_conv_algorithm a = conv2d_algorithm(d);
+    return a == HP_CONV_WINOGRAD4 ? 4 : a == HP_CONV_WINOGRAD ? 2 : 0;
 }
 
 const char *conv2d_algorithm_name(const conv2d_dims *d)
 {
-    return conv2d_algorithm(d) == HP_CONV_WINOGRAD ? "winograd" : "im2col";
+    const int tile = winograd_tile(d);
+    return tile == 4 ? "winograd4" : tile == 2 ? "winograd" : "im2col";
 }
 
 int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out)
@@ -149,15 +172,18 @@ int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out)
         *out = HP_CONV_IM2COL;
     else if (!strcmp(text, "winograd"))
         *out = HP_CONV_WINOGRAD;
+    else if (!strcmp(text, "winograd4"))
+        *out = HP_CONV_WINOGRAD4;
     else
-        return HP_ERR("HPTUNE_CONV='%s' is not a convolution algorithm; use auto, im2col or winograd", text);
+        return HP_ERR("HPTUNE_CONV='%s' is not a convolution algorithm; use auto, im2col, winograd or winograd4",
+                      text);
     return 0;
 }
 
 size_t conv2d_workspace_floats(const conv2d_dims *d)
 {
-    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD)
-        return conv_winograd_workspace_floats(d);
+    if (winograd_tile(d))
+        return conv_winograd_workspace_floats(d, winograd_tile(d));
     return (col_rows(d) + (size_t)d->OC) * (size_t)conv_chunk_images(d) * d->OH * d->OW;
 }
 
@@ -380,8 +406,8 @@ static void col2im(float *d_in, const float *col, int count, const conv2d_dims *
 static void forward(float *out, float *ws, const float *in, const float *w, const float *b,
                     const conv2d_dims *d, int act, float alpha)
 {
-    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD) {
-        conv_winograd_forward(out, ws, in, w, b, d, act, alpha);
+    if (winograd_tile(d)) {
+        conv_winograd_forward(out, ws, in, w, b, d, winograd_tile(d), act, alpha);
         return;
     }
     const int G = conv_chunk_images(d);
@@ -430,8 +456,8 @@ void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, 
 void conv2d_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
                      const float *in, const float *w, const conv2d_dims *d)
 {
-    if (conv2d_algorithm(d) == HP_CONV_WINOGRAD) {
-        conv_winograd_backward(d_in, d_w, d_b, ws, d_out, in, w, d);
+    if (winograd_tile(d)) {
+        conv_winograd_backward(d_in, d_w, d_b, ws, d_out, in, w, d, winograd_tile(d));
         return;
     }
     const int G = conv_chunk_images(d);

@@ -57,10 +57,10 @@ static int add_conv(net_builder *b, int filters, int stride, const hp_config *c)
                          c->kernel_size, stride, (hp_padding)c->padding) != 0)
         return -1;
     const int winograd_shape = (c->kernel_size == 3 || c->kernel_size == 5) && stride == 1;
-    if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm == HP_CONV_WINOGRAD && !winograd_shape))
+    if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm != HP_CONV_AUTO && !winograd_shape))
         L->conv.algorithm = HP_CONV_IM2COL;
-    else if (b->conv_algorithm == HP_CONV_WINOGRAD)
-        L->conv.algorithm = HP_CONV_WINOGRAD;
+    else
+        L->conv.algorithm = b->conv_algorithm; /* AUTO, or a forced Winograd */
     claim_params(b, L, (size_t)filters * b->C * c->kernel_size * c->kernel_size, (size_t)filters);
     L->decay = 1;
     b->C = filters;

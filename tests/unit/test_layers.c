@@ -552,8 +552,8 @@ TEST(test_conv_multi_chunk)
    1 + K*K*OC per d_in, 1 + N*OH*OW per d_w and d_b) and must stay below tol;
    the largest of these ratios go to worst[0..3] (forward, d_in, d_w, d_b).
    d_in and out start as NaN: every element must be written. */
-static void check_winograd_case(hp_rng *rng, int N, int C, int H, int W, int OC, int K,
-                                hp_padding pad, double tol, double worst[4])
+static void check_winograd_case(hp_rng *rng, hp_conv_algorithm algorithm, int N, int C, int H,
+                                int W, int OC, int K, hp_padding pad, double tol, double worst[4])
 {
     const conv_case cc = {K, K, 1, pad};
     conv_problem p;
@@ -561,12 +561,12 @@ static void check_winograd_case(hp_rng *rng, int N, int C, int H, int W, int OC,
         EXPECT(0, "init failed: %s", hp_error_message());
         return;
     }
-    p.d.algorithm = HP_CONV_WINOGRAD;
+    p.d.algorithm = algorithm;
     free(p.ws);
     p.ws = alloc_workspace(&p.d);
     char what[96];
-    snprintf(what, sizeof what, "%dx%d N %d C %d %dx%d OC %d %s", K, K, N, C, H, W, OC,
-             pad_name(pad));
+    snprintf(what, sizeof what, "%s %dx%d N %d C %d %dx%d OC %d %s", conv2d_algorithm_name(&p.d),
+             K, K, N, C, H, W, OC, pad_name(pad));
     float *ref = alloc_floats(p.n_out);
     int OH, OW;
     for (size_t i = 0; i < p.n_out; i++)
@@ -623,7 +623,7 @@ TEST(test_conv_winograd_matches_naive)
     };
     double worst[4] = {0, 0, 0, 0};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
-        check_winograd_case(&rng, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
+        check_winograd_case(&rng, HP_CONV_WINOGRAD, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
                             cases[ci].OC, 3, cases[ci].pad, 1e-4, worst);
     if (getenv("HPTUNE_TEST_VERBOSE"))
         printf("winograd 3x3 worst per product: forward %.3g d_in %.3g d_w %.3g d_b %.3g\n",
@@ -653,39 +653,80 @@ TEST(test_conv_winograd5_matches_naive)
     };
     double worst[4] = {0, 0, 0, 0};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
-        check_winograd_case(&rng, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
+        check_winograd_case(&rng, HP_CONV_WINOGRAD, cases[ci].N, cases[ci].C, cases[ci].H, cases[ci].W,
                             cases[ci].OC, 5, cases[ci].pad, 1e-5, worst);
     if (getenv("HPTUNE_TEST_VERBOSE"))
         printf("winograd 5x5 worst per product: forward %.3g d_in %.3g d_w %.3g d_b %.3g\n",
                worst[0], worst[1], worst[2], worst[3]);
 }
 
+/* 4x4 output tiles, F(4x4,3x3) and F(4x4,5x5), the same way: same and valid
+   padding, sizes that are and are not multiples of 4 (the last tile row and
+   column cut: 6, 7, 9, 5, 2, 1), blocks ending inside an image (N = 5 at
+   32x32 is 40 tile rows in blocks of 4; at 12x12, 15 rows in blocks of
+   10), one tile per image (4x4, valid 7x7 and 5x5 inputs) and 64-channel
+   sums.  Measured worst ratios (HPTUNE_TEST_VERBOSE=1): F(4,3) 2.6e-7
+   forward, 3.4e-7 d_in, 3.0e-7 d_w; F(4,5) 5.0e-7, 3.0e-7, 4.6e-6 (about
+   8x F(2,3)'s and 4-5x F(2,5)'s: larger tiles, more and larger
+   coefficients); the tolerances 3e-6 and 4e-5 are about 8x the largest. */
+TEST(test_conv_winograd4_matches_naive)
+{
+    hp_rng rng;
+    hp_rng_seed(&rng, 24);
+    static const struct { int N, C, H, W, OC; hp_padding pad; } cases[] = {
+        {2, 8, 16, 16, 12, HP_PAD_SAME}, {5, 4, 32, 32, 3, HP_PAD_SAME},
+        {5, 8, 12, 12, 5, HP_PAD_SAME},  {2, 3, 9, 24, 4, HP_PAD_SAME},
+        {3, 5, 7, 6, 7, HP_PAD_SAME},    {2, 8, 5, 9, 6, HP_PAD_SAME},
+        {3, 5, 7, 6, 7, HP_PAD_VALID},   {2, 8, 9, 8, 4, HP_PAD_VALID},
+        {4, 3, 1, 2, 2, HP_PAD_SAME},    {2, 9, 7, 7, 5, HP_PAD_VALID},
+        {2, 9, 5, 5, 5, HP_PAD_VALID},   {3, 6, 4, 4, 5, HP_PAD_SAME},
+        {1, 16, 2, 2, 33, HP_PAD_SAME},  {2, 64, 16, 16, 32, HP_PAD_SAME},
+        {2, 32, 8, 8, 16, HP_PAD_SAME},
+    };
+    for (int K = 3; K <= 5; K += 2) {
+        double worst[4] = {0, 0, 0, 0};
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            if (cases[ci].pad == HP_PAD_VALID && (cases[ci].H < K || cases[ci].W < K))
+                continue;
+            check_winograd_case(&rng, HP_CONV_WINOGRAD4, cases[ci].N, cases[ci].C, cases[ci].H,
+                                cases[ci].W, cases[ci].OC, K, cases[ci].pad, K == 3 ? 3e-6 : 4e-5,
+                                worst);
+        }
+        if (getenv("HPTUNE_TEST_VERBOSE"))
+            printf("winograd4 %dx%d worst per product: forward %.3g d_in %.3g d_w %.3g d_b %.3g\n",
+                   K, K, worst[0], worst[1], worst[2], worst[3]);
+    }
+}
+
 /* The Winograd gradient is the exact adjoint of its forward pass: central
    differences of L = sum(out * R) against conv2d_backward, for d_in, d_w,
    d_b, on the register path (8x8) and the general one (7x6, valid 6x5);
-   then F(2,5) on the same shapes (general path only; valid 6x5 is 2x1). */
+   then F(2,5) on the same shapes (general path only; valid 6x5 is 2x1);
+   then both with 4x4 tiles (F(4,3), F(4,5)). */
 TEST(test_conv_winograd_gradients)
 {
     hp_rng rng;
     hp_rng_seed(&rng, 22);
     static const struct { int H, W; hp_padding pad; } shapes[] = {
         {8, 8, HP_PAD_SAME}, {7, 6, HP_PAD_SAME}, {6, 5, HP_PAD_VALID}};
-    for (int si = 0; si < 6; si++) {
-        const int K = si < 3 ? 3 : 5;
+    for (int si = 0; si < 12; si++) {
+        const int K = si % 6 < 3 ? 3 : 5;
+        const hp_conv_algorithm algorithm = si < 6 ? HP_CONV_WINOGRAD : HP_CONV_WINOGRAD4;
         const conv_case cc = {K, K, 1, shapes[si % 3].pad};
         conv_problem p;
         if (conv_problem_init(&p, 2, 4, shapes[si % 3].H, shapes[si % 3].W, 3, cc, &rng) != 0) {
             EXPECT(0, "init failed: %s", hp_error_message());
             continue;
         }
-        p.d.algorithm = HP_CONV_WINOGRAD;
+        p.d.algorithm = algorithm;
         free(p.ws);
         p.ws = alloc_workspace(&p.d);
         float *d_in = alloc_floats(p.n_in), *d_w = alloc_floats(p.n_w), *d_b = alloc_floats(3);
         conv_loss(&p);
         conv2d_backward(d_in, d_w, d_b, p.ws, p.R, p.in, p.w, &p.d);
         char what[96], prefix[64];
-        snprintf(prefix, sizeof prefix, "winograd %dx%d on %dx%d %s", K, K, shapes[si % 3].H,
+        snprintf(prefix, sizeof prefix, "%s %dx%d on %dx%d %s", conv2d_algorithm_name(&p.d), K, K,
+                 shapes[si % 3].H,
                  shapes[si % 3].W, pad_name(cc.pad));
         snprintf(what, sizeof what, "%s: d_in", prefix);
         EXPECT_GRAD(what, p.in, d_in, p.n_in, LINEAR_STEP, conv_loss, &p, 1e-2);
@@ -701,21 +742,30 @@ TEST(test_conv_winograd_gradients)
 }
 
 /* AUTO: Winograd exactly for 3x3 and 5x5 stride-1 layers with >= 8 input
-   channels. */
+   channels; 4x4 tiles for 5x5 and for 3x3 from 16x16 outputs up. */
 TEST(test_conv_algorithm_choice)
 {
     conv2d_dims d;
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
-    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "32 channels 3x3 stride 1: %s",
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "32 channels 3x3 stride 1 at 16x16: %s",
+           conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 8, 8, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "3x3 at 8x8: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 8, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "3x3 at 16x8: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 18, 18, 32, 3, 3, 1, HP_PAD_VALID) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "3x3 valid 18x18 (16x16 out): %s",
            conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 3, 32, 32, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "3 channels: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 2, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "stride 2: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
-    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "5x5: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "5x5: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 1, HP_PAD_VALID) == 0, "init");
-    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "5x5 valid: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "5x5 valid: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 32, 4, 4, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "5x5 at 4x4: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 3, 32, 32, 32, 5, 5, 1, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "5x5, 3 channels: %s", conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 5, 5, 2, HP_PAD_SAME) == 0, "init");
@@ -726,6 +776,9 @@ TEST(test_conv_algorithm_choice)
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "2x2: %s", conv2d_algorithm_name(&d));
     d.algorithm = HP_CONV_IM2COL;
     EXPECT(conv2d_algorithm(&d) == HP_CONV_IM2COL, "forced im2col");
+    EXPECT(conv2d_dims_init(&d, 4, 3, 8, 8, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    d.algorithm = HP_CONV_WINOGRAD4;
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "forced 4x4 tiles: %s", conv2d_algorithm_name(&d));
 }
 
 /* backward overwrites d_in, accumulates d_w/d_b, and accepts d_in == NULL */
@@ -1609,6 +1662,7 @@ int main(void)
     RUN(test_conv_backward_conventions);
     RUN(test_conv_winograd_matches_naive);
     RUN(test_conv_winograd5_matches_naive);
+    RUN(test_conv_winograd4_matches_naive);
     RUN(test_conv_winograd_gradients);
     RUN(test_conv_algorithm_choice);
     RUN(test_dense);

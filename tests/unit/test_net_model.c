@@ -317,46 +317,56 @@ TEST(invalid_combinations_are_refused)
 }
 
 /* The same end-to-end checks with every 3x3 (then 5x5) stride-1 conv on
- * Winograd (HPTUNE_CONV=winograd; these small layers would otherwise stay
- * im2col): its backward pass must be the adjoint inside residual blocks too. */
+ * Winograd, 2x2 tiles then 4x4 (HPTUNE_CONV=winograd, winograd4; these small
+ * layers would otherwise stay im2col): its backward pass must be the adjoint
+ * inside residual blocks too. */
 TEST(residual_block_gradients_winograd)
 {
-    setenv("HPTUNE_CONV", "winograd", 1);
-    hp_config c;
-    small_config(&c);
-    c.residual = 1;
-    c.convs_per_block = 2;
-    c.batch_norm = 1;
-    c.head_pool = HP_HEAD_GLOBAL_AVG;
-    hp_net net;
-    hp_rng rng;
-    hp_rng_seed_for(&rng, 5, 1, HP_STREAM_TEST);
-    EXPECT(hp_net_init(&net, &c, BATCH, &rng) == 0, "%s", hp_error_message());
-    int winograd = 0;
-    for (int i = 0; i < net.n_layers; i++)
-        winograd += net.layers[i].kind == HP_LAYER_CONV && conv2d_algorithm(&net.layers[i].conv) == HP_CONV_WINOGRAD;
-    EXPECT(winograd == 4, "%d of 4 convs on Winograd", winograd);
-    hp_net_release(&net);
-    check_gradients("winograd: residual, batch norm, global avg", &c, 60, 2e-2);
-    small_config(&c);
-    c.convs_per_block = 2;
-    check_gradients("winograd: plain, 2 convs per block", &c, 60, 2e-2);
-    /* 5x5 kernels: F(2x2,5x5) in the same residual blocks */
-    small_config(&c);
-    c.kernel_size = 5;
-    c.residual = 1;
-    c.convs_per_block = 2;
-    c.batch_norm = 1;
-    c.head_pool = HP_HEAD_GLOBAL_AVG;
-    hp_rng_seed_for(&rng, 5, 2, HP_STREAM_TEST);
-    EXPECT(hp_net_init(&net, &c, BATCH, &rng) == 0, "%s", hp_error_message());
-    winograd = 0;
-    for (int i = 0; i < net.n_layers; i++)
-        winograd += net.layers[i].kind == HP_LAYER_CONV && net.layers[i].conv.KH == 5 &&
-                    conv2d_algorithm(&net.layers[i].conv) == HP_CONV_WINOGRAD;
-    EXPECT(winograd == 4, "%d of 4 5x5 convs on Winograd", winograd);
-    hp_net_release(&net);
-    check_gradients("winograd 5x5: residual, batch norm, global avg", &c, 60, 2e-2);
+    static const char *const settings[2] = {"winograd", "winograd4"};
+    static const hp_conv_algorithm algorithms[2] = {HP_CONV_WINOGRAD, HP_CONV_WINOGRAD4};
+    for (int s = 0; s < 2; s++) {
+        setenv("HPTUNE_CONV", settings[s], 1);
+        char what[96];
+        hp_config c;
+        small_config(&c);
+        c.residual = 1;
+        c.convs_per_block = 2;
+        c.batch_norm = 1;
+        c.head_pool = HP_HEAD_GLOBAL_AVG;
+        hp_net net;
+        hp_rng rng;
+        hp_rng_seed_for(&rng, 5, 1, HP_STREAM_TEST);
+        EXPECT(hp_net_init(&net, &c, BATCH, &rng) == 0, "%s", hp_error_message());
+        int winograd = 0;
+        for (int i = 0; i < net.n_layers; i++)
+            winograd += net.layers[i].kind == HP_LAYER_CONV &&
+                        conv2d_algorithm(&net.layers[i].conv) == algorithms[s];
+        EXPECT(winograd == 4, "%s: %d of 4 convs on it", settings[s], winograd);
+        hp_net_release(&net);
+        snprintf(what, sizeof what, "%s: residual, batch norm, global avg", settings[s]);
+        check_gradients(what, &c, 60, 2e-2);
+        small_config(&c);
+        c.convs_per_block = 2;
+        snprintf(what, sizeof what, "%s: plain, 2 convs per block", settings[s]);
+        check_gradients(what, &c, 60, 2e-2);
+        /* 5x5 kernels in the same residual blocks */
+        small_config(&c);
+        c.kernel_size = 5;
+        c.residual = 1;
+        c.convs_per_block = 2;
+        c.batch_norm = 1;
+        c.head_pool = HP_HEAD_GLOBAL_AVG;
+        hp_rng_seed_for(&rng, 5, 2, HP_STREAM_TEST);
+        EXPECT(hp_net_init(&net, &c, BATCH, &rng) == 0, "%s", hp_error_message());
+        winograd = 0;
+        for (int i = 0; i < net.n_layers; i++)
+            winograd += net.layers[i].kind == HP_LAYER_CONV && net.layers[i].conv.KH == 5 &&
+                        conv2d_algorithm(&net.layers[i].conv) == algorithms[s];
+        EXPECT(winograd == 4, "%s: %d of 4 5x5 convs on it", settings[s], winograd);
+        hp_net_release(&net);
+        snprintf(what, sizeof what, "%s 5x5: residual, batch norm, global avg", settings[s]);
+        check_gradients(what, &c, 60, 2e-2);
+    }
     unsetenv("HPTUNE_CONV");
 }
 

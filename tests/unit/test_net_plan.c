@@ -134,25 +134,28 @@ TEST(unbuildable_configuration_says_why)
            "message: %s", hp_error_message());
 }
 
-/* HPTUNE_CONV: im2col everywhere, Winograd on every 3x3 stride-1 layer, or
- * the default; the same weights give the same logits (up to rounding) either
- * way, the plan follows the switch, and an unknown value is refused. */
+/* HPTUNE_CONV: im2col everywhere, Winograd with 2x2 or 4x4 tiles on every 3x3
+ * stride-1 layer, or the default (im2col for 3 input channels, 4x4 tiles at
+ * 16x16, 2x2 at 8x8); the same weights give the same logits (up to
+ * rounding) either way, the plan follows the switch, and an unknown value is
+ * refused. */
 TEST(conv_switch_from_environment)
 {
     hp_config c;
     config_with(&c, 3, 16, 3, 0, 1, 32, 8); /* conv 3->16, 16->16, 16->16 */
-    static const char *const settings[3] = {"im2col", "winograd", ""};
+    static const char *const settings[4] = {"im2col", "winograd", "winograd4", ""};
     /* expected algorithm of conv layers 0, 1, 2 under each setting */
-    static const hp_conv_algorithm expected[3][3] = {
+    static const hp_conv_algorithm expected[4][3] = {
         {HP_CONV_IM2COL, HP_CONV_IM2COL, HP_CONV_IM2COL},
         {HP_CONV_WINOGRAD, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD},
-        {HP_CONV_IM2COL, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD}};
-    float x[8 * 3 * 32 * 32], logits[3][8 * 10];
+        {HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD4},
+        {HP_CONV_IM2COL, HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD}};
+    float x[8 * 3 * 32 * 32], logits[4][8 * 10];
     hp_rng data_rng;
     hp_rng_seed_for(&data_rng, 2, 2, HP_STREAM_TEST);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         x[i] = (float)hp_rng_normal(&data_rng);
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 4; s++) {
         setenv("HPTUNE_CONV", settings[s], 1);
         hp_net_plan plan;
         hp_net net;
@@ -170,7 +173,7 @@ TEST(conv_switch_from_environment)
         memcpy(logits[s], hp_net_forward(&net, x, 8, 0, NULL), sizeof logits[s]);
         hp_net_release(&net);
     }
-    for (int s = 1; s < 3; s++)
+    for (int s = 1; s < 4; s++)
         for (int i = 0; i < 8 * 10; i++)
             EXPECT_NEAR(logits[s][i], logits[0][i], 1e-3 * (1 + fabsf(logits[0][i])), "logit vs im2col");
     setenv("HPTUNE_CONV", "fft", 1);
