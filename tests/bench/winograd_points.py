@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""winograd_points.py - derive Winograd F(2, r) matrices and compare point sets.
+"""winograd_points.py - derive Winograd F(m, r) matrices and compare point sets.
 
 For each set of interpolation points (plus the point at infinity) this builds
 the Toom-Cook matrices of Lavin and Gray 2016, section 4 (A^T[i][j] = a_j^i,
@@ -9,9 +9,11 @@ y = A^T [(G g) .* (B^T d)] for 1-D correlation, checks the 2-D identity
 exactly, and measures the float32 error of the 2-D algorithm
 (Y = A^T [sum_c (G g G^T) .* (B^T d B)] A) against a float64 direct sum on
 64-channel tiles of uniform [-1, 1] data.  src/nn/conv_winograd.c uses the
-points this picks for F(2x2, 5x5).
+points this picks for F(2x2, 5x5) and F(4x4, 3x3) (alpha 6: the same points,
+so the same B^T), and prints its F(4x4, 5x5) (alpha 8) matrices with the two
+point sets compared for F(4x4, 3x3).
 
-usage: /usr/bin/python3 tests/bench/winograd_points.py   (sympy, numpy; ~10 s)
+usage: /usr/bin/python3 tests/bench/winograd_points.py   (sympy, numpy; ~1 min)
 """
 import numpy as np
 import sympy as sp
@@ -72,6 +74,18 @@ def main():
                                    np.array(BT.tolist(), dtype=float))
         print("F(2,5) points %s, inf: float32 error median %.2g, worst %.2g" %
               (", ".join(str(p) for p in points), med, worst))
+        print("  A^T =", AT.tolist())
+        print("  G   =", G.tolist())
+        print("  B^T =", BT.tolist())
+    # 4x4 output tiles: F(4,3) on F(2,5)'s points against Lavin's 0, +-1, +-2,
+    # and F(4,5) on 0, +-1, +-2, +-1/2 (alpha 8 needs seven finite points)
+    for m, r, points in ((4, 3, [0, 1, -1, half, -2]), (4, 3, [0, 1, -1, 2, -2]),
+                         (4, 5, [0, 1, -1, 2, -2, half, -half])):
+        AT, G, BT = derive(points, m, r)
+        med, worst = float32_error(np.array(AT.tolist(), dtype=float), np.array(G.tolist(), dtype=float),
+                                   np.array(BT.tolist(), dtype=float), trials=100)
+        print("F(%d,%d) points %s, inf: float32 error median %.2g, worst %.2g" %
+              (m, r, ", ".join(str(p) for p in points), med, worst))
         print("  A^T =", AT.tolist())
         print("  G   =", G.tolist())
         print("  B^T =", BT.tolist())
