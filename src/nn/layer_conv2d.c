@@ -125,12 +125,19 @@ static int conv_chunk_images(const conv2d_dims *d)
 #endif
 
 /* AUTO's output tiles: 4x4 (F(4x4,5x5)) for every 5x5 layer, measured
-   1.2-1.6x faster than 2x2 from 4x4 to 16x16 outputs (52 and 120
-   channels); for 3x3, 4x4 tiles (F(4x4,3x3), general path) from outputs of
-   WINOGRAD4_MIN_SIZE3 up, 1.2x faster than 2x2's register path at 16x16,
-   equal at 8x8 and slower at 4x4 (123 channels; README, Performance). */
+   1.2-1.6x faster than 2x2 at 16-123 channels and 4x4 to 16x16 outputs.
+   For 3x3, 2x2 tiles have a register path (conv_winograd_fast.h) that 4x4
+   tiles' general path beats only on wide layers: at 16x16 outputs (forward
+   + backward) 4x4 tiles took 1.28x the time of 2x2 at 32 channels (batch
+   64), 1.17x at 64, 0.90x at 96 and 0.83x at 123 (batch 32); at 8x8 they
+   were equal (123 channels) and at 4x4 slower.  So 3x3 layers take 4x4 tiles from
+   WINOGRAD4_MIN_SIZE3 outputs and WINOGRAD4_MIN_CHANNELS3 input and output
+   channels up (README, Performance). */
 #ifndef WINOGRAD4_MIN_SIZE3
 #define WINOGRAD4_MIN_SIZE3 16
+#endif
+#ifndef WINOGRAD4_MIN_CHANNELS3
+#define WINOGRAD4_MIN_CHANNELS3 96
 #endif
 
 static int is_winograd(hp_conv_algorithm a) { return a == HP_CONV_WINOGRAD || a == HP_CONV_WINOGRAD4; }
@@ -146,7 +153,8 @@ hp_conv_algorithm conv2d_algorithm(const conv2d_dims *d)
     const int auto_shape = winograd_shape && (d->KH == 3 || WINOGRAD_AUTO_5X5);
     if (!auto_shape || d->C < WINOGRAD_MIN_CHANNELS)
         return HP_CONV_IM2COL;
-    if (d->KH == 5 || (d->OH >= WINOGRAD4_MIN_SIZE3 && d->OW >= WINOGRAD4_MIN_SIZE3))
+    if (d->KH == 5 || (d->OH >= WINOGRAD4_MIN_SIZE3 && d->OW >= WINOGRAD4_MIN_SIZE3 &&
+                       d->C >= WINOGRAD4_MIN_CHANNELS3 && d->OC >= WINOGRAD4_MIN_CHANNELS3))
         return HP_CONV_WINOGRAD4;
     return HP_CONV_WINOGRAD;
 }

@@ -742,18 +742,24 @@ TEST(test_conv_winograd_gradients)
 }
 
 /* AUTO: Winograd exactly for 3x3 and 5x5 stride-1 layers with >= 8 input
-   channels; 4x4 tiles for 5x5 and for 3x3 from 16x16 outputs up. */
+   channels; 4x4 tiles for 5x5, and for 3x3 from 16x16 outputs and 96
+   channels in and out up. */
 TEST(test_conv_algorithm_choice)
 {
     conv2d_dims d;
     EXPECT(conv2d_dims_init(&d, 4, 32, 16, 16, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
-    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "32 channels 3x3 stride 1 at 16x16: %s",
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "32 channels 3x3 stride 1 at 16x16: %s",
            conv2d_algorithm_name(&d));
-    EXPECT(conv2d_dims_init(&d, 4, 32, 8, 8, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_dims_init(&d, 4, 96, 16, 16, 96, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "96 channels 3x3 at 16x16: %s",
+           conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 96, 16, 16, 64, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "96 -> 64 channels: %s", conv2d_algorithm_name(&d));
+    EXPECT(conv2d_dims_init(&d, 4, 128, 8, 8, 128, 3, 3, 1, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "3x3 at 8x8: %s", conv2d_algorithm_name(&d));
-    EXPECT(conv2d_dims_init(&d, 4, 32, 16, 8, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");
+    EXPECT(conv2d_dims_init(&d, 4, 128, 16, 8, 128, 3, 3, 1, HP_PAD_SAME) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD, "3x3 at 16x8: %s", conv2d_algorithm_name(&d));
-    EXPECT(conv2d_dims_init(&d, 4, 32, 18, 18, 32, 3, 3, 1, HP_PAD_VALID) == 0, "init");
+    EXPECT(conv2d_dims_init(&d, 4, 128, 18, 18, 128, 3, 3, 1, HP_PAD_VALID) == 0, "init");
     EXPECT(conv2d_algorithm(&d) == HP_CONV_WINOGRAD4, "3x3 valid 18x18 (16x16 out): %s",
            conv2d_algorithm_name(&d));
     EXPECT(conv2d_dims_init(&d, 4, 3, 32, 32, 32, 3, 3, 1, HP_PAD_SAME) == 0, "init");

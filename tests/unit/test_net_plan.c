@@ -135,9 +135,9 @@ TEST(unbuildable_configuration_says_why)
 }
 
 /* HPTUNE_CONV: im2col everywhere, Winograd with 2x2 or 4x4 tiles on every 3x3
- * stride-1 layer, or the default (im2col for 3 input channels, 4x4 tiles at
- * 16x16, 2x2 at 8x8); the same weights give the same logits (up to
- * rounding) either way, the plan follows the switch, and an unknown value is
+ * stride-1 layer, or the default (im2col for 3 input channels, 2x2 tiles for
+ * 16 channels); the same weights give the same logits (up to rounding)
+ * either way, the plan follows the switch, and an unknown value is
  * refused. */
 TEST(conv_switch_from_environment)
 {
@@ -149,7 +149,7 @@ TEST(conv_switch_from_environment)
         {HP_CONV_IM2COL, HP_CONV_IM2COL, HP_CONV_IM2COL},
         {HP_CONV_WINOGRAD, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD},
         {HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD4},
-        {HP_CONV_IM2COL, HP_CONV_WINOGRAD4, HP_CONV_WINOGRAD}};
+        {HP_CONV_IM2COL, HP_CONV_WINOGRAD, HP_CONV_WINOGRAD}};
     float x[8 * 3 * 32 * 32], logits[4][8 * 10];
     hp_rng data_rng;
     hp_rng_seed_for(&data_rng, 2, 2, HP_STREAM_TEST);
