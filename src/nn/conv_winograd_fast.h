@@ -33,6 +33,8 @@ static void WG_NAME(input_fast)(const plan *p, float *V, const float *in, int c,
         for (int k = 0; k < 4; k++) {
             const int y = 2 * ty - 1 + k;
             row[k] = y >= 0 && y < H ? plane + (size_t)y * W : NULL;
+            if (row[k] && c + 1 < d->C)
+                prefetch_row_read(row[k], (size_t)H * W, (size_t)W);
         }
         float *dst = V + (size_t)c * ldt + (size_t)rr * TW;
         for (int m = 0; m < TW; m += WG_W) {
@@ -79,6 +81,9 @@ static void WG_NAME(output_fast)(const plan *p, float *out, const float *M, int 
         const int r = r0 + rr, n = r / p->TH, ty = r % p->TH;
         float *plane = out + ((size_t)n * d->OC + oc) * OH * OW;
         const float *src = M + (size_t)oc * ldt + (size_t)rr * TW;
+        if (oc + 1 < d->OC)
+            for (int a = 0; a < 2 && 2 * ty + a < OH; a++)
+                prefetch_row_write(plane + (size_t)(2 * ty + a) * OW, (size_t)OH * OW, (size_t)OW);
         for (int m = 0; m < TW; m += WG_W) {
             VEC s[2][4];
             for (int j = 0; j < 4; j++) {
@@ -115,6 +120,11 @@ static void WG_NAME(output_gradient_fast)(const plan *p, float *DY, const float 
         const float *plane = d_out + ((size_t)n * d->OC + oc) * OH * OW;
         const float *row0 = plane + (size_t)(2 * ty) * OW;
         const float *row1 = 2 * ty + 1 < OH ? row0 + OW : NULL;
+        if (oc + 1 < d->OC) {
+            prefetch_row_read(row0, (size_t)OH * OW, (size_t)OW);
+            if (row1)
+                prefetch_row_read(row1, (size_t)OH * OW, (size_t)OW);
+        }
         float *dst = DY + (size_t)oc * ldt + (size_t)rr * TW;
         for (int m = 0; m < TW; m += WG_W) {
             VEC g[2][2], t[4][2];
@@ -155,6 +165,8 @@ static void WG_NAME(input_gradient_fast)(const plan *p, float *d_in, const float
             if (y < 0 || y >= H)
                 continue;
             const int first_touch = ty == 0 || k >= 2; /* see add_input_gradient */
+            if (c + 1 < d->C)
+                prefetch_row_write(plane + (size_t)y * W, (size_t)H * W, (size_t)W);
             const float *q0 = Q + (size_t)(4 * k) * ldt + (size_t)rr * TW, *q1 = q0 + ldt;
             const float *q2 = q1 + ldt, *q3 = q2 + ldt;
             float *dst = plane + (size_t)y * W;
