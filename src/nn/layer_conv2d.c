@@ -128,7 +128,7 @@ static int conv_chunk_images(const conv2d_dims *d)
    1.2-1.6x faster than 2x2 at 16-123 channels and 4x4 to 16x16 outputs.
    For 3x3, 2x2 tiles have a register path (conv_winograd_fast.h) that 4x4
    tiles' general path beats only on wide layers: at 16x16 outputs (forward
-   + backward) 4x4 tiles took 1.28x the time of 2x2 at 32 channels (batch
+   + backward) 4x4 tiles took 1.55x the time of 2x2 at 32 channels (batch
    64), 1.17x at 64, 0.90x at 96 and 0.83x at 123 (batch 32); at 8x8 they
    were equal (123 channels) and at 4x4 slower.  So 3x3 layers take 4x4 tiles from
    WINOGRAD4_MIN_SIZE3 outputs and WINOGRAD4_MIN_CHANNELS3 input and output
