@@ -708,15 +708,11 @@ static inline void add_triple(float *restrict dst, const float *restrict a, cons
         dst[j] = (a[j] + b[j]) + c[j];
 }
 
-/* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost more;
-   without the intrinsics GCC turns the loop back into a memcpy call) */
+/* dst[0..n) = src[0..n), inline (the rows are short: a call per row cost
+   more; the pragma at the top keeps GCC from making this loop one) */
 static inline void copy_floats(float *restrict dst, const float *restrict src, size_t n)
 {
     size_t j = 0;
-#ifdef __AVX2__
-    for (; j + LANES <= n; j += LANES)
-        _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
-#endif
     for (; j + LANES <= n; j += LANES)
         for (int l = 0; l < LANES; l++)
             dst[j + l] = src[j + l];
@@ -791,35 +787,12 @@ static void accumulate_filter_gradient3(float *d_w, const float *dU, size_t per_
     }
 }
 
-/* out_i = sum_k G45[i][k] in_k on rows of 8 lanes (in_k at in + k * is,
-   out_i at out + i * os), with the pairs of F(4,5)'s points (1 and -1, 2 and
-   -2, 1/2 and -1/2) sharing their even and odd sums: row 2p - 1 is E + O,
-   row 2p is E - O.  Half the multiplications of the row-by-row product. */
-static inline void g45_lanes(float *restrict out, size_t os, const float *restrict in, size_t is)
-{
-    for (int l = 0; l < LANES; l++) {
-        const float g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l], g3 = in[3 * is + l],
-                    g4 = in[4 * is + l];
-        const float e1 = g0 + g2 + g4, o1 = g1 + g3;
-        const float e2 = (1.0f / 90) * g0 + (2.0f / 45) * g2 + (8.0f / 45) * g4;
-        const float o2 = (1.0f / 45) * g1 + (4.0f / 45) * g3;
-        const float e3 = (32.0f / 45) * g0 + (8.0f / 45) * g2 + (2.0f / 45) * g4;
-        const float o3 = (16.0f / 45) * g1 + (4.0f / 45) * g3;
-        out[l] = -g0;
-        out[os + l] = (-2.0f / 9) * (e1 + o1);
-        out[2 * os + l] = (-2.0f / 9) * (e1 - o1);
-        out[3 * os + l] = e2 + o2;
-        out[4 * os + l] = e2 - o2;
-        out[5 * os + l] = e3 + o3;
-        out[6 * os + l] = e3 - o3;
-        out[7 * os + l] = g4;
-    }
-}
-
 #ifdef __AVX2__
 /* F(4,5)'s filter transforms for eight whole filters in AVX registers (lane
-   l: filter f0 + l), the same arithmetic as g45_lanes and the adjoint
-   below in the same order.  The filters' 25 weights are turned into lanes
+   l: filter f0 + l), with the pairs of F(4,5)'s points (1 and -1, 2 and -2,
+   1/2 and -1/2) sharing their even and odd sums (row 2p - 1 of G g is
+   E + O, row 2p is E - O: half the multiplications of the row-by-row
+   product), and the adjoint the same way.  The filters' 25 weights are turned into lanes
    (and back) by 8x8 transposes instead of 200 scalar loads and stores, the
    part that took most of the transforms' time (10% of a 120-channel 5x5
    network's training at batch 32). */
@@ -851,7 +824,7 @@ static inline void transpose8(__m256 r[8])
 #define V_SUB _mm256_sub_ps
 #define V_MUL(c, x) _mm256_mul_ps(_mm256_set1_ps(c), (x))
 
-/* o[0..8) = G45 (g0..g4), as g45_lanes */
+/* o[0..8) = G45 (g0..g4) */
 static inline void g45_vec(__m256 o[8], __m256 g0, __m256 g1, __m256 g2, __m256 g3, __m256 g4)
 {
     const __m256 e1 = V_ADD(V_ADD(g0, g2), g4), o1 = V_ADD(g1, g3);
@@ -945,41 +918,24 @@ static void accumulate_filter_gradient45_avx(float *d_w, const float *dU, size_t
 
 /* U[xi][oc][c] = G g G^T for every filter g = w[oc][c] (r x r, G: the
    plan's alpha x r matrix), eight filters at a time (lane l: filter f0 + l;
-   lanes past the last are zero).  F(4,5)'s G by g45_lanes. */
+   lanes past the last are zero); with AVX2, F(4,5)'s whole groups of eight
+   by transform_filters45_avx. */
 static void transform_filters_g(float *U, size_t per_xi, const float *w, const conv2d_dims *d,
                                 const gmatrix G, int al, int r)
 {
     const size_t filters = (size_t)d->OC * d->C, rr = (size_t)r * r;
-    const int g45 = G == G45;
     for (size_t f0 = 0; f0 < filters; f0 += LANES) {
         const int nf = filters - f0 < LANES ? (int)(filters - f0) : LANES;
 #ifdef __AVX2__
-        if (g45 && nf == LANES) {
+        if (G == G45 && nf == LANES) {
             transform_filters45_avx(U, per_xi, w, f0);
             continue;
         }
 #endif
-        float g[25][LANES], t[8][5][LANES], tt[5][8][LANES], u[8][8][LANES];
+        float g[25][LANES], t[8][5][LANES];
         for (size_t q = 0; q < rr; q++)
             for (int l = 0; l < LANES; l++)
                 g[q][l] = l < nf ? w[rr * (f0 + (size_t)l) + q] : 0.0f;
-        if (g45) {
-            for (int col = 0; col < 5; col++) /* G g, column by column */
-                g45_lanes(&t[0][col][0], 5 * LANES, &g[col][0], 5 * LANES);
-            for (int i = 0; i < 8; i++) /* (G g)^T, so that G applies to its rows */
-                for (int k = 0; k < 5; k++)
-                    for (int l = 0; l < LANES; l++)
-                        tt[k][i][l] = t[i][k][l];
-            for (int i = 0; i < 8; i++) /* u[j][i] = (G (G g)^T)[j][i] = ((G g) G^T)[i][j] */
-                g45_lanes(&u[0][i][0], 8 * LANES, &tt[0][i][0], 8 * LANES);
-            for (int i = 0; i < 8; i++)
-                for (int j = 0; j < 8; j++) {
-                    float *dst = U + (size_t)(8 * i + j) * per_xi + f0;
-                    for (int l = 0; l < nf; l++)
-                        dst[l] = u[j][i][l];
-                }
-            continue;
-        }
         for (int i = 0; i < al; i++) /* G g: alpha x r */
             for (int col = 0; col < r; col++) {
                 for (int l = 0; l < LANES; l++)

@@ -190,8 +190,9 @@ int conv2d_algorithm_parse(const char *text, hp_conv_algorithm *out)
 
 size_t conv2d_workspace_floats(const conv2d_dims *d)
 {
-    if (winograd_tile(d))
-        return conv_winograd_workspace_floats(d, winograd_tile(d));
+    const int tile = winograd_tile(d);
+    if (tile)
+        return conv_winograd_workspace_floats(d, tile);
     return (col_rows(d) + (size_t)d->OC) * (size_t)conv_chunk_images(d) * d->OH * d->OW;
 }
 
@@ -414,8 +415,9 @@ static void col2im(float *d_in, const float *col, int count, const conv2d_dims *
 static void forward(float *out, float *ws, const float *in, const float *w, const float *b,
                     const conv2d_dims *d, int act, float alpha)
 {
-    if (winograd_tile(d)) {
-        conv_winograd_forward(out, ws, in, w, b, d, winograd_tile(d), act, alpha);
+    const int tile = winograd_tile(d);
+    if (tile) {
+        conv_winograd_forward(out, ws, in, w, b, d, tile, act, alpha);
         return;
     }
     const int G = conv_chunk_images(d);
@@ -464,8 +466,9 @@ void conv2d_forward_act(float *out, float *ws, const float *in, const float *w, 
 void conv2d_backward(float *d_in, float *d_w, float *d_b, float *ws, const float *d_out,
                      const float *in, const float *w, const conv2d_dims *d)
 {
-    if (winograd_tile(d)) {
-        conv_winograd_backward(d_in, d_w, d_b, ws, d_out, in, w, d, winograd_tile(d));
+    const int tile = winograd_tile(d);
+    if (tile) {
+        conv_winograd_backward(d_in, d_w, d_b, ws, d_out, in, w, d, tile);
         return;
     }
     const int G = conv_chunk_images(d);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conv_winograd.h"
 #include "dataset.h"
 #include "error.h"
 #include "optim.h"
@@ -56,8 +57,8 @@ static int add_conv(net_builder *b, int filters, int stride, const hp_config *c)
     if (conv2d_dims_init(&L->conv, b->net->max_batch, b->C, b->H, b->W, filters, c->kernel_size,
                          c->kernel_size, stride, (hp_padding)c->padding) != 0)
         return -1;
-    const int winograd_shape = (c->kernel_size == 3 || c->kernel_size == 5) && stride == 1;
-    if (b->conv_algorithm == HP_CONV_IM2COL || (b->conv_algorithm != HP_CONV_AUTO && !winograd_shape))
+    if (b->conv_algorithm == HP_CONV_IM2COL ||
+        (b->conv_algorithm != HP_CONV_AUTO && !conv_winograd_shape(&L->conv)))
         L->conv.algorithm = HP_CONV_IM2COL;
     else
         L->conv.algorithm = b->conv_algorithm; /* AUTO, or a forced Winograd */
